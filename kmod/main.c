@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmx: a VT-x hypervisor with KVM's userspace API.
+ *
+ * This file is the Linux glue: module load/unload and the system fd
+ * (/dev/kvmx, the counterpart of /dev/kvm).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+
+#include "kvmx.h"
+
+static long kvmx_dev_ioctl(struct file *file, unsigned int ioctl, unsigned long arg)
+{
+	switch (ioctl) {
+	case KVMX_GET_API_VERSION:
+		return arg ? -EINVAL : KVMX_API_VERSION;
+	case KVMX_CREATE_VM:
+		return kvmx_create_vm(arg);
+	case KVMX_CHECK_EXTENSION:
+		return 0;
+	case KVMX_GET_VMX_INFO: {
+		struct kvmx_vmx_info info;
+
+		kvmx_vmx_fill_info(&info);
+		if (copy_to_user((void __user *)arg, &info, sizeof(info)))
+			return -EFAULT;
+		return 0;
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations kvmx_dev_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= kvmx_dev_ioctl,
+	.compat_ioctl	= kvmx_dev_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice kvmx_dev = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "kvmx",
+	.fops	= &kvmx_dev_fops,
+	.mode	= 0660,
+};
+
+static int __init kvmx_init(void)
+{
+	int err;
+
+	err = kvmx_vmx_setup();
+	if (err)
+		return err;
+	err = misc_register(&kvmx_dev);
+	if (err) {
+		kvmx_vmx_teardown();
+		return err;
+	}
+	pr_info("loaded: VMCS revision %#x, EPT%s, VPID %s\n",
+		VMXCAP_BASIC_REVISION(kvmx_host_caps.basic),
+		kvmx_ctls.ept_2m ? " with 2 MiB pages" : "",
+		kvmx_ctls.vpid ? "on" : "off");
+	return 0;
+}
+
+static void __exit kvmx_exit(void)
+{
+	misc_deregister(&kvmx_dev);
+	kvmx_vmx_teardown();
+}
+
+module_init(kvmx_init);
+module_exit(kvmx_exit);
+
+MODULE_DESCRIPTION("kvmx: a VT-x hypervisor with the KVM userspace API");
+MODULE_AUTHOR("The kvmx developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION("0.1");

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The rig: boot Debian's stock kernel in Bochs (emulated VT-x with EPT) with an
+# initramfs holding kvmx.ko, the kvmx tool, the guests and the in-rig tests,
+# run one job (tests/rig/jobs/JOB.sh) and report its results.
+#
+#   scripts/rig.sh [--cpus N] [--timeout SECONDS] [--cmdline ARGS] JOB
+#
+# Logs: build/rig/JOB/{serial.log,dmesg.log,results.txt,bochs.log}
+# Exit status: 0 if every result passed and the job ran to its end.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+cpus=1
+timeout=1500
+extra_cmdline=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--cpus) cpus=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--cmdline) extra_cmdline=$2; shift 2 ;;
+	-*) die "unknown option $1" ;;
+	*) break ;;
+	esac
+done
+job=${1:?usage: rig.sh [--cpus N] [--timeout S] [--cmdline ARGS] JOB}
+[ -f "$KVMX_ROOT/tests/rig/jobs/$job.sh" ] || die "no such rig job: $job"
+
+kver=$("$KVMX_ROOT/scripts/rig-kernel.sh")
+out=$RIG_DIR/$job
+stage=$out/root
+rm -rf "$out"
+mkdir -p "$stage"/{bin,dev,proc,sys,tmp,kvmx/modules,kvmx/guests,kvmx/jobs}
+
+# --- the initramfs ---
+cp /bin/busybox "$stage/bin/busybox"
+install -m 755 "$KVMX_ROOT/tests/rig/init" "$stage/init"
+cp "$RIG_DIR/kernel/modules/"*.ko "$stage/kvmx/modules/"
+cp "$RIG_DIR/kmod/kvmx.ko" "$stage/kvmx/modules/kvmx.ko"
+for b in kvmx kvmx-rig-tests; do
+	cp "$KVMX_BUILD/userspace/$b" "$stage/kvmx/$b"
+done
+if [ -d "$KVMX_BUILD/guests" ]; then
+	cp "$KVMX_BUILD/guests/"*.bin "$stage/kvmx/guests/" 2>/dev/null || true
+fi
+cp "$KVMX_ROOT/tests/rig/jobs/"*.sh "$KVMX_ROOT/tests/rig/lib.sh" "$stage/kvmx/jobs/"
+echo "$job" >"$stage/kvmx/job"
+(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.gz"
+
+# --- a bootable ISO: isolinux loads the kernel and the initramfs ---
+iso=$out/iso
+mkdir -p "$iso/isolinux"
+cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/"
+cp "$RIG_DIR/kernel/vmlinuz" "$iso/vmlinuz"
+cp "$out/initrd.gz" "$iso/initrd.gz"
+cat >"$iso/isolinux/isolinux.cfg" <<CFG
+default kvmx
+prompt 0
+timeout 0
+label kvmx
+  kernel /vmlinuz
+  append initrd=/initrd.gz console=ttyS0,115200 quiet $extra_cmdline
+CFG
+xorriso -as mkisofs -quiet -o "$out/rig.iso" -b isolinux/isolinux.bin \
+	-c isolinux/boot.cat -no-emul-boot -boot-load-size 4 -boot-info-table \
+	"$iso" 2>/dev/null
+
+# --- Bochs (paths relative to $out: Bochs keeps them in short buffers): a Skylake-X with VMX, EPT, VPID, unrestricted guest, PML ---
+cat >"$out/bochsrc" <<RC
+megs: 512
+cpu: model=corei7_skylake_x, count=$cpus, ips=200000000, reset_on_triple_fault=0
+romimage: file=/usr/share/bochs/BIOS-bochs-latest
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+ata0-master: type=cdrom, path=rig.iso, status=inserted
+boot: cdrom
+com1: enabled=1, mode=file, dev=serial.log
+log: bochs.log
+display_library: rfb, options="timeout=0"
+clock: sync=none, time0=1
+# Debian's ALSA mixer thread aborts with no sound card: keep sound out.
+sound: driver=dummy
+plugin_ctrl: speaker=0, sb16=0, es1370=0
+RC
+printf 'c\nquit\n' >"$out/bochs.rc"
+
+say "rig: booting $kver in Bochs ($cpus CPU, job $job); log: $out/serial.log"
+start=$(date +%s)
+# Bochs keeps running after a guest panic or a hang: watch the console and
+# stop it when the job is done, the kernel panicked, or time is up.
+(cd "$out" && exec bochs -q -f bochsrc -rc bochs.rc </dev/null >bochs.stdout 2>&1) &
+bochs_pid=$!
+trap 'pkill -P $bochs_pid 2>/dev/null; kill $bochs_pid 2>/dev/null' EXIT
+touch "$out/serial.log"
+done_at=""
+while kill -0 $bochs_pid 2>/dev/null; do
+	sleep 2
+	now=$(date +%s)
+	if [ -z "$done_at" ] && grep -q -e '^KVMX-DONE' -e 'end Kernel panic' "$out/serial.log"; then
+		done_at=$now	# give poweroff a moment, then pull the plug
+	fi
+	if { [ -n "$done_at" ] && [ $((now - done_at)) -ge 20 ]; } ||
+	   [ $((now - start)) -ge "$timeout" ]; then
+		pkill -P $bochs_pid 2>/dev/null || true
+		kill $bochs_pid 2>/dev/null || true
+		break
+	fi
+done
+set +e
+wait $bochs_pid 2>/dev/null
+rc=$?
+set -e
+trap - EXIT
+wall=$(( $(date +%s) - start ))
+touch "$out/serial.log"
+tr -d '\r' <"$out/serial.log" >"$out/serial.txt"
+
+# --- results ---
+sed -n '/^KVMX-DMESG-BEGIN/,/^KVMX-DMESG-END/p' "$out/serial.txt" >"$out/dmesg.log"
+grep -E '^KVMX-RESULT (PASS|FAIL) ' "$out/serial.txt" >"$out/results.txt" || true
+passed=$(grep -c '^KVMX-RESULT PASS ' "$out/results.txt" || true)
+failed=$(grep -c '^KVMX-RESULT FAIL ' "$out/results.txt" || true)
+booted=$(sed -n 's/^KVMX-BOOTED //p' "$out/serial.txt" | head -n1)
+if ! grep -q '^KVMX-DONE' "$out/serial.txt"; then
+	failed=$((failed + 1))
+	echo "KVMX-RESULT FAIL rig.$job.completed the job did not run to its end (bochs rc=$rc after ${wall}s; see $out/serial.log)" >>"$out/results.txt"
+fi
+grep '^KVMX-RESULT FAIL ' "$out/results.txt" | sed 's/^KVMX-RESULT /  /' >&2 || true
+echo "$passed $failed" >"$out/counts"
+say "rig: job $job: $passed passed, $failed failed (boot to /init ${booted:-?}s guest time, ${wall}s wall)"
+[ "$failed" = 0 ]

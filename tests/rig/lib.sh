@@ -1,0 +1,38 @@
+# Helpers for rig jobs (busybox sh).  Each result is one serial line that
+# scripts/rig.sh counts: "KVMX-RESULT PASS name" or "KVMX-RESULT FAIL name why".
+pass() { echo "KVMX-RESULT PASS $1"; }
+fail() { echo "KVMX-RESULT FAIL $1 ${2:-}"; }
+
+# check NAME CMD...: one result from a command's exit status.
+check() {
+	name=$1; shift
+	if out=$("$@" 2>&1); then pass "$name"; else
+		echo "$out" | tail -n 20
+		fail "$name" "($* exited $?)"
+	fi
+}
+
+# Mark the kernel log so dmesg_clean looks only at what the tests caused
+# (Debian's kernel logs a WARNING of its own at boot on Bochs' Skylake-X).
+dmesg_mark() { echo "KVMX-MARK $1" >/dev/kmsg; }
+
+# dmesg_clean NAME MARK: no BUG/WARNING/Oops since MARK.
+dmesg_clean() {
+	bad=$(dmesg | sed -n "/KVMX-MARK $2/,\$p" |
+		grep -E 'BUG|WARNING|Oops|Call Trace|general protection|RIP:' || true)
+	if [ -z "$bad" ]; then pass "$1"; else
+		echo "$bad" | head -n 40
+		fail "$1" "kernel log shows BUG/WARNING/Oops"
+	fi
+}
+
+# gtest BINARY ARGS...: run a GoogleTest binary, one result per test.
+gtest() {
+	"$@" >/tmp/gtest.out 2>&1
+	rc=$?
+	cat /tmp/gtest.out
+	awk '/^\[       OK \] / { print "KVMX-RESULT PASS " $4 }
+	     /^\[  FAILED  \] .*\([0-9]+ ms\)$/ { print "KVMX-RESULT FAIL " $4 }' /tmp/gtest.out
+	grep -q '^\[  PASSED  \]' /tmp/gtest.out || [ $rc = 0 ] ||
+		fail "$(basename "$1").ran" "exit status $rc"
+}
