@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A VM and its fd (KVM_CREATE_VM).  A VM keeps VMX on: the first one turns it
- * on on every CPU, the last one to go turns it off.
+ * A VM and its fd (KVM_CREATE_VM).  VMs keep VMX on: the first one switches
+ * every CPU into VMX operation, the last one to go switches them all back.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -24,7 +24,7 @@ static __always_inline int vmx_vmxon(u64 phys)
 {
 	asm goto("1: vmxon %0\n\t"
 		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
+		 _ASM_EXTABLE(1b, (%l[fault]))
 		 : : "m"(phys) : "cc", "memory" : fail, fault);
 	return 0;
 fail:
@@ -37,7 +37,7 @@ static __always_inline int vmx_vmxoff(void)
 {
 	asm goto("1: vmxoff\n\t"
 		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
+		 _ASM_EXTABLE(1b, (%l[fault]))
 		 : : : "cc", "memory" : fail, fault);
 	return 0;
 fail:
@@ -50,7 +50,7 @@ static __always_inline int vmx_vmclear(u64 phys)
 {
 	asm goto("1: vmclear %0\n\t"
 		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
+		 _ASM_EXTABLE(1b, (%l[fault]))
 		 : : "m"(phys) : "cc", "memory" : fail, fault);
 	return 0;
 fail:
@@ -63,7 +63,7 @@ static __always_inline int vmx_vmptrld(u64 phys)
 {
 	asm goto("1: vmptrld %0\n\t"
 		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
+		 _ASM_EXTABLE(1b, (%l[fault]))
 		 : : "m"(phys) : "cc", "memory" : fail, fault);
 	return 0;
 fail:
@@ -85,7 +85,7 @@ static __always_inline int vmx_invept(unsigned long type, u64 eptp)
 
 	asm goto("1: invept %0, %1\n\t"
 		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
+		 _ASM_EXTABLE(1b, (%l[fault]))
 		 : : "m"(desc), "r"(type) : "cc", "memory" : fail, fault);
 	return 0;
 fail:
@@ -100,7 +100,7 @@ static __always_inline int vmx_invvpid(unsigned long type, u16 vpid, u64 gva)
 
 	asm goto("1: invvpid %0, %1\n\t"
 		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
+		 _ASM_EXTABLE(1b, (%l[fault]))
 		 : : "m"(desc), "r"(type) : "cc", "memory" : fail, fault);
 	return 0;
 fail:

@@ -37,7 +37,7 @@ install -m 755 "$KVMX_ROOT/tests/rig/init" "$stage/init"
 cp "$RIG_DIR/kernel/modules/"*.ko "$stage/kvmx/modules/"
 cp "$RIG_DIR/kmod/kvmx.ko" "$stage/kvmx/modules/kvmx.ko"
 for b in kvmx kvmx-rig-tests; do
-	cp "$KVMX_BUILD/userspace/$b" "$stage/kvmx/$b"
+	strip -o "$stage/kvmx/$b" "$KVMX_BUILD/userspace/$b"
 done
 if [ -d "$KVMX_BUILD/guests" ]; then
 	cp "$KVMX_BUILD/guests/"*.bin "$stage/kvmx/guests/" 2>/dev/null || true

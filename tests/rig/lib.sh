@@ -6,9 +6,11 @@ fail() { echo "KVMX-RESULT FAIL $1 ${2:-}"; }
 # check NAME CMD...: one result from a command's exit status.
 check() {
 	name=$1; shift
-	if out=$("$@" 2>&1); then pass "$name"; else
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc = 0 ]; then pass "$name"; else
 		echo "$out" | tail -n 20
-		fail "$name" "($* exited $?)"
+		fail "$name" "($* exited $rc)"
 	fi
 }
 

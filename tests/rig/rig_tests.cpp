@@ -11,7 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <algorithm>
+#include <fstream>
+#include <string>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -275,6 +279,73 @@ TEST(Coexistence, KvmRunsAGuestAfterKvmxVmsAreGone)
 		ASSERT_TRUE(vm);
 	}
 	run_tiny_real_mode_guest("/dev/kvm");
+}
+
+// Run by the check job after `rmmod kvmx`: kvm_intel still runs a guest.
+TEST(KvmAfterRmmod, RunsAGuest)
+{
+	ASSERT_NE(::access("/dev/kvmx", F_OK), 0) << "kvmx is still loaded";
+	run_tiny_real_mode_guest("/dev/kvm");
+}
+
+// --- 2 CPUs (the smp rig job) ---
+
+bool set_online(int cpu, bool on)
+{
+	std::ofstream f("/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/online");
+	f << (on ? "1" : "0");
+	f.close();
+	return !f.fail();
+}
+
+void pin_to(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0) << std::strerror(errno);
+}
+
+TEST(Smp, VmxOnEveryCpuWhileAVmExists)
+{
+	ASSERT_EQ(online_cpus(), 2u);
+	Fd sys = open_dev("/dev/kvmx");
+	Fd vm(::ioctl(sys.get(), KVMX_CREATE_VM, 0));
+	ASSERT_TRUE(vm);
+	EXPECT_EQ(vmx_info(sys).nr_cpus_vmx_on, 2u);
+}
+
+TEST(Smp, CpuHotplugWhileVmsExist)
+{
+	Fd sys = open_dev("/dev/kvmx");
+	Fd vm(::ioctl(sys.get(), KVMX_CREATE_VM, 0));
+	ASSERT_TRUE(vm);
+	ASSERT_TRUE(set_online(1, false)) << "cannot offline CPU 1";
+	EXPECT_EQ(vmx_info(sys).nr_cpus_vmx_on, 1u) << "offlined CPU stayed in VMX operation";
+	ASSERT_TRUE(set_online(1, true)) << "cannot online CPU 1";
+	EXPECT_EQ(vmx_info(sys).nr_cpus_vmx_on, 2u) << "onlined CPU did not join VMX operation";
+	vm.reset();
+	EXPECT_EQ(vmx_info(sys).nr_cpus_vmx_on, 0u);
+	// A CPU that comes online with no VM around stays out of VMX operation.
+	ASSERT_TRUE(set_online(1, false));
+	ASSERT_TRUE(set_online(1, true));
+	EXPECT_EQ(vmx_info(sys).nr_cpus_vmx_on, 0u);
+	Fd vm2(::ioctl(sys.get(), KVMX_CREATE_VM, 0));
+	ASSERT_TRUE(vm2);
+	EXPECT_EQ(vmx_info(sys).nr_cpus_vmx_on, 2u);
+}
+
+TEST(Smp, VmsCreatedAndClosedFromEitherCpu)
+{
+	Fd sys = open_dev("/dev/kvmx");
+	for (int i = 0; i < 50; i++) {
+		pin_to(i % 2);
+		Fd vm(::ioctl(sys.get(), KVMX_CREATE_VM, 0));
+		ASSERT_TRUE(vm) << std::strerror(errno);
+		pin_to((i + 1) % 2);
+	}
+	pin_to(0);
+	EXPECT_EQ(vmx_info(sys).nr_cpus_vmx_on, 0u);
 }
 
 } // namespace

@@ -12,7 +12,7 @@
 
 namespace {
 
-int cmd_info(const std::string &device)
+int cmd_info(const std::string &device, bool raw)
 {
 	using namespace kvmx;
 	try {
@@ -32,7 +32,7 @@ int cmd_info(const std::string &device)
 			   info->nr_cpus_vmx_on
 				   ? fmt::format("on on {} CPU(s)", info->nr_cpus_vmx_on)
 				   : std::string("off (kvmx turns it on only while a VM exists)"));
-		fmt::print("{}", describe_vmx(*info));
+		fmt::print("{}", raw ? raw_vmx_msrs(*info) : describe_vmx(*info));
 		return 0;
 	} catch (const Error &e) {
 		fmt::print(stderr, "{}\n", e.what());
@@ -56,10 +56,12 @@ int main(int argc, char **argv)
 	auto *info = app.add_subcommand("info", "Show the host's VMX capabilities and kvmx's state");
 	info->add_option("--device", device, "device to ask (/dev/kvmx or /dev/kvm)")
 		->capture_default_str();
+	bool raw = false;
+	info->add_flag("--raw", raw, "print the raw capability MSR values");
 
 	CLI11_PARSE(app, argc, argv);
 
 	if (*info)
-		return cmd_info(device);
+		return cmd_info(device, raw);
 	return 0;
 }

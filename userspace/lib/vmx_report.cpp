@@ -42,8 +42,10 @@ void describe_controls(std::string &s, const vmx_bit_group &g, uint64_t cap, uin
 		unsigned bit = g.bits[i].bit;
 		const char *state = (must & (1u << bit)) ? "always" :
 				    (may & (1u << bit))  ? "yes" : "no";
-		s += fmt::format("  {:>2} {:<42} {:<6}{}\n", bit, g.bits[i].name, state,
-				 (used & (1u << bit)) ? " used by kvmx" : "");
+		if (used & (1u << bit))
+			s += fmt::format("  {:>2} {:<42} {:<6} used by kvmx\n", bit, g.bits[i].name, state);
+		else
+			s += fmt::format("  {:>2} {:<42} {}\n", bit, g.bits[i].name, state);
 	}
 }
 
@@ -101,6 +103,36 @@ std::string describe_vmx(const kvmx_vmx_info &c)
 		for (auto &m : missing)
 			s += "  - " + m + "\n";
 	}
+	return s;
+}
+
+std::string raw_vmx_msrs(const kvmx_vmx_info &c)
+{
+	const std::pair<const char *, uint64_t> rows[] = {
+		{ "cpuid1_ecx", c.cpuid1_ecx },
+		{ "feature_control", c.feature_control },
+		{ "basic", c.basic },
+		{ "pinbased", c.pinbased },
+		{ "procbased", c.procbased },
+		{ "exit", c.exit },
+		{ "entry", c.entry },
+		{ "misc", c.misc },
+		{ "cr0_fixed0", c.cr0_fixed0 },
+		{ "cr0_fixed1", c.cr0_fixed1 },
+		{ "cr4_fixed0", c.cr4_fixed0 },
+		{ "cr4_fixed1", c.cr4_fixed1 },
+		{ "vmcs_enum", c.vmcs_enum },
+		{ "procbased2", c.procbased2 },
+		{ "ept_vpid_cap", c.ept_vpid_cap },
+		{ "true_pinbased", c.true_pinbased },
+		{ "true_procbased", c.true_procbased },
+		{ "true_exit", c.true_exit },
+		{ "true_entry", c.true_entry },
+		{ "vmfunc", c.vmfunc },
+	};
+	std::string s;
+	for (auto &[name, value] : rows)
+		s += fmt::format("{:<16} {:#018x}\n", name, value);
 	return s;
 }
 

@@ -18,4 +18,7 @@ std::vector<std::string> missing_vmx_features(const kvmx_vmx_info &info);
 // VPID capabilities, and what is missing.
 std::string describe_vmx(const kvmx_vmx_info &info);
 
+// Every raw capability value, one "name value" line each (kvmx info --raw).
+std::string raw_vmx_msrs(const kvmx_vmx_info &info);
+
 } // namespace kvmx

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make demo: load kvmx and run a guest natively when this host has VT-x and
+# we are root; otherwise do the same inside the rig (Bochs, emulated VT-x).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$KVMX_ROOT"
+
+native=no
+if grep -qw vmx /proc/cpuinfo && [ "$(id -u)" = 0 ] &&
+   [ -d "/lib/modules/$(uname -r)/build" ] && [ ! -e /proc/sys/kernel/modules_disabled -o \
+	"$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 0 ]; then
+	native=yes
+fi
+
+if [ $native = yes ]; then
+	say "demo: this host has VT-x: running natively"
+	make -s all
+	lsmod | grep -q '^kvmx ' || insmod kmod/kvmx.ko
+	build/cmake/kvmx info
+	for g in build/guests/*.bin; do
+		if build/cmake/kvmx run --help >/dev/null 2>&1; then
+			echo "### kvmx run $g"
+			build/cmake/kvmx run "$g"
+		fi
+	done
+	exit 0
+fi
+
+why="no VT-x on this CPU"
+grep -qw vmx /proc/cpuinfo && why="not root, or no kernel headers / module loading here"
+say "demo: $why: running kvmx in the rig (Bochs with emulated VT-x, about 2 minutes)"
+make -s setup rig-kmod userspace guests
+scripts/rig.sh demo || true
+# Show what the guest console printed between the boot and the kernel log dump.
+sed -n '/^KVMX-BOOTED/,/^KVMX-DMESG-BEGIN/p' "$RIG_DIR/demo/serial.txt" | grep -v '^KVMX-DMESG'
+read -r p f <"$RIG_DIR/demo/counts"
+[ "$f" = 0 ]
