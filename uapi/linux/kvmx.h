@@ -35,10 +35,215 @@
 #define KVMX_CAP_IMMEDIATE_EXIT		136
 #define KVMX_CAP_MAX_VCPU_ID		128
 
+/* ---- exit reasons (kvm_run.exit_reason) ---- */
+#define KVMX_EXIT_UNKNOWN		0
+#define KVMX_EXIT_EXCEPTION		1
+#define KVMX_EXIT_IO			2
+#define KVMX_EXIT_HYPERCALL		3
+#define KVMX_EXIT_DEBUG			4
+#define KVMX_EXIT_HLT			5
+#define KVMX_EXIT_MMIO			6
+#define KVMX_EXIT_IRQ_WINDOW_OPEN	7
+#define KVMX_EXIT_SHUTDOWN		8
+#define KVMX_EXIT_FAIL_ENTRY		9
+#define KVMX_EXIT_INTR			10
+#define KVMX_EXIT_INTERNAL_ERROR	17
+
+/* kvm_run.internal.suberror */
+#define KVMX_INTERNAL_ERROR_EMULATION	1
+#define KVMX_INTERNAL_ERROR_SIMUL_EX	2
+#define KVMX_INTERNAL_ERROR_DELIVERY_EV	3
+#define KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON 4
+
+#define KVMX_EXIT_IO_IN			0
+#define KVMX_EXIT_IO_OUT		1
+
+/* ---- structures (x86 layouts of <linux/kvm.h>) ---- */
+struct kvmx_regs {
+	__u64 rax, rbx, rcx, rdx;
+	__u64 rsi, rdi, rsp, rbp;
+	__u64 r8,  r9,  r10, r11;
+	__u64 r12, r13, r14, r15;
+	__u64 rip, rflags;
+};
+
+struct kvmx_segment {
+	__u64 base;
+	__u32 limit;
+	__u16 selector;
+	__u8  type;
+	__u8  present, dpl, db, s, l, g, avl;
+	__u8  unusable;
+	__u8  padding;
+};
+
+struct kvmx_dtable {
+	__u64 base;
+	__u16 limit;
+	__u16 padding[3];
+};
+
+#define KVMX_NR_INTERRUPTS 256
+
+struct kvmx_sregs {
+	struct kvmx_segment cs, ds, es, fs, gs, ss;
+	struct kvmx_segment tr, ldt;
+	struct kvmx_dtable gdt, idt;
+	__u64 cr0, cr2, cr3, cr4, cr8;
+	__u64 efer;
+	__u64 apic_base;
+	__u64 interrupt_bitmap[(KVMX_NR_INTERRUPTS + 63) / 64];
+};
+
+struct kvmx_fpu {
+	__u8  fpr[8][16];
+	__u16 fcw;
+	__u16 fsw;
+	__u8  ftwx;
+	__u8  pad1;
+	__u16 last_opcode;
+	__u64 last_ip;
+	__u64 last_dp;
+	__u8  xmm[16][16];
+	__u32 mxcsr;
+	__u32 pad2;
+};
+
+struct kvmx_msr_entry {
+	__u32 index;
+	__u32 reserved;
+	__u64 data;
+};
+
+struct kvmx_msrs {
+	__u32 nmsrs;
+	__u32 pad;
+	struct kvmx_msr_entry entries[];
+};
+
+struct kvmx_msr_list {
+	__u32 nmsrs;
+	__u32 indices[];
+};
+
+#define KVMX_CPUID_FLAG_SIGNIFCANT_INDEX	(1u << 0)
+
+struct kvmx_cpuid_entry2 {
+	__u32 function;
+	__u32 index;
+	__u32 flags;
+	__u32 eax;
+	__u32 ebx;
+	__u32 ecx;
+	__u32 edx;
+	__u32 padding[3];
+};
+
+struct kvmx_cpuid2 {
+	__u32 nent;
+	__u32 padding;
+	struct kvmx_cpuid_entry2 entries[];
+};
+
+struct kvmx_interrupt {
+	__u32 irq;
+};
+
+#define KVMX_MEM_LOG_DIRTY_PAGES	(1u << 0)
+#define KVMX_MEM_READONLY		(1u << 1)
+
+struct kvmx_userspace_memory_region {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 memory_size;	/* bytes */
+	__u64 userspace_addr;	/* start of the userspace allocated memory */
+};
+
+/* The shared run page, mmap'd from the vCPU fd at offset 0. */
+struct kvmx_run {
+	/* in */
+	__u8 request_interrupt_window;
+	__u8 immediate_exit;
+	__u8 padding1[6];
+
+	/* out */
+	__u32 exit_reason;
+	__u8 ready_for_interrupt_injection;
+	__u8 if_flag;
+	__u16 flags;
+
+	/* in (pre_kvm_run), out (post_kvm_run) */
+	__u64 cr8;
+	__u64 apic_base;
+
+	union {
+		struct {
+			__u64 hardware_exit_reason;
+		} hw;
+		struct {
+			__u64 hardware_entry_failure_reason;
+			__u32 cpu;
+		} fail_entry;
+		struct {
+			__u32 exception;
+			__u32 error_code;
+		} ex;
+		struct {
+			__u8 direction;
+			__u8 size;		/* bytes */
+			__u16 port;
+			__u32 count;
+			__u64 data_offset;	/* relative to kvm_run start */
+		} io;
+		struct {
+			__u64 phys_addr;
+			__u8  data[8];
+			__u32 len;
+			__u8  is_write;
+		} mmio;
+		struct {
+			__u32 suberror;
+			__u32 ndata;
+			__u64 data[16];
+		} internal;
+		char padding[256];
+	};
+
+	__u64 kvm_valid_regs;
+	__u64 kvm_dirty_regs;
+	union {
+		char padding[2048];
+	} s;
+};
+
 /* ---- system fd ---- */
 #define KVMX_GET_API_VERSION	_IO(KVMXIO, 0x00)
 #define KVMX_CREATE_VM		_IO(KVMXIO, 0x01)
+#define KVMX_GET_MSR_INDEX_LIST	_IOWR(KVMXIO, 0x02, struct kvmx_msr_list)
 #define KVMX_CHECK_EXTENSION	_IO(KVMXIO, 0x03)
+#define KVMX_GET_VCPU_MMAP_SIZE	_IO(KVMXIO, 0x04)
+#define KVMX_GET_SUPPORTED_CPUID _IOWR(KVMXIO, 0x05, struct kvmx_cpuid2)
+
+/* ---- VM fd ---- */
+#define KVMX_CREATE_VCPU		_IO(KVMXIO, 0x41)
+#define KVMX_SET_USER_MEMORY_REGION	_IOW(KVMXIO, 0x46, struct kvmx_userspace_memory_region)
+#define KVMX_SET_TSS_ADDR		_IO(KVMXIO, 0x47)
+#define KVMX_SET_IDENTITY_MAP_ADDR	_IOW(KVMXIO, 0x48, __u64)
+
+/* ---- vCPU fd ---- */
+#define KVMX_RUN		_IO(KVMXIO, 0x80)
+#define KVMX_GET_REGS		_IOR(KVMXIO, 0x81, struct kvmx_regs)
+#define KVMX_SET_REGS		_IOW(KVMXIO, 0x82, struct kvmx_regs)
+#define KVMX_GET_SREGS		_IOR(KVMXIO, 0x83, struct kvmx_sregs)
+#define KVMX_SET_SREGS		_IOW(KVMXIO, 0x84, struct kvmx_sregs)
+#define KVMX_INTERRUPT		_IOW(KVMXIO, 0x86, struct kvmx_interrupt)
+#define KVMX_GET_MSRS		_IOWR(KVMXIO, 0x88, struct kvmx_msrs)
+#define KVMX_SET_MSRS		_IOW(KVMXIO, 0x89, struct kvmx_msrs)
+#define KVMX_GET_FPU		_IOR(KVMXIO, 0x8c, struct kvmx_fpu)
+#define KVMX_SET_FPU		_IOW(KVMXIO, 0x8d, struct kvmx_fpu)
+#define KVMX_SET_CPUID2		_IOW(KVMXIO, 0x90, struct kvmx_cpuid2)
+#define KVMX_GET_CPUID2		_IOWR(KVMXIO, 0x91, struct kvmx_cpuid2)
 
 /*
  * kvmx only: the host's raw VMX capability MSRs as the module read them at
