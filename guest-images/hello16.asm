@@ -1,21 +1,12 @@
-; hello16: real mode.  Prints a line on the console port (COM1, 0x3f8) and
-; reports success through the isa-debug-exit style port 0xf4.
-; Loaded at 0x1000 (kvmx run's default), entered with CS:IP = 0:0x1000.
+; hello16: real mode.  Prints a line and exits with status 0.
 	bits 16
 	org 0x1000
+%include "guest.inc"
 
 start:
 	mov si, msg
-	mov dx, 0x3f8
-.next:
-	lodsb
-	test al, al
-	jz .done
-	out dx, al
-	jmp .next
-.done:
-	xor al, al
-	out 0xf4, al		; exit status 0
-	hlt
+	call print
+	EXIT 0
 
+PRINT_ROUTINE
 msg:	db "Hello from real mode", 10, 0

@@ -4,9 +4,28 @@
 #define KVMX_H
 
 #include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/preempt.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/types.h>
+
 #include "../uapi/linux/kvmx.h"
 #include "vmx_arch.h"
 #include "vmx_features.h"
+#include "vmcs_fields.h"
+#include "insn_decode.h"
+
+#define KVMX_MAX_VCPUS		64
+#define KVMX_MAX_MEMSLOTS	32
+#define KVMX_MAX_CPUID_ENTRIES	80
+/* DR6/DR7 bits that read as 1 (SDM 18.2.3, 18.2.4). */
+#define KVMX_DR6_FIXED		0xffff0ff0ULL
+#define KVMX_DR7_FIXED		0x400ULL
+/* The run page plus one page for port-I/O data, like KVM. */
+#define KVMX_PIO_PAGE_OFFSET	1
+#define KVMX_RUN_PAGES		2
 
 /* ---- vmx_cpu.c: the host side of VMX ---- */
 
@@ -19,9 +38,197 @@ void kvmx_vmx_teardown(void);		/* module unload */
 int kvmx_vmx_get(void);			/* a VM is born: VMX on, everywhere */
 void kvmx_vmx_put(void);		/* a VM died: VMX off with the last */
 void kvmx_vmx_fill_info(struct kvmx_vmx_info *info);
+/* Called by vmx_cpu.c before VMXOFF on @cpu: VMCLEAR what is loaded there. */
+void kvmx_vmcs_clear_cpu(int cpu);
 
-/* ---- vm.c ---- */
+/* ---- memslot.c ---- */
+struct kvmx_memslot {
+	u64 base_gfn;
+	u64 npages;
+	unsigned long hva;
+	u32 flags;		/* KVMX_MEM_* */
+	bool used;
+	struct page **pages;	/* pinned on first touch, NULL until then */
+};
+
+/* ---- the VM (vm.c) ---- */
+struct kvmx_vm {
+	struct kref ref;		/* the VM fd and each vCPU fd */
+	struct mm_struct *mm;		/* the creator's address space */
+	pid_t owner;
+	struct mutex lock;		/* slots, EPT, vCPU creation */
+	struct kvmx_memslot slots[KVMX_MAX_MEMSLOTS];
+	u64 *ept_root;			/* EPT PML4, a kernel page */
+	u64 eptp;
+	struct kvmx_vcpu *vcpus[KVMX_MAX_VCPUS];
+	unsigned int nr_vcpus;
+	u64 tss_addr, identity_map_addr;	/* accepted, unused: UG */
+	atomic_long_t pinned_pages;
+	atomic_long_t ept_pages;
+};
+
+void kvmx_vm_put(struct kvmx_vm *vm);
+long kvmx_check_extension(unsigned long cap);
 int kvmx_create_vm(unsigned long type);
 extern atomic_t kvmx_nr_vms;
+
+int kvmx_set_memory_region(struct kvmx_vm *vm,
+			   const struct kvmx_userspace_memory_region *r);
+void kvmx_free_memslots(struct kvmx_vm *vm);
+struct kvmx_memslot *kvmx_find_slot(struct kvmx_vm *vm, u64 gfn);
+
+/* ---- ept.c ---- */
+int kvmx_ept_init(struct kvmx_vm *vm);
+void kvmx_ept_destroy(struct kvmx_vm *vm);
+/* Map @gpa's page (and its neighbours when it can) after an EPT violation. */
+int kvmx_ept_fault(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gpa,
+		   bool write);
+/* Remove the mappings of [gfn, gfn+npages) and flush them from every CPU. */
+void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages);
+
+/* ---- the vCPU (vcpu.c, run.c) ---- */
+
+/* x86 register numbers, as exit qualifications and ModRM encode them. */
+enum kvmx_reg {
+	REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+	REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+	NR_GPRS
+};
+
+/* What the next KVM_RUN must finish before entering the guest again. */
+enum kvmx_pending_user {
+	PENDING_NONE,
+	PENDING_PIO_IN,		/* copy run->io data into RAX */
+	PENDING_PIO_STRING,	/* finish INS/OUTS: memory, RSI/RDI, RCX, RIP */
+	PENDING_MMIO_READ,	/* copy run->mmio.data into the register */
+	PENDING_SKIP,		/* the instruction is done: skip it */
+	PENDING_MMIO_WRITE,	/* userspace took the data: skip mmio.len */
+};
+
+struct kvmx_vcpu {
+	struct kvmx_vm *vm;
+	int id;
+	struct mutex mutex;		/* one ioctl at a time */
+	struct kvmx_run *run;
+	struct page *run_pages[KVMX_RUN_PAGES];
+
+	/* VMCS */
+	void *vmcs;
+	u64 vmcs_pa;
+	int cpu;			/* where the VMCS is active, -1: nowhere */
+	bool launched;
+	struct list_head loaded_link;	/* on the per-CPU loaded list */
+	struct preempt_notifier pn;
+	u16 vpid;
+	unsigned long host_rsp;		/* cached VMCS HOST_RSP */
+	unsigned long host_cr3, host_cr4;
+	u32 entry_ctls, proc_ctls;	/* cached dynamic controls */
+	u16 host_ds, host_es, host_fs, host_gs;
+	u64 host_kernel_gs_base, host_star, host_lstar, host_cstar, host_fmask;
+	bool host_state_dirty;		/* GDT/TSS limits need restoring */
+
+	/* Guest state kept outside the VMCS. */
+	unsigned long regs[NR_GPRS];	/* regs[REG_RSP] unused: VMCS */
+	unsigned long cr2;
+	u64 cr0, cr4;			/* what the guest believes */
+	u64 efer;
+	u64 xcr0;
+	u64 dr[4], dr6, dr7;
+	u64 star, lstar, cstar, fmask, kernel_gs_base, tsc_aux;
+	u64 misc_enable, apic_base, cr8;
+	struct fpu_guest fpu;
+	struct kvmx_cpuid_entry2 *cpuid;
+	unsigned int cpuid_nent;
+	int pending_irq;		/* KVM_INTERRUPT vector, -1: none */
+
+	/* An event whose delivery an exit interrupted, to re-inject. */
+	u32 reinject_info;
+	u32 reinject_error;
+	u32 reinject_len;
+
+	/* The exit being handled. */
+	u32 exit_reason;
+	unsigned long exit_qual;
+	u32 exit_insn_len;
+
+	/* Exits to userspace in flight. */
+	enum kvmx_pending_user pending;
+	struct mmio_insn mmio;
+	struct {
+		bool in;
+		bool rep;
+		u8 size;
+		u8 seg;
+		u8 addr_size;
+		u32 count;
+		u64 gla;
+	} pio;
+};
+
+long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id);
+int kvmx_vcpu_run(struct kvmx_vcpu *v);
+int kvmx_vcpu_reset(struct kvmx_vcpu *v);
+unsigned long kvmx_reg_read(struct kvmx_vcpu *v, unsigned int reg);
+void kvmx_reg_write(struct kvmx_vcpu *v, unsigned int reg, unsigned long val);
+void kvmx_skip_instruction(struct kvmx_vcpu *v);
+void kvmx_skip_bytes(struct kvmx_vcpu *v, unsigned int len);
+void kvmx_sync_crs(struct kvmx_vcpu *v);
+void kvmx_inject_exception(struct kvmx_vcpu *v, unsigned int vector,
+			   bool has_error, u32 error);
+#define kvmx_inject_gp(v)	kvmx_inject_exception(v, 13, true, 0)
+#define kvmx_inject_ud(v)	kvmx_inject_exception(v, 6, false, 0)
+void kvmx_set_cr0_hw(struct kvmx_vcpu *v, u64 cr0);
+void kvmx_set_cr4_hw(struct kvmx_vcpu *v, u64 cr4);
+int kvmx_load_pdptrs(struct kvmx_vcpu *v);
+void kvmx_update_entry_ctls(struct kvmx_vcpu *v);
+
+/* ---- vmcs.c ---- */
+int kvmx_vmcs_alloc(struct kvmx_vcpu *v);
+void kvmx_vmcs_free(struct kvmx_vcpu *v);
+void kvmx_vmcs_setup(struct kvmx_vcpu *v);
+void kvmx_vcpu_load(struct kvmx_vcpu *v);
+void kvmx_vcpu_put(struct kvmx_vcpu *v);
+void kvmx_vcpu_prepare_host(struct kvmx_vcpu *v);
+void kvmx_vcpu_restore_host(struct kvmx_vcpu *v);
+void kvmx_vmcs_refresh_host_crs(struct kvmx_vcpu *v);
+void kvmx_dump_vmcs(struct kvmx_vcpu *v);
+int kvmx_vpid_alloc(void);
+void kvmx_vpid_free(int vpid);
+int kvmx_vmcs_global_init(void);
+void kvmx_vmcs_global_exit(void);
+
+/* ---- vmx_entry.S ---- */
+int __kvmx_vcpu_run(unsigned long *regs, bool launched);
+void kvmx_update_host_rsp(unsigned long host_rsp);
+
+/* ---- exit_handlers.c: 1 = back to the guest, 0 = to userspace, <0 error ---- */
+int kvmx_handle_exit(struct kvmx_vcpu *v);
+int kvmx_complete_userspace(struct kvmx_vcpu *v);
+void kvmx_internal_error(struct kvmx_vcpu *v, u32 suberror);
+
+/* ---- emulate.c: guest memory, MMIO and string I/O ---- */
+int kvmx_read_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len);
+int kvmx_write_gpa(struct kvmx_vcpu *v, u64 gpa, const void *buf, unsigned int len);
+int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa);
+int kvmx_handle_string_io(struct kvmx_vcpu *v);
+int kvmx_complete_string_io(struct kvmx_vcpu *v);
+
+/* ---- cpuid.c ---- */
+int kvmx_cpuid_init(void);
+int kvmx_get_supported_cpuid(struct kvmx_cpuid2 __user *u);
+int kvmx_vcpu_set_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u);
+int kvmx_vcpu_get_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u);
+void kvmx_emulate_cpuid(struct kvmx_vcpu *v);
+
+/* ---- msr.c ---- */
+int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host);
+int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
+int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u);
+int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool set);
+void kvmx_host_msrs_save_and_load_guest(struct kvmx_vcpu *v);
+void kvmx_host_msrs_restore(struct kvmx_vcpu *v);
+int kvmx_set_efer(struct kvmx_vcpu *v, u64 efer, bool host);
+extern u64 kvmx_host_xcr0;
+u64 kvmx_supported_xcr0(void);
 
 #endif /* KVMX_H */

@@ -22,7 +22,13 @@ static long kvmx_dev_ioctl(struct file *file, unsigned int ioctl, unsigned long 
 	case KVMX_CREATE_VM:
 		return kvmx_create_vm(arg);
 	case KVMX_CHECK_EXTENSION:
-		return 0;
+		return kvmx_check_extension(arg);
+	case KVMX_GET_VCPU_MMAP_SIZE:
+		return arg ? -EINVAL : KVMX_RUN_PAGES * PAGE_SIZE;
+	case KVMX_GET_SUPPORTED_CPUID:
+		return kvmx_get_supported_cpuid((void __user *)arg);
+	case KVMX_GET_MSR_INDEX_LIST:
+		return kvmx_get_msr_index_list((void __user *)arg);
 	case KVMX_GET_VMX_INFO: {
 		struct kvmx_vmx_info info;
 
@@ -57,21 +63,30 @@ static int __init kvmx_init(void)
 	err = kvmx_vmx_setup();
 	if (err)
 		return err;
+	err = kvmx_vmcs_global_init();
+	if (err)
+		goto fail_vmcs;
+	kvmx_cpuid_init();
 	err = misc_register(&kvmx_dev);
-	if (err) {
-		kvmx_vmx_teardown();
-		return err;
-	}
+	if (err)
+		goto fail_misc;
 	pr_info("loaded: VMCS revision %#x, EPT%s, VPID %s\n",
 		VMXCAP_BASIC_REVISION(kvmx_host_caps.basic),
 		kvmx_ctls.ept_2m ? " with 2 MiB pages" : "",
 		kvmx_ctls.vpid ? "on" : "off");
 	return 0;
+
+fail_misc:
+	kvmx_vmcs_global_exit();
+fail_vmcs:
+	kvmx_vmx_teardown();
+	return err;
 }
 
 static void __exit kvmx_exit(void)
 {
 	misc_deregister(&kvmx_dev);
+	kvmx_vmcs_global_exit();
 	kvmx_vmx_teardown();
 }
 

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A VM and its fd (KVM_CREATE_VM).  VMs keep VMX on: the first one switches
- * every CPU into VMX operation, the last one to go switches them all back.
+ * A VM and its fd (KVM_CREATE_VM): memory slots, vCPU creation and the
+ * capabilities it reports.  VMs keep VMX on: the first one switches every
+ * CPU into VMX operation, the last one to go switches them all back.
+ *
+ * The VM lives as long as its fd or any of its vCPU fds (vm->ref).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -10,41 +13,98 @@
 #include <linux/fs.h>
 #include <linux/module.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 
 #include "kvmx.h"
 
-struct kvmx_vm {
-	struct mm_struct *mm;	/* the creator's address space */
-	pid_t owner;
-};
-
 atomic_t kvmx_nr_vms = ATOMIC_INIT(0);
 
-static void kvmx_vm_destroy(struct kvmx_vm *vm)
+/* KVM_CHECK_EXTENSION: exactly what works. */
+long kvmx_check_extension(unsigned long cap)
 {
+	switch (cap) {
+	case KVMX_CAP_HLT:
+	case KVMX_CAP_USER_MEMORY:
+	case KVMX_CAP_SET_TSS_ADDR:
+	case KVMX_CAP_EXT_CPUID:
+	case KVMX_CAP_DESTROY_MEMORY_REGION_WORKS:
+	case KVMX_CAP_JOIN_MEMORY_REGIONS_WORKS:
+	case KVMX_CAP_SET_IDENTITY_MAP_ADDR:
+	case KVMX_CAP_READONLY_MEM:
+	case KVMX_CAP_IMMEDIATE_EXIT:
+		return 1;
+	case KVMX_CAP_NR_VCPUS:
+	case KVMX_CAP_MAX_VCPUS:
+	case KVMX_CAP_MAX_VCPU_ID:
+		return KVMX_MAX_VCPUS;
+	case KVMX_CAP_NR_MEMSLOTS:
+		return KVMX_MAX_MEMSLOTS;
+	default:
+		return 0;
+	}
+}
+
+static void kvmx_vm_free(struct kref *ref)
+{
+	struct kvmx_vm *vm = container_of(ref, struct kvmx_vm, ref);
+
+	kvmx_free_memslots(vm);
+	kvmx_ept_destroy(vm);
 	mmdrop(vm->mm);
+	preempt_notifier_dec();
 	kfree(vm);
 	atomic_dec(&kvmx_nr_vms);
 	kvmx_vmx_put();
+	module_put(THIS_MODULE);
+}
+
+void kvmx_vm_put(struct kvmx_vm *vm)
+{
+	kref_put(&vm->ref, kvmx_vm_free);
 }
 
 static int kvmx_vm_release(struct inode *inode, struct file *file)
 {
-	kvmx_vm_destroy(file->private_data);
+	kvmx_vm_put(file->private_data);
 	return 0;
 }
 
 static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long arg)
 {
 	struct kvmx_vm *vm = file->private_data;
+	void __user *argp = (void __user *)arg;
 
 	/* Like KVM: a VM fd is only usable from the process that created it. */
 	if (vm->mm != current->mm)
 		return -EIO;
 	switch (ioctl) {
 	case KVMX_CHECK_EXTENSION:
+		return kvmx_check_extension(arg);
+	case KVMX_SET_USER_MEMORY_REGION: {
+		struct kvmx_userspace_memory_region r;
+
+		if (copy_from_user(&r, argp, sizeof(r)))
+			return -EFAULT;
+		return kvmx_set_memory_region(vm, &r);
+	}
+	case KVMX_CREATE_VCPU:
+		return kvmx_create_vcpu(vm, arg);
+	case KVMX_SET_TSS_ADDR:
+		/* Only needed without unrestricted guest; accepted like KVM. */
+		if (arg > 0xffffffffUL - 3 * PAGE_SIZE)
+			return -EINVAL;
+		vm->tss_addr = arg;
 		return 0;
+	case KVMX_SET_IDENTITY_MAP_ADDR: {
+		u64 addr;
+
+		if (copy_from_user(&addr, argp, sizeof(addr)))
+			return -EFAULT;
+		vm->identity_map_addr = addr;
+		return 0;
+	}
 	default:
 		return -ENOTTY;
 	}
@@ -68,20 +128,29 @@ int kvmx_create_vm(unsigned long type)
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
 		return -ENOMEM;
+	kref_init(&vm->ref);
+	mutex_init(&vm->lock);
 	vm->mm = current->mm;
-	mmgrab(vm->mm);
 	vm->owner = task_tgid_nr(current);
-
-	err = kvmx_vmx_get();
+	err = kvmx_ept_init(vm);
 	if (err) {
-		mmdrop(vm->mm);
 		kfree(vm);
 		return err;
 	}
+	err = kvmx_vmx_get();
+	if (err) {
+		kvmx_ept_destroy(vm);
+		kfree(vm);
+		return err;
+	}
+	mmgrab(vm->mm);
+	preempt_notifier_inc();
+	/* vCPU fds outlive the VM fd: the module must stay until the last. */
+	__module_get(THIS_MODULE);
 	atomic_inc(&kvmx_nr_vms);
 
 	fd = anon_inode_getfd("kvmx-vm", &kvmx_vm_fops, vm, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
-		kvmx_vm_destroy(vm);
+		kvmx_vm_put(vm);
 	return fd;
 }

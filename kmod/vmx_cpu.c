@@ -139,6 +139,7 @@ static void vmx_disable_this_cpu(void)
 
 	if (!cpu->vmx_on)
 		return;
+	kvmx_vmcs_clear_cpu(smp_processor_id());
 	if (vmx_vmxoff())
 		pr_err("VMXOFF failed on CPU %d\n", smp_processor_id());
 	cr4_clear_bits(X86_CR4_VMXE);

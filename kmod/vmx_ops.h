@@ -72,6 +72,39 @@ fault:
 	return VMX_FAULT;
 }
 
+/* Reports a failed VMREAD/VMWRITE: a kvmx bug, logged once per field. */
+void kvmx_vmcs_access_failed(const char *insn, unsigned long field);
+
+static __always_inline unsigned long vmcs_read(unsigned long field)
+{
+	unsigned long value;
+
+	asm goto("1: vmread %[field], %[value]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, (%l[fail]))
+		 : [value] "=rm"(value) : [field] "r"(field) : "cc" : fail);
+	return value;
+fail:
+	kvmx_vmcs_access_failed("vmread", field);
+	return 0;
+}
+
+static __always_inline u32 vmcs_read32(unsigned long field)
+{
+	return (u32)vmcs_read(field);
+}
+
+static __always_inline void vmcs_write(unsigned long field, unsigned long value)
+{
+	asm goto("1: vmwrite %[value], %[field]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, (%l[fail]))
+		 : : [field] "r"(field), [value] "rm"(value) : "cc", "memory" : fail);
+	return;
+fail:
+	kvmx_vmcs_access_failed("vmwrite", field);
+}
+
 /* INVEPT/INVVPID descriptors (SDM 31.3, "INVEPT" and "INVVPID"). */
 #define INVEPT_SINGLE_CONTEXT		1
 #define INVEPT_ALL_CONTEXT		2

@@ -42,7 +42,8 @@ done
 if [ -d "$KVMX_BUILD/guests" ]; then
 	cp "$KVMX_BUILD/guests/"*.bin "$stage/kvmx/guests/" 2>/dev/null || true
 fi
-cp "$KVMX_ROOT/tests/rig/jobs/"*.sh "$KVMX_ROOT/tests/rig/lib.sh" "$stage/kvmx/jobs/"
+cp "$KVMX_ROOT/tests/rig/jobs/"*.sh "$KVMX_ROOT/tests/rig/lib.sh" "$KVMX_ROOT/tests/rig/guests.sh" \
+	"$stage/kvmx/jobs/"
 echo "$job" >"$stage/kvmx/job"
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.gz"
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "machine.hpp"
 #include "host_probe.hpp"
 #include "system.hpp"
 #include "vmx_report.hpp"
@@ -44,6 +45,73 @@ int cmd_info(const std::string &device, bool raw)
 	}
 }
 
+uint64_t parse_size(const std::string &s)
+{
+	size_t pos = 0;
+	uint64_t v = std::stoull(s, &pos, 0);
+	std::string suffix = s.substr(pos);
+	if (suffix == "K" || suffix == "k")
+		v <<= 10;
+	else if (suffix == "M" || suffix == "m")
+		v <<= 20;
+	else if (suffix == "G" || suffix == "g")
+		v <<= 30;
+	else if (!suffix.empty())
+		throw kvmx::Error("bad size '" + s + "' (use a number with K, M or G)");
+	return v;
+}
+
+struct RunOptions {
+	std::string image;
+	std::string mode = "real";
+	std::string mem = "2M";
+	std::string load_addr = "0x1000";
+	std::string entry;
+	std::string device = kvmx::kDefaultDevice;
+	bool dump_regs = false;
+	bool resume_after_hlt = false;
+	bool stats = false;
+	unsigned timeout = 0;
+};
+
+int cmd_run(const RunOptions &o)
+{
+	using namespace kvmx;
+	try {
+		MachineConfig cfg;
+		cfg.device = o.device;
+		cfg.mem_size = parse_size(o.mem);
+		cfg.mode = parse_cpu_mode(o.mode);
+		cfg.load_addr = parse_size(o.load_addr);
+		if (!o.entry.empty())
+			cfg.entry = parse_size(o.entry);
+		cfg.resume_after_hlt = o.resume_after_hlt;
+		cfg.timeout_sec = o.timeout;
+		Machine m(cfg);
+		m.load_image(read_image(o.image));
+		RunResult r = m.run();
+		std::fflush(stdout);
+		if (!r.message.empty())
+			fmt::print(stderr, "kvmx: {}\n", r.message);
+		if (r.kind == RunResult::FailEntry || r.kind == RunResult::InternalError ||
+		    r.kind == RunResult::Shutdown)
+			fmt::print(stderr, "guest state:\n{}",
+				   format_regs(m.vcpu().regs(), m.vcpu().sregs()));
+		if (o.stats) {
+			fmt::print("exits:");
+			for (auto &[reason, n] : m.exit_counts())
+				fmt::print(" {}={}", exit_reason_name(reason), n);
+			fmt::print("\n");
+		}
+		if (o.dump_regs)
+			fmt::print("{}", format_regs(m.vcpu().regs(), m.vcpu().sregs()));
+		return r.status;
+	} catch (const std::exception &e) {
+		fmt::print(stderr, "kvmx: {}\n", e.what());
+		return 1;
+	}
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -59,9 +127,30 @@ int main(int argc, char **argv)
 	bool raw = false;
 	info->add_flag("--raw", raw, "print the raw capability MSR values");
 
+	RunOptions ro;
+	auto *run = app.add_subcommand("run", "Run a guest image (a flat binary)");
+	run->footer("Exit status: the byte the guest wrote to port 0xf4; 0 if it halted;\n"
+		    "2 triple fault, 3 VM-entry failure, 4 internal error, 124 timeout, 1 error.");
+	run->add_option("image", ro.image, "the guest image")->required();
+	run->add_option("--mode", ro.mode, "CPU mode at entry")
+		->check(CLI::IsMember({ "real", "protected", "paged32", "long" }))
+		->capture_default_str();
+	run->add_option("--mem", ro.mem, "guest RAM (e.g. 2M, 64M)")->capture_default_str();
+	run->add_option("--load-addr", ro.load_addr, "guest-physical load address")
+		->capture_default_str();
+	run->add_option("--entry", ro.entry, "entry point (default: the load address)");
+	run->add_option("--device", ro.device, "/dev/kvmx or /dev/kvm")->capture_default_str();
+	run->add_flag("--dump-regs", ro.dump_regs, "print the registers when the guest stops");
+	run->add_flag("--resume-after-hlt", ro.resume_after_hlt,
+		      "treat HLT as a pause and run on (default: HLT stops the guest)");
+	run->add_flag("--stats", ro.stats, "print how many exits of each kind reached the tool");
+	run->add_option("--timeout", ro.timeout, "stop the guest after this many seconds");
+
 	CLI11_PARSE(app, argc, argv);
 
 	if (*info)
 		return cmd_info(device, raw);
+	if (*run)
+		return cmd_run(ro);
 	return 0;
 }

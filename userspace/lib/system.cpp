@@ -51,7 +51,28 @@ Vm System::create_vm() const
 				    ": VMX is held by another hypervisor (kvm_intel?)", err);
 		throw Error("cannot create a VM on " + path_, err);
 	}
-	return Vm(Fd(fd));
+	return Vm(Fd(fd), vcpu_mmap_size());
+}
+
+int System::vcpu_mmap_size() const
+{
+	int r = ::ioctl(fd_.get(), KVMX_GET_VCPU_MMAP_SIZE, 0);
+	if (r <= 0)
+		throw Error("KVM_GET_VCPU_MMAP_SIZE on " + path_, errno);
+	return r;
+}
+
+std::vector<kvmx_cpuid_entry2> System::supported_cpuid() const
+{
+	for (size_t n = 64;; n *= 2) {
+		std::vector<uint8_t> buf(sizeof(kvmx_cpuid2) + n * sizeof(kvmx_cpuid_entry2));
+		auto *c = reinterpret_cast<kvmx_cpuid2 *>(buf.data());
+		c->nent = n;
+		if (::ioctl(fd_.get(), KVMX_GET_SUPPORTED_CPUID, c) == 0)
+			return { c->entries, c->entries + c->nent };
+		if (errno != E2BIG || n > 4096)
+			throw Error("KVM_GET_SUPPORTED_CPUID on " + path_, errno);
+	}
 }
 
 } // namespace kvmx

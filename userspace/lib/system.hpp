@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "fd.hpp"
 #include "vm.hpp"
@@ -27,6 +28,9 @@ public:
 	// kvmx only: the host's VMX capabilities; nullopt on KVM.
 	std::optional<kvmx_vmx_info> vmx_info() const;
 	Vm create_vm() const;
+	int vcpu_mmap_size() const;
+	// KVM_GET_SUPPORTED_CPUID
+	std::vector<kvmx_cpuid_entry2> supported_cpuid() const;
 
 private:
 	std::string path_;

@@ -2,6 +2,11 @@
 
 #include <sys/ioctl.h>
 
+#include <cerrno>
+#include <string>
+
+#include "error.hpp"
+
 extern "C" {
 #include <linux/kvmx.h>
 }
@@ -12,6 +17,26 @@ int Vm::check_extension(int cap) const
 {
 	int r = ::ioctl(fd_.get(), KVMX_CHECK_EXTENSION, cap);
 	return r < 0 ? 0 : r;
+}
+
+void Vm::set_memory(uint32_t slot, uint64_t gpa, uint64_t size, void *host, uint32_t flags) const
+{
+	kvmx_userspace_memory_region r{};
+	r.slot = slot;
+	r.flags = flags;
+	r.guest_phys_addr = gpa;
+	r.memory_size = size;
+	r.userspace_addr = reinterpret_cast<uint64_t>(host);
+	if (::ioctl(fd_.get(), KVMX_SET_USER_MEMORY_REGION, &r) < 0)
+		throw Error("KVM_SET_USER_MEMORY_REGION (slot " + std::to_string(slot) + ")", errno);
+}
+
+Vcpu Vm::create_vcpu(int id) const
+{
+	int fd = ::ioctl(fd_.get(), KVMX_CREATE_VCPU, id);
+	if (fd < 0)
+		throw Error("KVM_CREATE_VCPU " + std::to_string(id), errno);
+	return Vcpu(Fd(fd), run_size_);
 }
 
 } // namespace kvmx

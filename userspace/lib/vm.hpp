@@ -1,18 +1,28 @@
-// A VM fd (KVM_CREATE_VM).
+// A VM fd (KVM_CREATE_VM): memory slots and vCPUs.
 #pragma once
 
+#include <cstdint>
+
 #include "fd.hpp"
+#include "vcpu.hpp"
 
 namespace kvmx {
 
+class System;
+
 class Vm {
 public:
-	explicit Vm(Fd fd) : fd_(std::move(fd)) {}
+	Vm(Fd fd, int run_size) : fd_(std::move(fd)), run_size_(run_size) {}
 	int fd() const { return fd_.get(); }
 	int check_extension(int cap) const;
+	// KVM_SET_USER_MEMORY_REGION; throws Error with the errno on failure.
+	void set_memory(uint32_t slot, uint64_t gpa, uint64_t size, void *host,
+			uint32_t flags = 0) const;
+	Vcpu create_vcpu(int id) const;
 
 private:
 	Fd fd_;
+	int run_size_;
 };
 
 } // namespace kvmx

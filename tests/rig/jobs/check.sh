@@ -11,6 +11,7 @@ check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/module
 	insmod /kvmx/modules/kvm-intel.ko'
 
 gtest /kvmx/kvmx-rig-tests --gtest_filter=-Smp.*:KvmAfterRmmod.*
+. /kvmx/jobs/guests.sh
 
 check kvmx.rmmod rmmod kvmx
 check kvmx.gone-after-rmmod sh -c '[ ! -e /dev/kvmx ] && ! grep -q "^kvmx " /proc/modules'

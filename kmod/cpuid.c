@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * CPUID: what kvmx can offer a guest (KVM_GET_SUPPORTED_CPUID), the table a
+ * vCPU was given (KVM_SET_CPUID2) and the CPUID exit that answers from it.
+ *
+ * The supported table is the host's CPUID filtered down to features that
+ * work without further help from kvmx: no VMX/SMX, no MONITOR/MWAIT, no
+ * x2APIC or TSC deadline (the APIC is userspace's), no MTRR/MCE, no
+ * speculation-control MSRs, no RDTSCP (TSC_AUX is not switched).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <asm/fpu/xcr.h>
+#include <asm/processor.h>
+
+#include "kvmx.h"
+#include "vmx_ops.h"
+
+static struct kvmx_cpuid_entry2 supported[KVMX_MAX_CPUID_ENTRIES];
+static unsigned int nr_supported;
+u64 kvmx_host_xcr0;
+
+/* Feature bits kvmx passes through (SDM Vol. 2A, CPUID). */
+#define F1_ECX	(BIT(0) | BIT(1) | BIT(9) | BIT(12) | BIT(13) | BIT(17) | BIT(19) | \
+		 BIT(20) | BIT(22) | BIT(23) | BIT(25) | BIT(26) | BIT(28) | BIT(29) | BIT(30))
+#define F1_EDX	(BIT(0) | BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(8) | \
+		 BIT(9) | BIT(11) | BIT(13) | BIT(15) | BIT(16) | BIT(17) | BIT(19) | \
+		 BIT(23) | BIT(24) | BIT(25) | BIT(26))
+#define F7_EBX	(BIT(0) | BIT(3) | BIT(5) | BIT(7) | BIT(8) | BIT(9) | BIT(16) | BIT(17) | \
+		 BIT(19) | BIT(20) | BIT(23) | BIT(28) | BIT(29) | BIT(30) | BIT(31))
+#define FX1_ECX	(BIT(0) | BIT(5) | BIT(8))
+#define FX1_EDX	(BIT(11) | BIT(20) | BIT(26) | BIT(29))
+#define FD1_EAX	(BIT(0) | BIT(1) | BIT(2))	/* XSAVEOPT, XSAVEC, XGETBV1 */
+#define CPUID1_ECX_OSXSAVE	BIT(27)
+#define CPUID1_ECX_HYPERVISOR	BIT(31)
+
+/* XCR0 components a guest may enable: x87, SSE, AVX, AVX-512. */
+u64 kvmx_supported_xcr0(void)
+{
+	return kvmx_host_xcr0 & (XFEATURE_MASK_FP | XFEATURE_MASK_SSE | XFEATURE_MASK_YMM |
+				 XFEATURE_MASK_AVX512);
+}
+
+static struct kvmx_cpuid_entry2 *add(u32 function, u32 index, bool indexed)
+{
+	struct kvmx_cpuid_entry2 *e;
+
+	if (nr_supported >= ARRAY_SIZE(supported))
+		return NULL;
+	e = &supported[nr_supported++];
+	memset(e, 0, sizeof(*e));
+	e->function = function;
+	e->index = index;
+	e->flags = indexed ? KVMX_CPUID_FLAG_SIGNIFCANT_INDEX : 0;
+	cpuid_count(function, index, &e->eax, &e->ebx, &e->ecx, &e->edx);
+	return e;
+}
+
+int kvmx_cpuid_init(void)
+{
+	struct kvmx_cpuid_entry2 *e;
+	u32 max, i;
+	u64 xcr0;
+
+	kvmx_host_xcr0 = boot_cpu_has(X86_FEATURE_OSXSAVE) ?
+			 xgetbv(XCR_XFEATURE_ENABLED_MASK) : XFEATURE_MASK_FPSSE;
+	xcr0 = kvmx_supported_xcr0();
+
+	max = min_t(u32, cpuid_eax(0), 0xd);
+	e = add(0, 0, false);
+	e->eax = max;
+	e = add(1, 0, false);
+	e->ecx = (e->ecx & F1_ECX) | CPUID1_ECX_HYPERVISOR;
+	if (!(xcr0 & XFEATURE_MASK_YMM))
+		e->ecx &= ~BIT(28);
+	e->edx &= F1_EDX;
+	if (max >= 7) {
+		e = add(7, 0, true);
+		e->eax = 0;
+		e->ebx &= F7_EBX;
+		if (!(kvmx_ctls.proc2 & PROC2_ENABLE_INVPCID))
+			e->ebx &= ~BIT(10);
+		if (!(xcr0 & XFEATURE_MASK_YMM))
+			e->ebx &= ~BIT(5);
+		if ((xcr0 & XFEATURE_MASK_AVX512) != XFEATURE_MASK_AVX512)
+			e->ebx &= ~(BIT(16) | BIT(17) | BIT(28) | BIT(30) | BIT(31));
+		e->ecx = 0;
+		e->edx = 0;
+	}
+	if (max >= 0xd && boot_cpu_has(X86_FEATURE_XSAVE)) {
+		e = add(0xd, 0, true);
+		e->eax = (u32)xcr0;
+		e->edx = (u32)(xcr0 >> 32);
+		e = add(0xd, 1, true);
+		e->eax &= FD1_EAX;
+		e->ebx = e->ecx = e->edx = 0;
+		for (i = 2; i < 64; i++)
+			if (xcr0 & BIT_ULL(i))
+				add(0xd, i, true);
+	}
+	max = min_t(u32, cpuid_eax(0x80000000), 0x80000008);
+	e = add(0x80000000, 0, false);
+	e->eax = max;
+	for (i = 0x80000001; i <= max; i++) {
+		e = add(i, 0, false);
+		if (i == 0x80000001) {
+			e->ecx &= FX1_ECX;
+			e->edx &= FX1_EDX;
+		} else if (i == 0x80000008) {
+			e->ebx = e->ecx = e->edx = 0;
+		} else if (i == 0x80000007) {
+			e->eax = e->ebx = e->ecx = 0;
+			e->edx &= BIT(8);	/* invariant TSC */
+		}
+	}
+	return 0;
+}
+
+int kvmx_get_supported_cpuid(struct kvmx_cpuid2 __user *u)
+{
+	u32 nent;
+
+	if (get_user(nent, &u->nent))
+		return -EFAULT;
+	if (nent < nr_supported)
+		return -E2BIG;
+	if (put_user(nr_supported, &u->nent) ||
+	    copy_to_user(u->entries, supported, nr_supported * sizeof(supported[0])))
+		return -EFAULT;
+	return 0;
+}
+
+int kvmx_vcpu_set_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u)
+{
+	struct kvmx_cpuid_entry2 *e;
+	u32 nent;
+
+	if (get_user(nent, &u->nent))
+		return -EFAULT;
+	if (nent > KVMX_MAX_CPUID_ENTRIES)
+		return -E2BIG;
+	e = nent ? memdup_user(u->entries, nent * sizeof(*e)) : NULL;
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	kfree(v->cpuid);
+	v->cpuid = e;
+	v->cpuid_nent = nent;
+	return 0;
+}
+
+int kvmx_vcpu_get_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u)
+{
+	u32 nent;
+
+	if (get_user(nent, &u->nent))
+		return -EFAULT;
+	if (nent < v->cpuid_nent)
+		return -E2BIG;
+	if (put_user(v->cpuid_nent, &u->nent) ||
+	    copy_to_user(u->entries, v->cpuid, v->cpuid_nent * sizeof(*v->cpuid)))
+		return -EFAULT;
+	return 0;
+}
+
+static const struct kvmx_cpuid_entry2 *find(struct kvmx_vcpu *v, u32 function, u32 index)
+{
+	unsigned int i;
+
+	for (i = 0; i < v->cpuid_nent; i++) {
+		const struct kvmx_cpuid_entry2 *e = &v->cpuid[i];
+
+		if (e->function == function &&
+		    (!(e->flags & KVMX_CPUID_FLAG_SIGNIFCANT_INDEX) || e->index == index))
+			return e;
+	}
+	return NULL;
+}
+
+/* XSAVE area size for the components in @xcr0, from the guest's leaf 0xd. */
+static u32 xsave_size(struct kvmx_vcpu *v, u64 xcr0)
+{
+	u32 size = 512 + 64, i;
+
+	for (i = 2; i < 64; i++) {
+		const struct kvmx_cpuid_entry2 *e;
+
+		if (!(xcr0 & BIT_ULL(i)))
+			continue;
+		e = find(v, 0xd, i);
+		if (e && e->eax + e->ebx > size)
+			size = e->eax + e->ebx;
+	}
+	return size;
+}
+
+void kvmx_emulate_cpuid(struct kvmx_vcpu *v)
+{
+	u32 function = (u32)v->regs[REG_RAX], index = (u32)v->regs[REG_RCX];
+	const struct kvmx_cpuid_entry2 *e = find(v, function, index);
+	u32 eax = 0, ebx = 0, ecx = 0, edx = 0;
+
+	if (e) {
+		eax = e->eax;
+		ebx = e->ebx;
+		ecx = e->ecx;
+		edx = e->edx;
+	}
+	/* Bits that follow the guest's state, as on real hardware. */
+	if (function == 1) {
+		ecx &= ~CPUID1_ECX_OSXSAVE;
+		if (v->cr4 & X86_CR4_OSXSAVE)
+			ecx |= CPUID1_ECX_OSXSAVE;
+	} else if (function == 0xd && index == 0 && e) {
+		ebx = xsave_size(v, v->xcr0);
+	}
+	v->regs[REG_RAX] = eax;
+	v->regs[REG_RBX] = ebx;
+	v->regs[REG_RCX] = ecx;
+	v->regs[REG_RDX] = edx;
+}

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VM-exit handlers, one per basic exit reason (SDM Vol. 3D, Appendix C),
+ * found through kvmx_exit_handlers[].  Each returns 1 to re-enter the guest,
+ * 0 to return to userspace with kvm_run filled in, or a negative errno.
+ * An exit without a handler ends the run with KVM_EXIT_INTERNAL_ERROR.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/sched.h>
+#include <asm/fpu/xcr.h>
+
+#include "kvmx.h"
+#include "vmx_ops.h"
+
+void kvmx_internal_error(struct kvmx_vcpu *v, u32 suberror)
+{
+	struct kvmx_run *run = v->run;
+
+	run->exit_reason = KVMX_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = suberror;
+	run->internal.ndata = 4;
+	run->internal.data[0] = v->exit_reason;
+	run->internal.data[1] = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	run->internal.data[2] = vmcs_read(VMCS_GUEST_RIP);
+	run->internal.data[3] = run->fail_entry.cpu;
+}
+
+static int handle_nmi(struct kvmx_vcpu *v)
+{
+	u32 info = vmcs_read32(VMCS_EXIT_INTR_INFO);
+
+	if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI)
+		return 1;	/* delivered to the host right after the exit */
+	/* The exception bitmap is empty: any other exception is a kvmx bug. */
+	kvmx_internal_error(v, KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
+	return 0;
+}
+
+static int handle_external_interrupt(struct kvmx_vcpu *v)
+{
+	return 1;	/* the host took it when interrupts came back on */
+}
+
+static int handle_triple_fault(struct kvmx_vcpu *v)
+{
+	v->run->exit_reason = KVMX_EXIT_SHUTDOWN;
+	return 0;
+}
+
+static int handle_interrupt_window(struct kvmx_vcpu *v)
+{
+	/* A KVM_INTERRUPT waiting for it is injected on the way back in. */
+	if (v->pending_irq >= 0)
+		return 1;
+	if (v->run->request_interrupt_window) {
+		v->run->exit_reason = KVMX_EXIT_IRQ_WINDOW_OPEN;
+		return 0;
+	}
+	return 1;
+}
+
+static int handle_cpuid(struct kvmx_vcpu *v)
+{
+	kvmx_emulate_cpuid(v);
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+static int handle_hlt(struct kvmx_vcpu *v)
+{
+	/* No in-kernel irqchip: userspace decides when the vCPU wakes. */
+	kvmx_skip_instruction(v);
+	v->run->exit_reason = KVMX_EXIT_HLT;
+	return 0;
+}
+
+static int handle_skip(struct kvmx_vcpu *v)
+{
+	kvmx_skip_instruction(v);	/* INVD, WBINVD, PAUSE: nothing to do */
+	return 1;
+}
+
+static int handle_ud(struct kvmx_vcpu *v)
+{
+	kvmx_inject_ud(v);	/* VMX instructions, GETSEC, ...: not offered */
+	return 1;
+}
+
+#define KVM_ENOSYS	1000
+
+static int handle_vmcall(struct kvmx_vcpu *v)
+{
+	/* No hypercalls are defined: answer like KVM does to unknown ones. */
+	v->regs[REG_RAX] = (unsigned long)-KVM_ENOSYS;
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+static int handle_rdmsr(struct kvmx_vcpu *v)
+{
+	u64 data;
+
+	if (kvmx_get_msr(v, (u32)v->regs[REG_RCX], &data, false)) {
+		kvmx_inject_gp(v);
+		return 1;
+	}
+	v->regs[REG_RAX] = (u32)data;
+	v->regs[REG_RDX] = data >> 32;
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+static int handle_wrmsr(struct kvmx_vcpu *v)
+{
+	u64 data = (u32)v->regs[REG_RAX] | ((u64)(u32)v->regs[REG_RDX] << 32);
+
+	if (kvmx_set_msr(v, (u32)v->regs[REG_RCX], data, false)) {
+		kvmx_inject_gp(v);
+		return 1;
+	}
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+/* MOV to CR0 (or LMSW) that touches PE, PG or NE (SDM 10.8.5, 4.1.1). */
+static int set_cr0(struct kvmx_vcpu *v, u64 val)
+{
+	u64 old;
+
+	kvmx_sync_crs(v);
+	old = v->cr0;
+	val |= X86_CR0_ET;
+	if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)) ||
+	    ((val & X86_CR0_NW) && !(val & X86_CR0_CD)))
+		return 1;
+	if (!(old & X86_CR0_PG) && (val & X86_CR0_PG) && (v->efer & EFER_LME)) {
+		/* Paging on with LME: IA-32e mode becomes active. */
+		if (!(v->cr4 & X86_CR4_PAE))
+			return 1;
+		v->efer |= EFER_LMA;
+	} else if ((old & X86_CR0_PG) && !(val & X86_CR0_PG) && (v->efer & EFER_LMA)) {
+		/* Leaving long mode is only allowed from compatibility mode. */
+		if (vmcs_read32(VMCS_GUEST_CS_AR) & BIT(13))
+			return 1;
+		v->efer &= ~EFER_LMA;
+	}
+	vmcs_write(VMCS_GUEST_IA32_EFER, v->efer);
+	kvmx_update_entry_ctls(v);
+	kvmx_set_cr0_hw(v, val);
+	if (kvmx_load_pdptrs(v))
+		return 1;
+	return 0;
+}
+
+static int set_cr4(struct kvmx_vcpu *v, u64 val)
+{
+	u64 allowed = kvmx_host_caps.cr4_fixed1 & ~(u64)(X86_CR4_VMXE | X86_CR4_SMXE);
+
+	kvmx_sync_crs(v);
+	if (val & ~allowed)
+		return 1;
+	if ((v->efer & EFER_LMA) && !(val & X86_CR4_PAE))
+		return 1;
+	kvmx_set_cr4_hw(v, val);
+	return kvmx_load_pdptrs(v) ? 1 : 0;
+}
+
+static int handle_cr(struct kvmx_vcpu *v)
+{
+	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	unsigned int cr = CR_QUAL_NUM(q), reg = CR_QUAL_REG(q);
+	u64 val;
+	int fault = 0;
+
+	switch (CR_QUAL_TYPE(q)) {
+	case CR_TYPE_MOV_TO_CR:
+		val = kvmx_reg_read(v, reg);
+		if (cr == 0)
+			fault = set_cr0(v, val);
+		else if (cr == 4)
+			fault = set_cr4(v, val);
+		else if (cr == 8 && !(val & ~0xfULL))
+			v->cr8 = val;
+		else
+			fault = 1;
+		break;
+	case CR_TYPE_MOV_FROM_CR:
+		if (cr != 8)
+			goto unexpected;
+		kvmx_reg_write(v, reg, v->cr8);
+		break;
+	case CR_TYPE_LMSW:
+		/* LMSW writes CR0[3:0] but can't clear PE. */
+		kvmx_sync_crs(v);
+		val = (v->cr0 & ~0xeULL) | (CR_QUAL_LMSW_DATA(q) & 0xf);
+		fault = set_cr0(v, val);
+		break;
+	default:
+		goto unexpected;
+	}
+	if (fault)
+		kvmx_inject_gp(v);
+	else
+		kvmx_skip_instruction(v);
+	return 1;
+unexpected:
+	kvmx_internal_error(v, KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
+	return 0;
+}
+
+/* MOV DR: kept in software, the guest's breakpoints are not armed. */
+static int handle_dr(struct kvmx_vcpu *v)
+{
+	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	unsigned int dr = q & 7, reg = (q >> 8) & 15;
+	bool from = q & BIT(4);
+	u64 val;
+
+	kvmx_sync_crs(v);
+	if (dr == 4 || dr == 5) {
+		if (v->cr4 & X86_CR4_DE) {
+			kvmx_inject_ud(v);
+			return 1;
+		}
+		dr += 2;
+	}
+	if (from) {
+		val = dr < 4 ? v->dr[dr] : dr == 6 ? v->dr6 : v->dr7;
+		kvmx_reg_write(v, reg, val);
+	} else {
+		val = kvmx_reg_read(v, reg);
+		if (dr >= 6 && (val >> 32)) {
+			kvmx_inject_gp(v);
+			return 1;
+		}
+		if (dr < 4)
+			v->dr[dr] = val;
+		else if (dr == 6)
+			v->dr6 = val | KVMX_DR6_FIXED;
+		else
+			v->dr7 = (val & ~0x2000ULL) | KVMX_DR7_FIXED;
+	}
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+static int handle_io(struct kvmx_vcpu *v)
+{
+	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	struct kvmx_run *run = v->run;
+	unsigned int size = IO_QUAL_SIZE(q);
+
+	if (q & IO_QUAL_STRING)
+		return kvmx_handle_string_io(v);
+	run->exit_reason = KVMX_EXIT_IO;
+	run->io.direction = (q & IO_QUAL_IN) ? KVMX_EXIT_IO_IN : KVMX_EXIT_IO_OUT;
+	run->io.size = size;
+	run->io.port = IO_QUAL_PORT(q);
+	run->io.count = 1;
+	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
+	v->pio.size = size;
+	if (q & IO_QUAL_IN) {
+		v->pending = PENDING_PIO_IN;
+	} else {
+		memcpy((u8 *)run + run->io.data_offset, &v->regs[REG_RAX], size);
+		v->pending = PENDING_SKIP;	/* done when userspace comes back */
+	}
+	return 0;
+}
+
+static int handle_ept_violation(struct kvmx_vcpu *v)
+{
+	u64 gpa = vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS);
+	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	struct kvmx_vm *vm = v->vm;
+	struct kvmx_memslot *slot;
+	bool write = q & EPT_QUAL_WRITE;
+	int r;
+
+	mutex_lock(&vm->lock);
+	slot = kvmx_find_slot(vm, gpa >> PAGE_SHIFT);
+	if (slot && !(write && (slot->flags & KVMX_MEM_READONLY))) {
+		r = kvmx_ept_fault(vm, slot, gpa, write);
+		mutex_unlock(&vm->lock);
+		/* Memory userspace can't back (unmapped, no permission): -EFAULT. */
+		return r ? r : 1;
+	}
+	mutex_unlock(&vm->lock);
+	/* No RAM here (or a write to ROM): a device register. */
+	return kvmx_handle_mmio(v, gpa);
+}
+
+static int handle_ept_misconfig(struct kvmx_vcpu *v)
+{
+	pr_err_ratelimited("EPT misconfiguration at GPA %#llx\n",
+			   (u64)vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS));
+	kvmx_internal_error(v, KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
+	return 0;
+}
+
+/* XSETBV (SDM Vol. 2C): only XCR0, with the components kvmx offers. */
+static int handle_xsetbv(struct kvmx_vcpu *v)
+{
+	u64 val = (u32)v->regs[REG_RAX] | ((u64)(u32)v->regs[REG_RDX] << 32);
+	u64 supported = kvmx_supported_xcr0();
+
+	if ((u32)v->regs[REG_RCX] != 0 || !(val & XFEATURE_MASK_FP) || (val & ~supported) ||
+	    ((val & XFEATURE_MASK_YMM) && !(val & XFEATURE_MASK_SSE)) ||
+	    ((val & XFEATURE_MASK_AVX512) &&
+	     ((val & XFEATURE_MASK_AVX512) != XFEATURE_MASK_AVX512 ||
+	      !(val & XFEATURE_MASK_YMM)))) {
+		kvmx_inject_gp(v);
+		return 1;
+	}
+	v->xcr0 = val;
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+typedef int (*exit_handler_t)(struct kvmx_vcpu *v);
+
+static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
+	[EXIT_REASON_EXCEPTION_NMI]		= handle_nmi,
+	[EXIT_REASON_EXTERNAL_INTERRUPT]	= handle_external_interrupt,
+	[EXIT_REASON_TRIPLE_FAULT]		= handle_triple_fault,
+	[EXIT_REASON_INTERRUPT_WINDOW]		= handle_interrupt_window,
+	[EXIT_REASON_CPUID]			= handle_cpuid,
+	[EXIT_REASON_GETSEC]			= handle_ud,
+	[EXIT_REASON_HLT]			= handle_hlt,
+	[EXIT_REASON_INVD]			= handle_skip,
+	[EXIT_REASON_VMCALL]			= handle_vmcall,
+	[EXIT_REASON_VMCLEAR]			= handle_ud,
+	[EXIT_REASON_VMLAUNCH]			= handle_ud,
+	[EXIT_REASON_VMPTRLD]			= handle_ud,
+	[EXIT_REASON_VMPTRST]			= handle_ud,
+	[EXIT_REASON_VMREAD]			= handle_ud,
+	[EXIT_REASON_VMRESUME]			= handle_ud,
+	[EXIT_REASON_VMWRITE]			= handle_ud,
+	[EXIT_REASON_VMXOFF]			= handle_ud,
+	[EXIT_REASON_VMXON]			= handle_ud,
+	[EXIT_REASON_CR_ACCESS]			= handle_cr,
+	[EXIT_REASON_DR_ACCESS]			= handle_dr,
+	[EXIT_REASON_IO_INSTRUCTION]		= handle_io,
+	[EXIT_REASON_MSR_READ]			= handle_rdmsr,
+	[EXIT_REASON_MSR_WRITE]			= handle_wrmsr,
+	[EXIT_REASON_MWAIT]			= handle_ud,
+	[EXIT_REASON_MONITOR]			= handle_ud,
+	[EXIT_REASON_PAUSE]			= handle_skip,
+	[EXIT_REASON_EPT_VIOLATION]		= handle_ept_violation,
+	[EXIT_REASON_EPT_MISCONFIG]		= handle_ept_misconfig,
+	[EXIT_REASON_INVEPT]			= handle_ud,
+	[EXIT_REASON_INVVPID]			= handle_ud,
+	[EXIT_REASON_WBINVD]			= handle_skip,
+	[EXIT_REASON_XSETBV]			= handle_xsetbv,
+	[EXIT_REASON_VMFUNC]			= handle_ud,
+};
+
+int kvmx_handle_exit(struct kvmx_vcpu *v)
+{
+	u32 reason = v->exit_reason, basic = EXIT_REASON_BASIC(reason);
+
+	if (reason & EXIT_REASON_FAILED_ENTRY) {
+		/* The guest state failed the entry checks (SDM 27.3, 27.8). */
+		v->run->exit_reason = KVMX_EXIT_FAIL_ENTRY;
+		v->run->fail_entry.hardware_entry_failure_reason = basic;
+		kvmx_dump_vmcs(v);
+		return 0;
+	}
+	if (basic < EXIT_REASON_MAX && kvmx_exit_handlers[basic])
+		return kvmx_exit_handlers[basic](v);
+	pr_err_ratelimited("unexpected VM exit %u\n", basic);
+	kvmx_internal_error(v, KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
+	return 0;
+}
+
+/* Finish what the last exit to userspace left open; 1 to go on. */
+int kvmx_complete_userspace(struct kvmx_vcpu *v)
+{
+	struct kvmx_run *run = v->run;
+	enum kvmx_pending_user p = v->pending;
+	u64 data = 0;
+
+	v->pending = PENDING_NONE;
+	switch (p) {
+	case PENDING_NONE:
+		break;
+	case PENDING_PIO_IN:
+		memcpy(&data, (u8 *)run + KVMX_PIO_PAGE_OFFSET * PAGE_SIZE, v->pio.size);
+		if (v->pio.size == 4)
+			v->regs[REG_RAX] = (u32)data;	/* 32-bit results zero-extend */
+		else
+			v->regs[REG_RAX] = (v->regs[REG_RAX] & ~((1UL << (8 * v->pio.size)) - 1)) |
+					   data;
+		kvmx_skip_instruction(v);
+		break;
+	case PENDING_SKIP:
+		kvmx_skip_instruction(v);
+		break;
+	case PENDING_MMIO_READ:
+		memcpy(&data, run->mmio.data, v->mmio.size);
+		kvmx_reg_write(v, v->mmio.reg,
+			       insn_mmio_load_result(&v->mmio, kvmx_reg_read(v, v->mmio.reg), data));
+		kvmx_skip_bytes(v, v->mmio.len);
+		break;
+	case PENDING_MMIO_WRITE:
+		kvmx_skip_bytes(v, v->mmio.len);
+		break;
+	case PENDING_PIO_STRING:
+		return kvmx_complete_string_io(v);
+	}
+	return 1;
+}

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Memory slots (KVM_SET_USER_MEMORY_REGION): which guest-physical ranges are
+ * backed by which userspace memory.  A slot is created, moved or deleted;
+ * resizing or re-pointing one is refused, as in KVM.  Pages are pinned by
+ * the EPT fault path and unpinned here when the slot goes away.
+ */
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "kvmx.h"
+
+/* 4-level EPT maps 48 bits of guest-physical space. */
+#define KVMX_MAX_GPA		(1ULL << 48)
+/* Keep the pinned-page array of one slot within reason: 64 GiB. */
+#define KVMX_MAX_SLOT_PAGES	(1ULL << 24)
+
+struct kvmx_memslot *kvmx_find_slot(struct kvmx_vm *vm, u64 gfn)
+{
+	int i;
+
+	for (i = 0; i < KVMX_MAX_MEMSLOTS; i++) {
+		struct kvmx_memslot *s = &vm->slots[i];
+
+		if (s->used && gfn >= s->base_gfn && gfn < s->base_gfn + s->npages)
+			return s;
+	}
+	return NULL;
+}
+
+static bool overlaps(struct kvmx_vm *vm, int except, u64 gfn, u64 npages)
+{
+	int i;
+
+	for (i = 0; i < KVMX_MAX_MEMSLOTS; i++) {
+		struct kvmx_memslot *s = &vm->slots[i];
+
+		if (i != except && s->used && gfn < s->base_gfn + s->npages &&
+		    s->base_gfn < gfn + npages)
+			return true;
+	}
+	return false;
+}
+
+/* Drop the slot's EPT mappings everywhere, then its pins. */
+static void unmap_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
+{
+	bool dirty = !(s->flags & KVMX_MEM_READONLY);
+	u64 i;
+
+	kvmx_ept_zap(vm, s->base_gfn, s->npages);
+	for (i = 0; i < s->npages; i++) {
+		if (!s->pages[i])
+			continue;
+		unpin_user_pages_dirty_lock(&s->pages[i], 1, dirty);
+		s->pages[i] = NULL;
+		atomic_long_dec(&vm->pinned_pages);
+	}
+}
+
+static void delete_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
+{
+	unmap_slot(vm, s);
+	kvfree(s->pages);
+	memset(s, 0, sizeof(*s));
+}
+
+int kvmx_set_memory_region(struct kvmx_vm *vm,
+			   const struct kvmx_userspace_memory_region *r)
+{
+	struct kvmx_memslot *s;
+	u64 npages = r->memory_size >> PAGE_SHIFT;
+	u64 gfn = r->guest_phys_addr >> PAGE_SHIFT;
+	int err = 0;
+
+	/* Slot ids with an address-space id in bits 16+ are SMM's: not here. */
+	if (r->slot >= KVMX_MAX_MEMSLOTS)
+		return -EINVAL;
+	if (r->flags & ~KVMX_MEM_READONLY)
+		return -EINVAL;
+	if ((r->memory_size | r->guest_phys_addr | r->userspace_addr) & ~PAGE_MASK)
+		return -EINVAL;
+	if (r->memory_size) {
+		if (npages > KVMX_MAX_SLOT_PAGES ||
+		    r->guest_phys_addr + r->memory_size > KVMX_MAX_GPA ||
+		    r->guest_phys_addr + r->memory_size < r->guest_phys_addr ||
+		    !access_ok((void __user *)(unsigned long)r->userspace_addr, r->memory_size))
+			return -EINVAL;
+	}
+
+	mutex_lock(&vm->lock);
+	s = &vm->slots[r->slot];
+	if (!r->memory_size) {
+		if (s->used)
+			delete_slot(vm, s);
+		goto out;
+	}
+	if (s->used) {
+		/* Only moving is allowed: same size, memory and flags. */
+		if (s->npages != npages || s->hva != r->userspace_addr || s->flags != r->flags) {
+			err = -EINVAL;
+			goto out;
+		}
+		if (s->base_gfn == gfn)
+			goto out;
+		if (overlaps(vm, r->slot, gfn, npages)) {
+			err = -EEXIST;
+			goto out;
+		}
+		unmap_slot(vm, s);
+		s->base_gfn = gfn;
+		goto out;
+	}
+	if (overlaps(vm, r->slot, gfn, npages)) {
+		err = -EEXIST;
+		goto out;
+	}
+	s->pages = kvcalloc(npages, sizeof(*s->pages), GFP_KERNEL_ACCOUNT);
+	if (!s->pages) {
+		err = -ENOMEM;
+		goto out;
+	}
+	s->base_gfn = gfn;
+	s->npages = npages;
+	s->hva = r->userspace_addr;
+	s->flags = r->flags;
+	s->used = true;
+out:
+	mutex_unlock(&vm->lock);
+	return err;
+}
+
+void kvmx_free_memslots(struct kvmx_vm *vm)
+{
+	int i;
+
+	for (i = 0; i < KVMX_MAX_MEMSLOTS; i++)
+		if (vm->slots[i].used)
+			delete_slot(vm, &vm->slots[i]);
+}

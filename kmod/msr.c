@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The guest's MSRs.  Every RDMSR/WRMSR exits (the MSR bitmap is all ones);
+ * the MSRs below are emulated, any other one is a #GP in the guest, like a
+ * CPU that doesn't have it.  KVM_GET/SET_MSRS reach the same code as the
+ * host (no permission checks, no #GP semantics).
+ *
+ * SYSCALL's MSRs and KERNEL_GS_BASE are not switched by VM entry/exit: the
+ * guest's values are loaded before the first entry of a run and the host's
+ * put back lazily, when the thread leaves the CPU or KVM_RUN returns.
+ */
+#include <linux/uaccess.h>
+#include <linux/slab.h>
+#include <asm/msr.h>
+#include <asm/msr-index.h>
+#include <asm/processor.h>
+
+#include "kvmx.h"
+#include "vmx_ops.h"
+
+#define EFER_VALID	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+
+static const u32 kvmx_msr_list[] = {
+	MSR_EFER, MSR_IA32_CR_PAT, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
+	MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
+	MSR_KERNEL_GS_BASE, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_TSC,
+	MSR_IA32_MISC_ENABLE, MSR_IA32_APICBASE, MSR_IA32_FEAT_CTL,
+	MSR_IA32_UCODE_REV, MSR_MTRRdefType,
+};
+
+static bool canonical(u64 a)
+{
+	return (u64)((s64)(a << 16) >> 16) == a;
+}
+
+static bool pat_valid(u64 pat)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 t = (pat >> (8 * i)) & 0xff;
+
+		if (t != 0 && t != 1 && t != 4 && t != 5 && t != 6 && t != 7)
+			return false;
+	}
+	return true;
+}
+
+int kvmx_set_efer(struct kvmx_vcpu *v, u64 efer, bool host)
+{
+	if (efer & ~EFER_VALID)
+		return 1;
+	if (!host) {
+		/* LMA is the CPU's to set; LME can't change under paging. */
+		efer = (efer & ~EFER_LMA) | (v->efer & EFER_LMA);
+		if ((v->cr0 & X86_CR0_PG) && ((efer ^ v->efer) & EFER_LME))
+			return 1;
+	}
+	v->efer = efer;
+	vmcs_write(VMCS_GUEST_IA32_EFER, efer);
+	kvmx_update_entry_ctls(v);
+	return 0;
+}
+
+/* MSRs that live in the hardware while a run has the guest's loaded. */
+static u64 *switched_msr(struct kvmx_vcpu *v, u32 index)
+{
+	switch (index) {
+	case MSR_STAR:		return &v->star;
+	case MSR_LSTAR:		return &v->lstar;
+	case MSR_CSTAR:		return &v->cstar;
+	case MSR_SYSCALL_MASK:	return &v->fmask;
+	case MSR_KERNEL_GS_BASE: return &v->kernel_gs_base;
+	default:		return NULL;
+	}
+}
+
+int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
+{
+	u64 *sw = switched_msr(v, index);
+
+	if (sw) {
+		/* SWAPGS changes KERNEL_GS_BASE without an exit. */
+		preempt_disable();
+		if (index == MSR_KERNEL_GS_BASE && v->host_state_dirty)
+			rdmsrl(MSR_KERNEL_GS_BASE, v->kernel_gs_base);
+		*data = *sw;
+		preempt_enable();
+		return 0;
+	}
+	switch (index) {
+	case MSR_EFER:
+		*data = v->efer;
+		break;
+	case MSR_IA32_CR_PAT:
+		*data = vmcs_read(VMCS_GUEST_IA32_PAT);
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		*data = vmcs_read(VMCS_GUEST_SYSENTER_CS);
+		break;
+	case MSR_IA32_SYSENTER_ESP:
+		*data = vmcs_read(VMCS_GUEST_SYSENTER_ESP);
+		break;
+	case MSR_IA32_SYSENTER_EIP:
+		*data = vmcs_read(VMCS_GUEST_SYSENTER_EIP);
+		break;
+	case MSR_FS_BASE:
+		*data = vmcs_read(VMCS_GUEST_FS_BASE);
+		break;
+	case MSR_GS_BASE:
+		*data = vmcs_read(VMCS_GUEST_GS_BASE);
+		break;
+	case MSR_IA32_TSC:
+		*data = rdtsc() + ((kvmx_ctls.proc & PROC_TSC_OFFSETTING) ?
+				   vmcs_read(VMCS_TSC_OFFSET) : 0);
+		break;
+	case MSR_IA32_MISC_ENABLE:
+		*data = v->misc_enable;
+		break;
+	case MSR_IA32_APICBASE:
+		*data = v->apic_base;
+		break;
+	case MSR_IA32_FEAT_CTL:
+		*data = FEAT_CTL_LOCKED;	/* locked, VMX not offered */
+		break;
+	case MSR_IA32_UCODE_REV:
+		*data = 0x100000000ULL;
+		break;
+	case MSR_MTRRdefType:
+		*data = 0;
+		break;
+	default:
+		return 1;
+	}
+	return 0;
+}
+
+int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
+{
+	u64 *sw = switched_msr(v, index);
+
+	if (sw) {
+		if (index != MSR_STAR && index != MSR_SYSCALL_MASK && !canonical(data))
+			return 1;
+		/* The hardware holds the guest's value only while state is dirty. */
+		preempt_disable();
+		*sw = data;
+		if (v->host_state_dirty)
+			wrmsrl(index, data);
+		preempt_enable();
+		return 0;
+	}
+	switch (index) {
+	case MSR_EFER:
+		return kvmx_set_efer(v, data, host);
+	case MSR_IA32_CR_PAT:
+		if (!pat_valid(data))
+			return 1;
+		vmcs_write(VMCS_GUEST_IA32_PAT, data);
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		vmcs_write(VMCS_GUEST_SYSENTER_CS, (u32)data);
+		break;
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+		if (!canonical(data))
+			return 1;
+		vmcs_write(index == MSR_IA32_SYSENTER_ESP ? VMCS_GUEST_SYSENTER_ESP :
+			   index == MSR_IA32_SYSENTER_EIP ? VMCS_GUEST_SYSENTER_EIP :
+			   index == MSR_FS_BASE ? VMCS_GUEST_FS_BASE : VMCS_GUEST_GS_BASE, data);
+		break;
+	case MSR_IA32_TSC:
+		if (!(kvmx_ctls.proc & PROC_TSC_OFFSETTING))
+			return host ? 0 : 1;
+		vmcs_write(VMCS_TSC_OFFSET, data - rdtsc());
+		break;
+	case MSR_IA32_MISC_ENABLE:
+		v->misc_enable = data;
+		break;
+	case MSR_IA32_APICBASE:
+		if (data & ~(MSR_IA32_APICBASE_BASE | MSR_IA32_APICBASE_ENABLE |
+			     MSR_IA32_APICBASE_BSP | X2APIC_ENABLE))
+			return 1;
+		v->apic_base = data;
+		break;
+	case MSR_IA32_FEAT_CTL:
+		return host ? 0 : 1;	/* locked */
+	case MSR_IA32_UCODE_REV:
+	case MSR_MTRRdefType:
+		break;	/* accepted, ignored */
+	default:
+		return 1;
+	}
+	return 0;
+}
+
+void kvmx_host_msrs_save_and_load_guest(struct kvmx_vcpu *v)
+{
+	rdmsrl(MSR_KERNEL_GS_BASE, v->host_kernel_gs_base);
+	rdmsrl(MSR_STAR, v->host_star);
+	rdmsrl(MSR_LSTAR, v->host_lstar);
+	rdmsrl(MSR_CSTAR, v->host_cstar);
+	rdmsrl(MSR_SYSCALL_MASK, v->host_fmask);
+	wrmsrl(MSR_KERNEL_GS_BASE, v->kernel_gs_base);
+	if (v->star != v->host_star)
+		wrmsrl(MSR_STAR, v->star);
+	if (v->lstar != v->host_lstar)
+		wrmsrl(MSR_LSTAR, v->lstar);
+	if (v->cstar != v->host_cstar)
+		wrmsrl(MSR_CSTAR, v->cstar);
+	if (v->fmask != v->host_fmask)
+		wrmsrl(MSR_SYSCALL_MASK, v->fmask);
+}
+
+void kvmx_host_msrs_restore(struct kvmx_vcpu *v)
+{
+	rdmsrl(MSR_KERNEL_GS_BASE, v->kernel_gs_base);
+	wrmsrl(MSR_KERNEL_GS_BASE, v->host_kernel_gs_base);
+	if (v->star != v->host_star)
+		wrmsrl(MSR_STAR, v->host_star);
+	if (v->lstar != v->host_lstar)
+		wrmsrl(MSR_LSTAR, v->host_lstar);
+	if (v->cstar != v->host_cstar)
+		wrmsrl(MSR_CSTAR, v->host_cstar);
+	if (v->fmask != v->host_fmask)
+		wrmsrl(MSR_SYSCALL_MASK, v->host_fmask);
+}
+
+int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u)
+{
+	u32 n;
+
+	if (get_user(n, &u->nmsrs))
+		return -EFAULT;
+	if (put_user((u32)ARRAY_SIZE(kvmx_msr_list), &u->nmsrs))
+		return -EFAULT;
+	if (n < ARRAY_SIZE(kvmx_msr_list))
+		return -E2BIG;
+	if (copy_to_user(u->indices, kvmx_msr_list, sizeof(kvmx_msr_list)))
+		return -EFAULT;
+	return 0;
+}
+
+#define KVMX_MAX_MSRS_PER_CALL	256
+
+/* KVM_GET_MSRS / KVM_SET_MSRS: returns how many entries were processed. */
+int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool set)
+{
+	struct kvmx_msr_entry *e;
+	u32 n, i;
+	int r;
+
+	if (get_user(n, &u->nmsrs))
+		return -EFAULT;
+	if (n > KVMX_MAX_MSRS_PER_CALL)
+		return -E2BIG;
+	e = memdup_user(u->entries, n * sizeof(*e));
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	for (i = 0; i < n; i++) {
+		if (set ? kvmx_set_msr(v, e[i].index, e[i].data, true) :
+			  kvmx_get_msr(v, e[i].index, &e[i].data, true))
+			break;
+	}
+	r = i;
+	if (!set && copy_to_user(u->entries, e, n * sizeof(*e)))
+		r = -EFAULT;
+	kfree(e);
+	return r;
+}

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KVM_RUN: the loop that enters the guest, takes its exits and either
+ * handles them here or returns to the userspace VMM (the QEMU-KVM loop).
+ *
+ * One iteration: with preemption off, put the guest's lazily-switched
+ * state in place and inject pending events; with interrupts off, enter.
+ * After the exit, interrupts come back on and a pending host interrupt (the
+ * usual reason for an external-interrupt exit) is taken right there.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kvm_host.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
+#include <asm/special_insns.h>
+
+#include "kvmx.h"
+#include "vmx_ops.h"
+
+enum { ENTER_EXITED, ENTER_RETRY, ENTER_FAILED };
+
+static bool interrupts_allowed(struct kvmx_vcpu *v)
+{
+	return (vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_IF) &&
+	       !(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
+		 (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
+}
+
+static void set_intr_window(struct kvmx_vcpu *v, bool on)
+{
+	u32 ctls = on ? v->proc_ctls | PROC_INTR_WINDOW_EXITING :
+			v->proc_ctls & ~PROC_INTR_WINDOW_EXITING;
+
+	if (ctls != v->proc_ctls) {
+		v->proc_ctls = ctls;
+		vmcs_write(VMCS_PROC_BASED_CTLS, ctls);
+	}
+}
+
+/*
+ * Events for the next entry (SDM 26.6): an event whose delivery the last
+ * exit interrupted comes first, then an exception kvmx queued, then the
+ * interrupt userspace gave with KVM_INTERRUPT when the guest can take it.
+ */
+static void inject_events(struct kvmx_vcpu *v)
+{
+	bool busy = vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID;
+	bool want_window = v->run->request_interrupt_window;
+
+	if (v->reinject_info & INTR_INFO_VALID) {
+		if (!busy) {
+			vmcs_write(VMCS_ENTRY_INTR_INFO, v->reinject_info);
+			if (v->reinject_info & INTR_INFO_DELIVER_CODE)
+				vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, v->reinject_error);
+			vmcs_write(VMCS_ENTRY_INSTRUCTION_LEN, v->reinject_len);
+			busy = true;
+		}
+		v->reinject_info = 0;
+	}
+	if (v->pending_irq >= 0) {
+		if (!busy && interrupts_allowed(v)) {
+			vmcs_write(VMCS_ENTRY_INTR_INFO, (u32)v->pending_irq |
+				   (INTR_TYPE_EXT_INTR << 8) | INTR_INFO_VALID);
+			v->pending_irq = -1;
+		} else {
+			want_window = true;
+		}
+	}
+	set_intr_window(v, want_window);
+}
+
+/* After an exit: remember an event the exit cut short (SDM 28.2.4). */
+static void save_idt_vectoring(struct kvmx_vcpu *v)
+{
+	u32 info = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+	u32 type;
+
+	v->reinject_info = 0;
+	if (!(info & INTR_INFO_VALID))
+		return;
+	type = INTR_INFO_TYPE(info);
+	/* Vector, type and error-code bit; bits 30:12 must be 0 on entry. */
+	v->reinject_info = info & (INTR_INFO_VALID | 0xfff);
+	if (info & INTR_INFO_DELIVER_CODE)
+		v->reinject_error = vmcs_read32(VMCS_IDT_VECTORING_ERROR_CODE);
+	/* Software interrupts and exceptions need their instruction length. */
+	if (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION || type == 5)
+		v->reinject_len = vmcs_read32(VMCS_EXIT_INSTRUCTION_LEN);
+	else
+		v->reinject_len = 0;
+}
+
+static int enter_guest(struct kvmx_vcpu *v)
+{
+	int fail, cpu;
+
+	preempt_disable();
+	kvmx_vcpu_prepare_host(v);
+	inject_events(v);
+
+	local_irq_disable();
+	if (need_resched() || signal_pending(current)) {
+		local_irq_enable();
+		preempt_enable();
+		return ENTER_RETRY;
+	}
+	/* Someone used the FPU (or we were preempted): reload the guest's. */
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
+	kvmx_vmcs_refresh_host_crs(v);
+	if (v->xcr0 != kvmx_host_xcr0)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, v->xcr0);
+	if (native_read_cr2() != v->cr2)
+		native_write_cr2(v->cr2);
+	cpu = smp_processor_id();
+
+	guest_timing_enter_irqoff();
+	guest_state_enter_irqoff();
+	fail = __kvmx_vcpu_run(v->regs, v->launched);
+	guest_state_exit_irqoff();
+
+	v->cr2 = native_read_cr2();
+	if (v->xcr0 != kvmx_host_xcr0)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, kvmx_host_xcr0);
+
+	if (!fail) {
+		v->exit_reason = vmcs_read32(VMCS_EXIT_REASON);
+		if (!(v->exit_reason & EXIT_REASON_FAILED_ENTRY)) {
+			v->launched = true;
+			save_idt_vectoring(v);
+			/* An NMI that hit the guest belongs to the host: deliver it. */
+			if (EXIT_REASON_BASIC(v->exit_reason) == EXIT_REASON_EXCEPTION_NMI &&
+			    INTR_INFO_TYPE(vmcs_read32(VMCS_EXIT_INTR_INFO)) == INTR_TYPE_NMI)
+				asm volatile("int $2");
+		}
+	}
+	guest_timing_exit_irqoff();
+	local_irq_enable();
+	preempt_enable();
+
+	if (fail) {
+		/* VMLAUNCH/VMRESUME refused the VMCS itself (SDM 30.4). */
+		v->run->exit_reason = KVMX_EXIT_FAIL_ENTRY;
+		v->run->fail_entry.hardware_entry_failure_reason =
+			fail == 1 ? vmcs_read32(VMCS_VM_INSTRUCTION_ERROR) : ~0U;
+		v->run->fail_entry.cpu = cpu;
+		v->exit_reason = 0;
+		kvmx_dump_vmcs(v);
+		return ENTER_FAILED;
+	}
+	v->run->fail_entry.cpu = cpu;
+	return ENTER_EXITED;
+}
+
+int kvmx_vcpu_run(struct kvmx_vcpu *v)
+{
+	struct kvmx_run *run = v->run;
+	int r;
+
+	r = kvmx_complete_userspace(v);
+	if (r <= 0)
+		goto out;
+	if (READ_ONCE(run->immediate_exit)) {
+		run->exit_reason = KVMX_EXIT_INTR;
+		r = -EINTR;
+		goto out;
+	}
+	v->cr8 = run->cr8 & 0xf;
+
+	fpu_swap_kvm_fpstate(&v->fpu, true);
+	for (;;) {
+		if (signal_pending(current)) {
+			run->exit_reason = KVMX_EXIT_INTR;
+			r = -EINTR;
+			break;
+		}
+		cond_resched();
+		switch (enter_guest(v)) {
+		case ENTER_RETRY:
+			continue;
+		case ENTER_FAILED:
+			r = 0;
+			break;
+		default:
+			r = kvmx_handle_exit(v);
+			if (r > 0)
+				continue;
+		}
+		break;
+	}
+	fpu_swap_kvm_fpstate(&v->fpu, false);
+out:
+	run->if_flag = !!(vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_IF);
+	run->cr8 = v->cr8;
+	run->apic_base = v->apic_base;
+	run->ready_for_interrupt_injection = v->pending_irq < 0 &&
+		!(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
+		interrupts_allowed(v);
+	return r < 0 ? r : 0;
+}

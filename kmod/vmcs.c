@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The VMCS of a vCPU: allocation, the controls and host state it is set up
+ * with, loading it on the CPU the vCPU thread runs on (and clearing it from
+ * the one it left), and a readable dump for when things go wrong.
+ *
+ * A VMCS is "active" on at most one CPU (SDM 25.11.1): before it may be
+ * loaded elsewhere it must be VMCLEARed on its old CPU.  Each CPU keeps a
+ * list of the VMCSs active on it so VMXOFF (last VM gone, CPU going offline)
+ * can clear them first.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/percpu.h>
+#include <linux/sched.h>
+#include <linux/smp.h>
+#include <linux/spinlock.h>
+#include <asm/cpu_entry_area.h>
+#include <asm/desc.h>
+#include <asm/io.h>
+#include <asm/msr.h>
+#include <asm/processor.h>
+#include <asm/segment.h>
+#include <asm/special_insns.h>
+#include <asm/tlbflush.h>
+
+#include "kvmx.h"
+#include "vmx_ops.h"
+
+static DEFINE_PER_CPU(struct list_head, loaded_vmcss);
+static DEFINE_PER_CPU(void *, current_vmcs);
+/* The vCPU entering the guest on this CPU, for kvmx_update_host_rsp(). */
+static DEFINE_PER_CPU(struct kvmx_vcpu *, running_vcpu);
+
+/* I/O and MSR bitmaps with every bit set: every port and MSR access exits. */
+static void *io_bitmap_a, *io_bitmap_b, *msr_bitmap;
+
+static DEFINE_SPINLOCK(vpid_lock);
+static DECLARE_BITMAP(vpid_bitmap, 1 << 16);
+
+extern const char kvmx_vmexit[];
+
+void kvmx_vmcs_access_failed(const char *insn, unsigned long field)
+{
+	pr_err_ratelimited("%s of VMCS field %#lx failed (error %u)\n", insn, field,
+			   insn[3] == 'r' ? 0 : (u32)vmcs_read(VMCS_VM_INSTRUCTION_ERROR));
+}
+
+int kvmx_vpid_alloc(void)
+{
+	int vpid;
+
+	if (!kvmx_ctls.vpid)
+		return 0;
+	spin_lock(&vpid_lock);
+	vpid = find_next_zero_bit(vpid_bitmap, 1 << 16, 1);
+	if (vpid < (1 << 16))
+		__set_bit(vpid, vpid_bitmap);
+	else
+		vpid = 0;	/* out of VPIDs: run untagged, flushed on entry */
+	spin_unlock(&vpid_lock);
+	return vpid;
+}
+
+void kvmx_vpid_free(int vpid)
+{
+	if (!vpid)
+		return;
+	spin_lock(&vpid_lock);
+	__clear_bit(vpid, vpid_bitmap);
+	spin_unlock(&vpid_lock);
+}
+
+int kvmx_vmcs_alloc(struct kvmx_vcpu *v)
+{
+	struct page *page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+
+	if (!page)
+		return -ENOMEM;
+	v->vmcs = page_address(page);
+	v->vmcs_pa = page_to_phys(page);
+	/* SDM 25.2: the first dword holds the VMCS revision identifier. */
+	*(u32 *)v->vmcs = VMXCAP_BASIC_REVISION(kvmx_host_caps.basic);
+	v->cpu = -1;
+	INIT_LIST_HEAD(&v->loaded_link);
+	return 0;
+}
+
+/* Runs on the CPU where @v's VMCS is active. */
+static void __vmcs_clear(void *arg)
+{
+	struct kvmx_vcpu *v = arg;
+	int cpu = smp_processor_id();
+
+	if (v->cpu != cpu)
+		return;
+	if (per_cpu(current_vmcs, cpu) == v->vmcs)
+		per_cpu(current_vmcs, cpu) = NULL;
+	vmx_vmclear(v->vmcs_pa);
+	list_del_init(&v->loaded_link);
+	/* The list must not point at us before anyone sees cpu = -1. */
+	smp_wmb();
+	v->cpu = -1;
+	v->launched = false;
+}
+
+static void vmcs_clear(struct kvmx_vcpu *v)
+{
+	int cpu = READ_ONCE(v->cpu);
+
+	if (cpu >= 0)
+		smp_call_function_single(cpu, __vmcs_clear, v, 1);
+}
+
+void kvmx_vmcs_free(struct kvmx_vcpu *v)
+{
+	vmcs_clear(v);
+	if (v->vmcs)
+		free_page((unsigned long)v->vmcs);
+	v->vmcs = NULL;
+}
+
+/* Before VMXOFF on this CPU: VMCLEAR every VMCS active here. */
+void kvmx_vmcs_clear_cpu(int cpu)
+{
+	struct kvmx_vcpu *v, *tmp;
+
+	list_for_each_entry_safe(v, tmp, per_cpu_ptr(&loaded_vmcss, cpu), loaded_link)
+		__vmcs_clear(v);
+}
+
+void kvmx_update_host_rsp(unsigned long host_rsp)
+{
+	struct kvmx_vcpu *v = this_cpu_read(running_vcpu);
+
+	if (unlikely(v->host_rsp != host_rsp)) {
+		v->host_rsp = host_rsp;
+		vmcs_write(VMCS_HOST_RSP, host_rsp);
+	}
+}
+
+/* Host state that differs between CPUs (SDM 26.2.3, 28.5). */
+static void set_per_cpu_host_state(int cpu)
+{
+	u64 v;
+
+	vmcs_write(VMCS_HOST_TR_BASE,
+		   (unsigned long)&get_cpu_entry_area(cpu)->tss.x86_tss);
+	vmcs_write(VMCS_HOST_GDTR_BASE, (unsigned long)get_current_gdt_ro());
+	rdmsrl(MSR_IA32_SYSENTER_ESP, v);
+	vmcs_write(VMCS_HOST_IA32_SYSENTER_ESP, v);
+	rdmsrl(MSR_GS_BASE, v);
+	vmcs_write(VMCS_HOST_GS_BASE, v);
+}
+
+/*
+ * Make @v's VMCS current on this CPU.  Preemption must be off; interrupts
+ * on (the VMCS may have to be cleared on another CPU first).
+ */
+void kvmx_vcpu_load(struct kvmx_vcpu *v)
+{
+	int cpu = smp_processor_id();
+	bool moved = v->cpu != cpu;
+
+	if (moved) {
+		vmcs_clear(v);
+		/* Pairs with the smp_wmb() in __vmcs_clear(). */
+		smp_rmb();
+		local_irq_disable();
+		list_add(&v->loaded_link, this_cpu_ptr(&loaded_vmcss));
+		local_irq_enable();
+	}
+	if (this_cpu_read(current_vmcs) != v->vmcs) {
+		this_cpu_write(current_vmcs, v->vmcs);
+		if (vmx_vmptrld(v->vmcs_pa))
+			pr_err_ratelimited("VMPTRLD failed on CPU %d\n", cpu);
+	}
+	if (moved) {
+		set_per_cpu_host_state(cpu);
+		/* This CPU may hold stale translations tagged with our VPID. */
+		if (v->vpid)
+			vmx_invvpid((kvmx_host_caps.ept_vpid_cap & VPID_CAP_SINGLE) ?
+				    INVVPID_SINGLE_CONTEXT : INVVPID_ALL_CONTEXT, v->vpid, 0);
+		v->cpu = cpu;
+	}
+}
+
+void kvmx_vcpu_put(struct kvmx_vcpu *v)
+{
+	kvmx_vcpu_restore_host(v);
+}
+
+/*
+ * Host state the guest's run changes and that is put back lazily: data
+ * segment selectors, the LDT, the MSRs of SYSCALL and SWAPGS, the GDT and TSS
+ * limits (VM exit sets them to 0xffff and 0x67, SDM 28.5.2).
+ */
+void kvmx_vcpu_prepare_host(struct kvmx_vcpu *v)
+{
+	u16 fs, gs;
+	u64 base;
+
+	if (v->host_state_dirty)
+		return;
+	savesegment(ds, v->host_ds);
+	savesegment(es, v->host_es);
+	savesegment(fs, fs);
+	savesegment(gs, gs);
+	/* VM exit loads these selectors; RPL/TI bits are not allowed there. */
+	if (fs != v->host_fs) {
+		v->host_fs = fs;
+		vmcs_write(VMCS_HOST_FS_SELECTOR, (fs & 7) ? 0 : fs);
+	}
+	if (gs != v->host_gs) {
+		v->host_gs = gs;
+		vmcs_write(VMCS_HOST_GS_SELECTOR, (gs & 7) ? 0 : gs);
+	}
+	rdmsrl(MSR_FS_BASE, base);
+	vmcs_write(VMCS_HOST_FS_BASE, base);
+	rdmsrl(MSR_GS_BASE, base);
+	vmcs_write(VMCS_HOST_GS_BASE, base);
+
+	this_cpu_write(running_vcpu, v);
+	kvmx_host_msrs_save_and_load_guest(v);
+	v->host_state_dirty = true;
+}
+
+void kvmx_vcpu_restore_host(struct kvmx_vcpu *v)
+{
+	if (!v->host_state_dirty)
+		return;
+	v->host_state_dirty = false;
+	if (v->host_ds | v->host_es) {
+		loadsegment(ds, v->host_ds);
+		loadsegment(es, v->host_es);
+	}
+	if (v->host_fs & 7)
+		loadsegment(fs, v->host_fs);
+	kvmx_host_msrs_restore(v);
+	invalidate_tss_limit();
+	load_fixmap_gdt(raw_smp_processor_id());
+}
+
+static u32 seg_ar_reset(u32 type)
+{
+	/* present, S=1 (or system for LDT/TR), DPL 0 */
+	return type | BIT(7) | ((type == 0x2 || type == 0xb) ? 0 : BIT(4));
+}
+
+/* The architectural state after RESET (SDM 10.1, Table 10-1), as KVM sets it. */
+int kvmx_vcpu_reset(struct kvmx_vcpu *v)
+{
+	static const struct {
+		u32 sel, base, limit, ar;
+	} segs[] = {
+		{ VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR },
+		{ VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR },
+		{ VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR },
+		{ VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR },
+		{ VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR },
+	};
+	unsigned int i;
+
+	memset(v->regs, 0, sizeof(v->regs));
+	v->regs[REG_RDX] = 0x600;	/* processor signature, as KVM without CPUID */
+	for (i = 0; i < ARRAY_SIZE(segs); i++) {
+		vmcs_write(segs[i].sel, 0);
+		vmcs_write(segs[i].base, 0);
+		vmcs_write(segs[i].limit, 0xffff);
+		vmcs_write(segs[i].ar, seg_ar_reset(0x3));
+	}
+	vmcs_write(VMCS_GUEST_CS_SELECTOR, 0xf000);
+	vmcs_write(VMCS_GUEST_CS_BASE, 0xffff0000);
+	vmcs_write(VMCS_GUEST_CS_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_CS_AR, seg_ar_reset(0xb));
+	vmcs_write(VMCS_GUEST_LDTR_SELECTOR, 0);
+	vmcs_write(VMCS_GUEST_LDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_LDTR_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_LDTR_AR, seg_ar_reset(0x2));
+	vmcs_write(VMCS_GUEST_TR_SELECTOR, 0);
+	vmcs_write(VMCS_GUEST_TR_BASE, 0);
+	vmcs_write(VMCS_GUEST_TR_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_TR_AR, seg_ar_reset(0xb));
+	vmcs_write(VMCS_GUEST_GDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_GDTR_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, 0xffff);
+
+	vmcs_write(VMCS_GUEST_RIP, 0xfff0);
+	vmcs_write(VMCS_GUEST_RSP, 0);
+	vmcs_write(VMCS_GUEST_RFLAGS, X86_EFLAGS_FIXED);
+	v->cr2 = 0;
+	v->efer = 0;
+	vmcs_write(VMCS_GUEST_IA32_EFER, 0);
+	vmcs_write(VMCS_GUEST_CR3, 0);
+	kvmx_set_cr0_hw(v, X86_CR0_ET | X86_CR0_CD | X86_CR0_NW);
+	kvmx_set_cr4_hw(v, 0);
+	kvmx_update_entry_ctls(v);
+	v->dr[0] = v->dr[1] = v->dr[2] = v->dr[3] = 0;
+	v->dr6 = KVMX_DR6_FIXED;
+	v->dr7 = KVMX_DR7_FIXED;
+	vmcs_write(VMCS_GUEST_DR7, KVMX_DR7_FIXED);
+	vmcs_write(VMCS_GUEST_IA32_DEBUGCTL, 0);
+	vmcs_write(VMCS_GUEST_IA32_PAT, 0x0007040600070406ULL);
+	vmcs_write(VMCS_GUEST_SYSENTER_CS, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_ESP, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_EIP, 0);
+	vmcs_write(VMCS_GUEST_ACTIVITY_STATE, 0);
+	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	vmcs_write(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
+	v->xcr0 = XFEATURE_MASK_FP;
+	v->star = v->lstar = v->cstar = v->fmask = v->kernel_gs_base = 0;
+	v->tsc_aux = 0;
+	v->misc_enable = MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | MSR_IA32_MISC_ENABLE_BTS_UNAVAIL;
+	v->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
+		       (v->id == 0 ? MSR_IA32_APICBASE_BSP : 0);
+	v->cr8 = 0;
+	v->pending_irq = -1;
+	v->pending = PENDING_NONE;
+	return 0;
+}
+
+/* Set up a new vCPU's VMCS; it is current on this CPU. */
+void kvmx_vmcs_setup(struct kvmx_vcpu *v)
+{
+	struct desc_ptr idt;
+	u64 msr;
+
+	vmcs_write(VMCS_VMCS_LINK_POINTER, ~0ULL);
+
+	/* Controls (SDM 25.6-25.8), as chosen at load time. */
+	vmcs_write(VMCS_PIN_BASED_CTLS, kvmx_ctls.pin);
+	v->proc_ctls = kvmx_ctls.proc;
+	vmcs_write(VMCS_PROC_BASED_CTLS, v->proc_ctls);
+	vmcs_write(VMCS_PROC_BASED_CTLS2, kvmx_ctls.proc2);
+	vmcs_write(VMCS_EXIT_CTLS, kvmx_ctls.exit);
+	v->entry_ctls = kvmx_ctls.entry;
+	vmcs_write(VMCS_ENTRY_CTLS, v->entry_ctls);
+	if (kvmx_ctls.vpid)
+		vmcs_write(VMCS_VPID, v->vpid);
+	vmcs_write(VMCS_EPT_POINTER, v->vm->eptp);
+	vmcs_write(VMCS_IO_BITMAP_A, __pa(io_bitmap_a));
+	vmcs_write(VMCS_IO_BITMAP_B, __pa(io_bitmap_b));
+	vmcs_write(VMCS_MSR_BITMAP, __pa(msr_bitmap));
+	vmcs_write(VMCS_EXCEPTION_BITMAP, 0);
+	vmcs_write(VMCS_PAGE_FAULT_ERROR_MASK, 0);
+	vmcs_write(VMCS_PAGE_FAULT_ERROR_MATCH, 0);
+	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
+	vmcs_write(VMCS_EXIT_MSR_STORE_COUNT, 0);
+	vmcs_write(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+	vmcs_write(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write(VMCS_TSC_OFFSET, 0);
+
+	/*
+	 * CR0/CR4 bits kvmx owns (SDM 25.6.6): the guest reads them from the
+	 * shadow and writing a different value exits.  PE/PG decide EFER.LMA
+	 * and the IA-32e entry control; NE and VMXE are forced to 1 in the
+	 * real register by the VMX fixed bits, the guest must not see that.
+	 */
+	vmcs_write(VMCS_CR0_GUEST_HOST_MASK, X86_CR0_PE | X86_CR0_PG | X86_CR0_NE);
+	vmcs_write(VMCS_CR4_GUEST_HOST_MASK,
+		   X86_CR4_VMXE | X86_CR4_SMXE | (u32)~kvmx_host_caps.cr4_fixed1);
+
+	/* Host state (SDM 26.2.2-26.2.4); per-CPU parts in kvmx_vcpu_load(). */
+	vmcs_write(VMCS_HOST_CR0, read_cr0());
+	v->host_cr3 = __read_cr3();
+	vmcs_write(VMCS_HOST_CR3, v->host_cr3);
+	v->host_cr4 = cr4_read_shadow();
+	vmcs_write(VMCS_HOST_CR4, v->host_cr4);
+	vmcs_write(VMCS_HOST_CS_SELECTOR, __KERNEL_CS);
+	vmcs_write(VMCS_HOST_SS_SELECTOR, __KERNEL_DS);
+	vmcs_write(VMCS_HOST_DS_SELECTOR, 0);
+	vmcs_write(VMCS_HOST_ES_SELECTOR, 0);
+	vmcs_write(VMCS_HOST_FS_SELECTOR, 0);
+	vmcs_write(VMCS_HOST_GS_SELECTOR, 0);
+	vmcs_write(VMCS_HOST_TR_SELECTOR, GDT_ENTRY_TSS * 8);
+	store_idt(&idt);
+	vmcs_write(VMCS_HOST_IDTR_BASE, idt.address);
+	vmcs_write(VMCS_HOST_RIP, (unsigned long)kvmx_vmexit);
+	rdmsrl(MSR_IA32_SYSENTER_CS, msr);
+	vmcs_write(VMCS_HOST_IA32_SYSENTER_CS, msr);
+	rdmsrl(MSR_IA32_SYSENTER_EIP, msr);
+	vmcs_write(VMCS_HOST_IA32_SYSENTER_EIP, msr);
+	rdmsrl(MSR_EFER, msr);
+	vmcs_write(VMCS_HOST_IA32_EFER, msr);
+	rdmsrl(MSR_IA32_CR_PAT, msr);
+	vmcs_write(VMCS_HOST_IA32_PAT, msr);
+	v->host_fs = v->host_gs = 0;
+	v->host_rsp = 0;
+
+	kvmx_vcpu_reset(v);
+}
+
+/* Called before each VM entry with interrupts off: CR3/CR4 may change. */
+void kvmx_vmcs_refresh_host_crs(struct kvmx_vcpu *v)
+{
+	unsigned long cr3 = __read_cr3(), cr4 = cr4_read_shadow();
+
+	if (unlikely(cr3 != v->host_cr3)) {
+		v->host_cr3 = cr3;
+		vmcs_write(VMCS_HOST_CR3, cr3);
+	}
+	if (unlikely(cr4 != v->host_cr4)) {
+		v->host_cr4 = cr4;
+		vmcs_write(VMCS_HOST_CR4, cr4);
+	}
+	this_cpu_write(running_vcpu, v);
+}
+
+#define DUMP_SEG(name, s)						\
+	pr_err("  %-4s sel %#06lx base %#018lx limit %#010lx ar %#07lx\n", name, \
+	       vmcs_read(VMCS_GUEST_##s##_SELECTOR), vmcs_read(VMCS_GUEST_##s##_BASE), \
+	       vmcs_read(VMCS_GUEST_##s##_LIMIT), vmcs_read(VMCS_GUEST_##s##_AR))
+
+/* The guest state and controls behind a failed entry or unexpected exit. */
+void kvmx_dump_vmcs(struct kvmx_vcpu *v)
+{
+	pr_err("vCPU %d (pid %d): exit reason %#x qualification %#lx, VM-instruction error %u\n",
+	       v->id, task_tgid_nr(current), v->exit_reason, v->exit_qual,
+	       (u32)vmcs_read(VMCS_VM_INSTRUCTION_ERROR));
+	pr_err("  RIP %#018lx RSP %#018lx RFLAGS %#010lx\n", vmcs_read(VMCS_GUEST_RIP),
+	       vmcs_read(VMCS_GUEST_RSP), vmcs_read(VMCS_GUEST_RFLAGS));
+	pr_err("  CR0 %#010lx (shadow %#010lx) CR3 %#018lx CR4 %#010lx (shadow %#010lx) EFER %#06lx\n",
+	       vmcs_read(VMCS_GUEST_CR0), vmcs_read(VMCS_CR0_READ_SHADOW),
+	       vmcs_read(VMCS_GUEST_CR3), vmcs_read(VMCS_GUEST_CR4),
+	       vmcs_read(VMCS_CR4_READ_SHADOW), vmcs_read(VMCS_GUEST_IA32_EFER));
+	DUMP_SEG("CS", CS);
+	DUMP_SEG("SS", SS);
+	DUMP_SEG("DS", DS);
+	DUMP_SEG("ES", ES);
+	DUMP_SEG("FS", FS);
+	DUMP_SEG("GS", GS);
+	DUMP_SEG("TR", TR);
+	DUMP_SEG("LDTR", LDTR);
+	pr_err("  GDTR %#018lx/%#lx IDTR %#018lx/%#lx activity %lu interruptibility %#lx\n",
+	       vmcs_read(VMCS_GUEST_GDTR_BASE), vmcs_read(VMCS_GUEST_GDTR_LIMIT),
+	       vmcs_read(VMCS_GUEST_IDTR_BASE), vmcs_read(VMCS_GUEST_IDTR_LIMIT),
+	       vmcs_read(VMCS_GUEST_ACTIVITY_STATE), vmcs_read(VMCS_GUEST_INTERRUPTIBILITY));
+	pr_err("  controls: pin %#lx proc %#lx proc2 %#lx exit %#lx entry %#lx, entry intr %#lx\n",
+	       vmcs_read(VMCS_PIN_BASED_CTLS), vmcs_read(VMCS_PROC_BASED_CTLS),
+	       vmcs_read(VMCS_PROC_BASED_CTLS2), vmcs_read(VMCS_EXIT_CTLS),
+	       vmcs_read(VMCS_ENTRY_CTLS), vmcs_read(VMCS_ENTRY_INTR_INFO));
+}
+
+static void *alloc_ones_page(void)
+{
+	void *p = (void *)__get_free_page(GFP_KERNEL);
+
+	if (p)
+		memset(p, 0xff, PAGE_SIZE);
+	return p;
+}
+
+int kvmx_vmcs_global_init(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		INIT_LIST_HEAD(per_cpu_ptr(&loaded_vmcss, cpu));
+	__set_bit(0, vpid_bitmap);	/* VPID 0 is the host's */
+	io_bitmap_a = alloc_ones_page();
+	io_bitmap_b = alloc_ones_page();
+	msr_bitmap = alloc_ones_page();
+	if (!io_bitmap_a || !io_bitmap_b || !msr_bitmap) {
+		kvmx_vmcs_global_exit();
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void kvmx_vmcs_global_exit(void)
+{
+	free_page((unsigned long)io_bitmap_a);
+	free_page((unsigned long)io_bitmap_b);
+	free_page((unsigned long)msr_bitmap);
+	io_bitmap_a = io_bitmap_b = msr_bitmap = NULL;
+}

@@ -1,0 +1,74 @@
+// A whole small machine: VM, RAM, one vCPU, devices, and the run loop that
+// dispatches KVM_RUN's exits to them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cpu_modes.hpp"
+#include "devices.hpp"
+#include "guest_memory.hpp"
+#include "system.hpp"
+
+namespace kvmx {
+
+struct MachineConfig {
+	std::string device = kDefaultDevice;
+	uint64_t mem_size = 2 << 20;
+	CpuMode mode = CpuMode::Real;
+	uint64_t load_addr = 0x1000;
+	std::optional<uint64_t> entry;
+	bool resume_after_hlt = false;
+	unsigned timeout_sec = 0;	// 0: none
+	int console_fd = 1;
+};
+
+struct RunResult {
+	enum Kind { ExitPort, Halted, Shutdown, FailEntry, InternalError, Timeout, Unknown } kind;
+	int status = 0;			// the process exit code this stands for
+	std::string message;
+};
+
+class Machine {
+public:
+	explicit Machine(const MachineConfig &cfg);
+	void load_image(const std::vector<uint8_t> &image);
+	RunResult run();
+
+	const Vcpu &vcpu() const { return *vcpu_; }
+	const GuestMemory &memory() const { return *mem_; }
+	const std::map<uint32_t, uint64_t> &exit_counts() const { return exits_; }
+	uint64_t hlt_count() const { return hlts_; }
+
+private:
+	bool dispatch_io();
+	void dispatch_mmio();
+
+	MachineConfig cfg_;
+	System sys_;
+	std::unique_ptr<Vm> vm_;
+	std::unique_ptr<GuestMemory> mem_;
+	std::unique_ptr<Vcpu> vcpu_;
+	Serial8250 serial_;
+	DebugExit debug_exit_;
+	MmioScratch scratch_;
+	std::vector<Device *> devices_;
+	std::map<uint32_t, uint64_t> exits_;
+	uint64_t hlts_ = 0;
+};
+
+// Reads a guest image file; throws Error with a sentence if it can't.
+std::vector<uint8_t> read_image(const std::string &path);
+
+// "KVM_EXIT_HLT" etc.
+const char *exit_reason_name(uint32_t reason);
+// The name of a VM-entry failure reason (SDM Appendix C) for people.
+std::string entry_failure_name(uint64_t reason);
+// Registers and special registers, one "name=value" per line.
+std::string format_regs(const kvmx_regs &r, const kvmx_sregs &s);
+
+} // namespace kvmx
