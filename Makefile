@@ -27,7 +27,7 @@ kmod: setup-build
 # it never clobbers a native build.
 rig-kmod: setup-build
 	@mkdir -p $(BUILD)/rig/kmod/kmod $(BUILD)/rig/kmod/uapi/linux
-	@cp kmod/*.[ch] kmod/Kbuild kmod/Makefile $(BUILD)/rig/kmod/kmod/
+	@cp kmod/*.[chS] kmod/Kbuild kmod/Makefile $(BUILD)/rig/kmod/kmod/
 	@cp uapi/linux/kvmx.h $(BUILD)/rig/kmod/uapi/linux/
 	$(MAKE) -s -C $(BUILD)/rig/kmod/kmod KDIR=/usr/src/linux-headers-$$(scripts/rig-kernel.sh)
 	@cp $(BUILD)/rig/kmod/kmod/kvmx.ko $(BUILD)/rig/kmod/kvmx.ko
@@ -36,7 +36,8 @@ userspace: setup-build
 	@cmake -S . -B $(BUILD)/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD)/cmake -j$(JOBS)
 	@mkdir -p $(BUILD)/userspace
-	@install -m 755 $(BUILD)/cmake/kvmx $(BUILD)/cmake/kvmx-rig-tests $(BUILD)/userspace/
+	@install -m 755 $(BUILD)/cmake/kvmx $(BUILD)/cmake/kvmx-rig-tests $(BUILD)/cmake/kvm-client \
+		$(BUILD)/userspace/
 
 guests: setup-build
 	@$(MAKE) -s -C guest-images OUT=$(CURDIR)/$(BUILD)/guests

@@ -65,21 +65,23 @@ int kvmx_cpuid_init(void)
 	u64 xcr0;
 
 	kvmx_host_xcr0 = boot_cpu_has(X86_FEATURE_OSXSAVE) ?
-			 xgetbv(XCR_XFEATURE_ENABLED_MASK) : XFEATURE_MASK_FPSSE;
+			 xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
 	xcr0 = kvmx_supported_xcr0();
 
 	max = min_t(u32, cpuid_eax(0), 0xd);
 	e = add(0, 0, false);
 	e->eax = max;
 	e = add(1, 0, false);
-	e->ecx = (e->ecx & F1_ECX) | CPUID1_ECX_HYPERVISOR;
+	/* Only what the host kernel itself enabled (it may have turned off XSAVE). */
+	e->ecx = (e->ecx & F1_ECX & boot_cpu_data.x86_capability[CPUID_1_ECX]) |
+		 CPUID1_ECX_HYPERVISOR;
 	if (!(xcr0 & XFEATURE_MASK_YMM))
 		e->ecx &= ~BIT(28);
-	e->edx &= F1_EDX;
+	e->edx &= F1_EDX & boot_cpu_data.x86_capability[CPUID_1_EDX];
 	if (max >= 7) {
 		e = add(7, 0, true);
 		e->eax = 0;
-		e->ebx &= F7_EBX;
+		e->ebx &= F7_EBX & boot_cpu_data.x86_capability[CPUID_7_0_EBX];
 		if (!(kvmx_ctls.proc2 & PROC2_ENABLE_INVPCID))
 			e->ebx &= ~BIT(10);
 		if (!(xcr0 & XFEATURE_MASK_YMM))
@@ -89,7 +91,7 @@ int kvmx_cpuid_init(void)
 		e->ecx = 0;
 		e->edx = 0;
 	}
-	if (max >= 0xd && boot_cpu_has(X86_FEATURE_XSAVE)) {
+	if (max >= 0xd && boot_cpu_has(X86_FEATURE_OSXSAVE)) {
 		e = add(0xd, 0, true);
 		e->eax = (u32)xcr0;
 		e->edx = (u32)(xcr0 >> 32);

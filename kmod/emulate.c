@@ -161,7 +161,7 @@ int kvmx_handle_string_io(struct kvmx_vcpu *v)
 	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
 	u32 info = vmcs_read32(VMCS_EXIT_INSTRUCTION_INFO);
 	struct kvmx_run *run = v->run;
-	u8 *data = (u8 *)run + KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
+	u8 *data = kvmx_pio_data(v);
 	unsigned int size = IO_QUAL_SIZE(q), i;
 	u64 mask = addr_mask(INSN_INFO_ADDR_SIZE(info));
 	u64 count = (q & IO_QUAL_REP) ? v->regs[REG_RCX] & mask : 1;
@@ -201,7 +201,7 @@ int kvmx_handle_string_io(struct kvmx_vcpu *v)
 
 int kvmx_complete_string_io(struct kvmx_vcpu *v)
 {
-	u8 *data = (u8 *)v->run + KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
+	u8 *data = kvmx_pio_data(v);
 	bool down = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_DF;
 	u64 mask = addr_mask(v->pio.addr_size);
 	unsigned int reg = v->pio.in ? REG_RDI : REG_RSI, i;

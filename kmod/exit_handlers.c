@@ -156,10 +156,8 @@ static int set_cr0(struct kvmx_vcpu *v, u64 val)
 
 static int set_cr4(struct kvmx_vcpu *v, u64 val)
 {
-	u64 allowed = kvmx_host_caps.cr4_fixed1 & ~(u64)(X86_CR4_VMXE | X86_CR4_SMXE);
-
 	kvmx_sync_crs(v);
-	if (val & ~allowed)
+	if (val & ~kvmx_cr4_allowed())
 		return 1;
 	if ((v->efer & EFER_LMA) && !(val & X86_CR4_PAE))
 		return 1;
@@ -264,7 +262,7 @@ static int handle_io(struct kvmx_vcpu *v)
 	if (q & IO_QUAL_IN) {
 		v->pending = PENDING_PIO_IN;
 	} else {
-		memcpy((u8 *)run + run->io.data_offset, &v->regs[REG_RAX], size);
+		memcpy(kvmx_pio_data(v), &v->regs[REG_RAX], size);
 		v->pending = PENDING_SKIP;	/* done when userspace comes back */
 	}
 	return 0;
@@ -306,6 +304,10 @@ static int handle_xsetbv(struct kvmx_vcpu *v)
 	u64 val = (u32)v->regs[REG_RAX] | ((u64)(u32)v->regs[REG_RDX] << 32);
 	u64 supported = kvmx_supported_xcr0();
 
+	if (!(v->cr4 & X86_CR4_OSXSAVE)) {
+		kvmx_inject_ud(v);
+		return 1;
+	}
 	if ((u32)v->regs[REG_RCX] != 0 || !(val & XFEATURE_MASK_FP) || (val & ~supported) ||
 	    ((val & XFEATURE_MASK_YMM) && !(val & XFEATURE_MASK_SSE)) ||
 	    ((val & XFEATURE_MASK_AVX512) &&
@@ -387,7 +389,7 @@ int kvmx_complete_userspace(struct kvmx_vcpu *v)
 	case PENDING_NONE:
 		break;
 	case PENDING_PIO_IN:
-		memcpy(&data, (u8 *)run + KVMX_PIO_PAGE_OFFSET * PAGE_SIZE, v->pio.size);
+		memcpy(&data, kvmx_pio_data(v), v->pio.size);
 		if (v->pio.size == 4)
 			v->regs[REG_RAX] = (u32)data;	/* 32-bit results zero-extend */
 		else

@@ -7,6 +7,7 @@
 #include <linux/mutex.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/preempt.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
@@ -165,6 +166,12 @@ struct kvmx_vcpu {
 	} pio;
 };
 
+/* The port-I/O data page: the second page of the run mapping. */
+static inline u8 *kvmx_pio_data(struct kvmx_vcpu *v)
+{
+	return page_address(v->run_pages[KVMX_PIO_PAGE_OFFSET]);
+}
+
 long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id);
 int kvmx_vcpu_run(struct kvmx_vcpu *v);
 int kvmx_vcpu_reset(struct kvmx_vcpu *v);
@@ -173,6 +180,7 @@ void kvmx_reg_write(struct kvmx_vcpu *v, unsigned int reg, unsigned long val);
 void kvmx_skip_instruction(struct kvmx_vcpu *v);
 void kvmx_skip_bytes(struct kvmx_vcpu *v, unsigned int len);
 void kvmx_sync_crs(struct kvmx_vcpu *v);
+u64 kvmx_cr4_allowed(void);
 void kvmx_inject_exception(struct kvmx_vcpu *v, unsigned int vector,
 			   bool has_error, u32 error);
 #define kvmx_inject_gp(v)	kvmx_inject_exception(v, 13, true, 0)

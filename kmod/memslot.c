@@ -94,6 +94,8 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	if (!r->memory_size) {
 		if (s->used)
 			delete_slot(vm, s);
+		else
+			err = -EINVAL;	/* nothing to delete: KVM says EINVAL too */
 		goto out;
 	}
 	if (s->used) {

@@ -95,6 +95,7 @@ static void save_idt_vectoring(struct kvmx_vcpu *v)
 
 static int enter_guest(struct kvmx_vcpu *v)
 {
+	bool swap_xcr0;
 	int fail, cpu;
 
 	preempt_disable();
@@ -111,7 +112,9 @@ static int enter_guest(struct kvmx_vcpu *v)
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	kvmx_vmcs_refresh_host_crs(v);
-	if (v->xcr0 != kvmx_host_xcr0)
+	/* XCR0 matters only once the guest turned on CR4.OSXSAVE (owned bit). */
+	swap_xcr0 = (v->cr4 & X86_CR4_OSXSAVE) && v->xcr0 != kvmx_host_xcr0;
+	if (swap_xcr0)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, v->xcr0);
 	if (native_read_cr2() != v->cr2)
 		native_write_cr2(v->cr2);
@@ -123,7 +126,7 @@ static int enter_guest(struct kvmx_vcpu *v)
 	guest_state_exit_irqoff();
 
 	v->cr2 = native_read_cr2();
-	if (v->xcr0 != kvmx_host_xcr0)
+	if (swap_xcr0)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, kvmx_host_xcr0);
 
 	if (!fail) {
@@ -164,8 +167,7 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 	if (r <= 0)
 		goto out;
 	if (READ_ONCE(run->immediate_exit)) {
-		run->exit_reason = KVMX_EXIT_INTR;
-		r = -EINTR;
+		r = -EINTR;	/* exit_reason stays as it was, as in KVM */
 		goto out;
 	}
 	v->cr8 = run->cr8 & 0xf;

@@ -288,10 +288,17 @@ static void get_sregs(struct kvmx_vcpu *v, struct kvmx_sregs *s)
 		s->interrupt_bitmap[v->pending_irq / 64] |= 1ULL << (v->pending_irq % 64);
 }
 
-/* CR4 bits a guest may set: what the CPU allows in VMX, minus VMX/SMX. */
-static u64 cr4_allowed(void)
+/*
+ * CR4 bits a guest may set: what the CPU allows in VMX operation, minus
+ * VMX/SMX, and minus OSXSAVE when the host kernel runs without XSAVE.
+ */
+u64 kvmx_cr4_allowed(void)
 {
-	return kvmx_host_caps.cr4_fixed1 & ~(u64)(X86_CR4_VMXE | X86_CR4_SMXE);
+	u64 allowed = kvmx_host_caps.cr4_fixed1 & ~(u64)(X86_CR4_VMXE | X86_CR4_SMXE);
+
+	if (!boot_cpu_has(X86_FEATURE_OSXSAVE))
+		allowed &= ~(u64)X86_CR4_OSXSAVE;
+	return allowed;
 }
 
 /* The checks KVM makes before it accepts special registers. */
@@ -302,7 +309,7 @@ static bool sregs_valid(const struct kvmx_sregs *s)
 	if ((s->cr0 >> 32) || ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE)) ||
 	    ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD)))
 		return false;
-	if (s->cr4 & ~cr4_allowed())
+	if (s->cr4 & ~kvmx_cr4_allowed())
 		return false;
 	if (s->cr8 & ~0xfULL)
 		return false;

@@ -244,11 +244,11 @@ void kvmx_vcpu_restore_host(struct kvmx_vcpu *v)
 	load_fixmap_gdt(raw_smp_processor_id());
 }
 
-static u32 seg_ar_reset(u32 type)
-{
-	/* present, S=1 (or system for LDT/TR), DPL 0 */
-	return type | BIT(7) | ((type == 0x2 || type == 0xb) ? 0 : BIT(4));
-}
+/* Access rights at reset: present, DPL 0, code/data (S=1) or system. */
+#define AR_RESET_CODE	0x9b	/* execute/read, accessed */
+#define AR_RESET_DATA	0x93	/* read/write, accessed */
+#define AR_RESET_LDT	0x82
+#define AR_RESET_TSS	0x8b	/* busy 16-bit TSS */
 
 /* The architectural state after RESET (SDM 10.1, Table 10-1), as KVM sets it. */
 int kvmx_vcpu_reset(struct kvmx_vcpu *v)
@@ -270,20 +270,20 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 		vmcs_write(segs[i].sel, 0);
 		vmcs_write(segs[i].base, 0);
 		vmcs_write(segs[i].limit, 0xffff);
-		vmcs_write(segs[i].ar, seg_ar_reset(0x3));
+		vmcs_write(segs[i].ar, AR_RESET_DATA);
 	}
 	vmcs_write(VMCS_GUEST_CS_SELECTOR, 0xf000);
 	vmcs_write(VMCS_GUEST_CS_BASE, 0xffff0000);
 	vmcs_write(VMCS_GUEST_CS_LIMIT, 0xffff);
-	vmcs_write(VMCS_GUEST_CS_AR, seg_ar_reset(0xb));
+	vmcs_write(VMCS_GUEST_CS_AR, AR_RESET_CODE);
 	vmcs_write(VMCS_GUEST_LDTR_SELECTOR, 0);
 	vmcs_write(VMCS_GUEST_LDTR_BASE, 0);
 	vmcs_write(VMCS_GUEST_LDTR_LIMIT, 0xffff);
-	vmcs_write(VMCS_GUEST_LDTR_AR, seg_ar_reset(0x2));
+	vmcs_write(VMCS_GUEST_LDTR_AR, AR_RESET_LDT);
 	vmcs_write(VMCS_GUEST_TR_SELECTOR, 0);
 	vmcs_write(VMCS_GUEST_TR_BASE, 0);
 	vmcs_write(VMCS_GUEST_TR_LIMIT, 0xffff);
-	vmcs_write(VMCS_GUEST_TR_AR, seg_ar_reset(0xb));
+	vmcs_write(VMCS_GUEST_TR_AR, AR_RESET_TSS);
 	vmcs_write(VMCS_GUEST_GDTR_BASE, 0);
 	vmcs_write(VMCS_GUEST_GDTR_LIMIT, 0xffff);
 	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
@@ -359,11 +359,12 @@ void kvmx_vmcs_setup(struct kvmx_vcpu *v)
 	 * CR0/CR4 bits kvmx owns (SDM 25.6.6): the guest reads them from the
 	 * shadow and writing a different value exits.  PE/PG decide EFER.LMA
 	 * and the IA-32e entry control; NE and VMXE are forced to 1 in the
-	 * real register by the VMX fixed bits, the guest must not see that.
+	 * real register by the VMX fixed bits, the guest must not see that;
+	 * OSXSAVE decides whether XCR0 is switched on entry.
 	 */
 	vmcs_write(VMCS_CR0_GUEST_HOST_MASK, X86_CR0_PE | X86_CR0_PG | X86_CR0_NE);
-	vmcs_write(VMCS_CR4_GUEST_HOST_MASK,
-		   X86_CR4_VMXE | X86_CR4_SMXE | (u32)~kvmx_host_caps.cr4_fixed1);
+	vmcs_write(VMCS_CR4_GUEST_HOST_MASK, X86_CR4_VMXE | X86_CR4_SMXE | X86_CR4_OSXSAVE |
+		   (u32)~kvmx_host_caps.cr4_fixed1);
 
 	/* Host state (SDM 26.2.2-26.2.4); per-CPU parts in kvmx_vcpu_load(). */
 	vmcs_write(VMCS_HOST_CR0, read_cr0());

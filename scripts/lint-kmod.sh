@@ -41,7 +41,7 @@ echo "== sparse"
 tmp_build=$KVMX_BUILD/lint/kmod
 rm -rf "$KVMX_BUILD/lint"
 mkdir -p "$tmp_build" "$KVMX_BUILD/lint/uapi/linux"
-cp kmod/*.[ch] kmod/Kbuild kmod/Makefile "$tmp_build/"
+cp kmod/*.[chS] kmod/Kbuild kmod/Makefile "$tmp_build/"
 cp uapi/linux/kvmx.h "$KVMX_BUILD/lint/uapi/linux/"
 make -s -C "/usr/src/linux-headers-$kver" M="$tmp_build" C=2 CHECK=sparse modules \
 	>"$KVMX_BUILD/lint/sparse.log" 2>&1 || { cat "$KVMX_BUILD/lint/sparse.log"; status=1; }

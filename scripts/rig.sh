@@ -11,7 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 cpus=1
-timeout=1500
+timeout=1200
 extra_cmdline=""
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -36,7 +36,7 @@ cp /bin/busybox "$stage/bin/busybox"
 install -m 755 "$KVMX_ROOT/tests/rig/init" "$stage/init"
 cp "$RIG_DIR/kernel/modules/"*.ko "$stage/kvmx/modules/"
 cp "$RIG_DIR/kmod/kvmx.ko" "$stage/kvmx/modules/kvmx.ko"
-for b in kvmx kvmx-rig-tests; do
+for b in kvmx kvmx-rig-tests kvm-client; do
 	strip -o "$stage/kvmx/$b" "$KVMX_BUILD/userspace/$b"
 done
 if [ -d "$KVMX_BUILD/guests" ]; then
@@ -45,6 +45,8 @@ fi
 cp "$KVMX_ROOT/tests/rig/jobs/"*.sh "$KVMX_ROOT/tests/rig/lib.sh" "$KVMX_ROOT/tests/rig/guests.sh" \
 	"$stage/kvmx/jobs/"
 echo "$job" >"$stage/kvmx/job"
+# For the dev job: a command line to run inside the rig.
+[ -n "${RIG_DEV_CMD:-}" ] && echo "$RIG_DEV_CMD" >"$stage/kvmx/dev.cmd"
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.gz"
 
 # --- a bootable ISO: isolinux loads the kernel and the initramfs ---
@@ -95,7 +97,7 @@ done_at=""
 while kill -0 $bochs_pid 2>/dev/null; do
 	sleep 2
 	now=$(date +%s)
-	if [ -z "$done_at" ] && grep -q -e '^KVMX-DONE' -e 'end Kernel panic' "$out/serial.log"; then
+	if [ -z "$done_at" ] && grep -a -q -e '^KVMX-DONE' -e 'end Kernel panic' "$out/serial.log"; then
 		done_at=$now	# give poweroff a moment, then pull the plug
 	fi
 	if { [ -n "$done_at" ] && [ $((now - done_at)) -ge 20 ]; } ||
@@ -116,11 +118,11 @@ tr -d '\r' <"$out/serial.log" >"$out/serial.txt"
 
 # --- results ---
 sed -n '/^KVMX-DMESG-BEGIN/,/^KVMX-DMESG-END/p' "$out/serial.txt" >"$out/dmesg.log"
-grep -E '^KVMX-RESULT (PASS|FAIL) ' "$out/serial.txt" >"$out/results.txt" || true
+grep -a -E '^KVMX-RESULT (PASS|FAIL) ' "$out/serial.txt" >"$out/results.txt" || true
 passed=$(grep -c '^KVMX-RESULT PASS ' "$out/results.txt" || true)
 failed=$(grep -c '^KVMX-RESULT FAIL ' "$out/results.txt" || true)
 booted=$(sed -n 's/^KVMX-BOOTED //p' "$out/serial.txt" | head -n1)
-if ! grep -q '^KVMX-DONE' "$out/serial.txt"; then
+if ! grep -a -q '^KVMX-DONE' "$out/serial.txt"; then
 	failed=$((failed + 1))
 	echo "KVMX-RESULT FAIL rig.$job.completed the job did not run to its end (bochs rc=$rc after ${wall}s; see $out/serial.log)" >>"$out/results.txt"
 fi

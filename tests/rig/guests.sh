@@ -52,3 +52,17 @@ check guest.regs.values sh -c 'grep -q "^rbx=0xefcdab8967452301" /tmp/regs.kvmx.
 	grep -q "^rax=0x00000000600dcafe" /tmp/regs.kvmx.out'
 # HLT exits reached the tool ten times plus the final one... on both.
 check guest.hlt_loop.exits sh -c 'grep -q "KVM_EXIT_HLT=10" /tmp/hlt_loop.kvmx.out'
+
+# A minimal KVM client that has never heard of kvmx, unchanged, on both.
+for mode in real protected paged long; do
+	kvm-client /dev/kvmx $mode >/tmp/client.$mode.kvmx 2>&1
+	rc=$?
+	kvm-client /dev/kvm $mode >/tmp/client.$mode.kvm 2>&1
+	krc=$?
+	if [ $rc = 0 ] && [ $krc = 0 ] && cmp -s /tmp/client.$mode.kvmx /tmp/client.$mode.kvm; then
+		pass "kvm-client.$mode"
+	else
+		cat /tmp/client.$mode.kvmx /tmp/client.$mode.kvm
+		fail "kvm-client.$mode" "status kvmx $rc, KVM $krc, or different output"
+	fi
+done

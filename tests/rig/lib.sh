@@ -30,9 +30,14 @@ dmesg_clean() {
 
 # gtest BINARY ARGS...: run a GoogleTest binary, one result per test.
 gtest() {
-	"$@" >/tmp/gtest.out 2>&1
-	rc=$?
-	cat /tmp/gtest.out
+	# Stream the output: a hang must show where it happened.
+	{ timeout "${GTEST_TIMEOUT:-300}" "$@"; echo $? >/tmp/gtest.rc; } 2>&1 | tee /tmp/gtest.out
+	rc=$(cat /tmp/gtest.rc)
+	if [ "$rc" = 124 ] || [ "$rc" = 143 ]; then
+		echo "gtest: timed out; kernel tasks:"
+		echo w >/proc/sysrq-trigger
+		dmesg | tail -n 60
+	fi
 	awk '/^\[       OK \] / { print "KVMX-RESULT PASS " $4 }
 	     /^\[  FAILED  \] .*\([0-9]+ ms\)$/ { print "KVMX-RESULT FAIL " $4 }' /tmp/gtest.out
 	grep -q '^\[  PASSED  \]' /tmp/gtest.out || [ $rc = 0 ] ||

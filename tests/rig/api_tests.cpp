@@ -1,0 +1,456 @@
+// The VM/vCPU API on /dev/kvmx and on /dev/kvm, side by side: bad input
+// gets a clean errno, guest-visible behaviour matches.  Each test runs once
+// per device (parameter); a few check kvmx-only promises.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "fd.hpp"
+#include "guest_memory.hpp"
+#include "machine.hpp"
+#include "system.hpp"
+
+using kvmx::Fd;
+
+namespace {
+
+struct Env {
+	Fd sys, vm;
+	std::unique_ptr<kvmx::GuestMemory> mem;
+	Fd vcpu;
+	kvmx_run *run = nullptr;
+	int run_size = 0;
+
+	// Throws when the environment can't be built: the test fails cleanly.
+	explicit Env(const std::string &dev, uint64_t mem_size = 1 << 20)
+	{
+		sys.reset(::open(dev.c_str(), O_RDWR | O_CLOEXEC));
+		if (!sys)
+			throw std::runtime_error(dev + ": " + std::strerror(errno));
+		vm.reset(::ioctl(sys.get(), KVMX_CREATE_VM, 0));
+		if (!vm)
+			throw std::runtime_error(std::string("KVM_CREATE_VM: ") + std::strerror(errno));
+		mem = std::make_unique<kvmx::GuestMemory>(mem_size);
+		if (set_region(0, 0, mem_size, mem->host()))
+			throw std::runtime_error("KVM_SET_USER_MEMORY_REGION failed");
+		run_size = ::ioctl(sys.get(), KVMX_GET_VCPU_MMAP_SIZE, 0);
+	}
+	~Env()
+	{
+		if (run)
+			::munmap(run, run_size);
+	}
+	int set_region(uint32_t slot, uint64_t gpa, uint64_t size, void *host, uint32_t flags = 0)
+	{
+		kvmx_userspace_memory_region r{ slot, flags, gpa, size,
+						reinterpret_cast<uint64_t>(host) };
+		return ::ioctl(vm.get(), KVMX_SET_USER_MEMORY_REGION, &r) ? errno : 0;
+	}
+	void make_vcpu()
+	{
+		vcpu.reset(::ioctl(vm.get(), KVMX_CREATE_VCPU, 0));
+		if (!vcpu)
+			throw std::runtime_error(std::string("KVM_CREATE_VCPU: ") + std::strerror(errno));
+		void *p = ::mmap(nullptr, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(), 0);
+		if (p == MAP_FAILED)
+			throw std::runtime_error("cannot map the run page");
+		run = static_cast<kvmx_run *>(p);
+	}
+	// Real mode at 0x1000 with @code there.
+	void real_mode(std::vector<uint8_t> code)
+	{
+		make_vcpu();
+		mem->write(0x1000, code);
+		kvmx_sregs s{};
+		if (::ioctl(vcpu.get(), KVMX_GET_SREGS, &s))
+			throw std::runtime_error("KVM_GET_SREGS failed");
+		s.cs.base = 0;
+		s.cs.selector = 0;
+		if (::ioctl(vcpu.get(), KVMX_SET_SREGS, &s))
+			throw std::runtime_error("KVM_SET_SREGS failed");
+		kvmx_regs r{};
+		r.rip = 0x1000;
+		r.rflags = 2;
+		r.rsp = 0x800;
+		if (::ioctl(vcpu.get(), KVMX_SET_REGS, &r))
+			throw std::runtime_error("KVM_SET_REGS failed");
+	}
+	int run_once() { return ::ioctl(vcpu.get(), KVMX_RUN, 0) ? errno : 0; }
+	kvmx_regs regs()
+	{
+		kvmx_regs r{};
+		EXPECT_EQ(::ioctl(vcpu.get(), KVMX_GET_REGS, &r), 0);
+		return r;
+	}
+};
+
+class Api : public testing::TestWithParam<std::string> {};
+
+TEST_P(Api, OverlappingSlotsAreRefused)
+{
+	Env e(GetParam());
+	auto *other = e.mem->host();
+	EXPECT_EQ(e.set_region(1, 0x80000, 0x100000, other), EEXIST);
+	EXPECT_EQ(e.set_region(1, 0x100000, 0x10000, other), 0);	// adjacent is fine
+}
+
+TEST_P(Api, UnalignedSlotsAreRefused)
+{
+	Env e(GetParam());
+	auto *h = e.mem->host();
+	EXPECT_EQ(e.set_region(1, 0x200800, 0x1000, h), EINVAL);
+	EXPECT_EQ(e.set_region(1, 0x200000, 0x800, h), EINVAL);
+	EXPECT_EQ(e.set_region(1, 0x200000, 0x1000, h + 8), EINVAL);
+}
+
+TEST_P(Api, OversizedAndOverflowingSlotsAreRefused)
+{
+	Env e(GetParam());
+	EXPECT_EQ(e.set_region(1, 0xfffffffffffff000ULL, 0x2000, e.mem->host()), EINVAL);
+	EXPECT_NE(e.set_region(1, 0x100000000ULL, 1ULL << 62, e.mem->host()), 0);
+	// Kernel addresses are not userspace memory.
+	EXPECT_EQ(e.set_region(2, 0x300000, 0x1000, reinterpret_cast<void *>(0xffff888000000000ULL)),
+		  EINVAL);
+}
+
+TEST_P(Api, BadSlotIdAndFlagsAreRefused)
+{
+	Env e(GetParam());
+	EXPECT_EQ(e.set_region(100000, 0x200000, 0x1000, e.mem->host()), EINVAL);
+	EXPECT_EQ(e.set_region(1, 0x200000, 0x1000, e.mem->host(), 0x80), EINVAL);
+}
+
+TEST_P(Api, ZeroSizedSlotDeletesAndResizeIsRefused)
+{
+	Env e(GetParam());
+	EXPECT_EQ(e.set_region(5, 0x400000, 0, nullptr), EINVAL);	// nothing to delete
+	EXPECT_EQ(e.set_region(0, 0, 0x2000, e.mem->host()), EINVAL);	// resize
+	EXPECT_EQ(e.set_region(0, 0, 0, nullptr), 0);			// delete
+	EXPECT_EQ(e.set_region(0, 0, 0x2000, e.mem->host()), 0);	// and again
+}
+
+TEST_P(Api, VcpuIdsAreChecked)
+{
+	Env e(GetParam());
+	Fd a(::ioctl(e.vm.get(), KVMX_CREATE_VCPU, 0));
+	ASSERT_TRUE(a);
+	errno = 0;
+	Fd b(::ioctl(e.vm.get(), KVMX_CREATE_VCPU, 0));
+	EXPECT_FALSE(b);
+	EXPECT_EQ(errno, EEXIST);
+	int max_id = ::ioctl(e.vm.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_MAX_VCPU_ID);
+	ASSERT_GT(max_id, 0);
+	Fd c(::ioctl(e.vm.get(), KVMX_CREATE_VCPU, max_id));
+	EXPECT_FALSE(c);
+	EXPECT_EQ(errno, EINVAL);
+}
+
+TEST_P(Api, InvalidSregsAreRefused)
+{
+	Env e(GetParam());
+	e.make_vcpu();
+	kvmx_sregs s{};
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	kvmx_sregs bad = s;
+	bad.cr0 |= 1ULL << 31;	// PG without PE
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &bad), -1);
+	EXPECT_EQ(errno, EINVAL);
+	bad = s;
+	bad.cs.l = 1;		// 64-bit code outside long mode
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &bad), -1);
+	EXPECT_EQ(errno, EINVAL);
+}
+
+TEST_P(Api, ResetStateIsArchitectural)
+{
+	Env e(GetParam());
+	e.make_vcpu();
+	kvmx_sregs s{};
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	kvmx_regs r = e.regs();
+	EXPECT_EQ(r.rip, 0xfff0u);
+	EXPECT_EQ(r.rflags, 2u);
+	EXPECT_EQ(s.cs.selector, 0xf000);
+	EXPECT_EQ(s.cs.base, 0xffff0000u);
+	EXPECT_EQ(s.cr0, 0x60000010u);
+	EXPECT_EQ(s.efer, 0u);
+}
+
+TEST_P(Api, RegsRoundTrip)
+{
+	Env e(GetParam());
+	e.make_vcpu();
+	kvmx_regs r{};
+	r.rax = 1, r.rbx = 2, r.rcx = 3, r.rdx = 4, r.rsi = 5, r.rdi = 6, r.rsp = 7, r.rbp = 8;
+	r.r8 = 9, r.r15 = 0xfedcba9876543210ULL, r.rip = 0x1234, r.rflags = 0x202;
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_REGS, &r), 0);
+	kvmx_regs g = e.regs();
+	EXPECT_EQ(std::memcmp(&r, &g, sizeof(r)), 0);
+}
+
+TEST_P(Api, MsrsRoundTripAndStopAtUnknown)
+{
+	Env e(GetParam());
+	e.make_vcpu();
+	alignas(8) uint8_t buf[sizeof(kvmx_msrs) + 3 * sizeof(kvmx_msr_entry)] = {};
+	auto *m = reinterpret_cast<kvmx_msrs *>(buf);
+	m->nmsrs = 3;
+	m->entries[0] = { 0xc0000082, 0, 0xffffffff81000000ULL };	// LSTAR
+	m->entries[1] = { 0xc0000102, 0, 0x1234000 };			// KERNEL_GS_BASE
+	m->entries[2] = { 0x12345678, 0, 0 };				// no such MSR
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_MSRS, m), 2);
+	m->entries[0].data = m->entries[1].data = 0;
+	m->nmsrs = 2;
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m), 2);
+	EXPECT_EQ(m->entries[0].data, 0xffffffff81000000ULL);
+	EXPECT_EQ(m->entries[1].data, 0x1234000u);
+}
+
+TEST_P(Api, ImmediateExit)
+{
+	Env e(GetParam());
+	e.real_mode({ 0xe6, 0x10, 0xf4 });	// out 0x10, al ; hlt
+	e.run->immediate_exit = 1;
+	EXPECT_EQ(e.run_once(), EINTR);
+	EXPECT_EQ(e.regs().rip, 0x1000u) << "the guest ran";
+	e.run->immediate_exit = 0;
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
+}
+
+void on_usr1(int) {}
+
+TEST_P(Api, SignalInterruptsARunningGuest)
+{
+	Env e(GetParam());
+	e.real_mode({ 0xeb, 0xfe });	// jmp $: never exits by itself
+	struct sigaction sa {};
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, nullptr);
+	pthread_t self = pthread_self();
+	std::atomic<bool> done{ false };
+	std::thread kicker([self, &done] {
+		// Keep kicking until KVM_RUN came back, at most ~10 s.
+		for (int i = 0; i < 100 && !done; i++) {
+			usleep(100000);
+			if (!done)
+				pthread_kill(self, SIGUSR1);
+		}
+	});
+	int r = e.run_once();
+	done = true;
+	kicker.join();
+	EXPECT_EQ(r, EINTR);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_INTR);
+}
+
+TEST_P(Api, ReadOnlySlotWritesBecomeMmio)
+{
+	Env e(GetParam());
+	kvmx::GuestMemory rom(0x1000);
+	rom.put<uint32_t>(0, 0x11223344);
+	ASSERT_EQ(e.set_region(1, 0x200000, 0x1000, rom.host(), KVMX_MEM_READONLY), 0);
+	// mov eax,[0x200000] (67 66 a1 imm32) ; mov [0x200000],eax (67 66 a3 imm32) ; hlt
+	e.real_mode({ 0x67, 0x66, 0xa1, 0x00, 0x00, 0x20, 0x00, 0x67, 0x66, 0xa3, 0x00, 0x00, 0x20,
+		      0x00, 0xf4 });
+	kvmx_sregs s{};
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	s.ds.limit = 0xffffffff;	// "unreal" DS so 32-bit offsets are allowed
+	s.ds.g = 1;
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &s), 0);
+	ASSERT_EQ(e.run_once(), 0);
+	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_MMIO);
+	EXPECT_TRUE(e.run->mmio.is_write);
+	EXPECT_EQ(e.run->mmio.phys_addr, 0x200000u);
+	EXPECT_EQ(e.run->mmio.len, 4u);
+	uint32_t v;
+	std::memcpy(&v, e.run->mmio.data, 4);
+	EXPECT_EQ(v, 0x11223344u) << "the read came from the read-only slot";
+	EXPECT_EQ(rom.at(0)[0], 0x44) << "the write reached read-only memory";
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+}
+
+TEST_P(Api, DeletingASlotUnderARunningGuest)
+{
+	Env e(GetParam());
+	kvmx::GuestMemory extra(0x1000);
+	extra.put<uint32_t>(0, 0xabcd);
+	ASSERT_EQ(e.set_region(1, 0x200000, 0x1000, extra.host()), 0);
+	// 1: mov eax,[0x200000] ; cmp eax,0xabcd ; je 1b ; hlt  (unreal DS)
+	e.real_mode({ 0x67, 0x66, 0xa1, 0x00, 0x00, 0x20, 0x00, 0x66, 0x3d, 0xcd, 0xab, 0x00, 0x00,
+		      0x74, 0xf2, 0xf4 });
+	kvmx_sregs s{};
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	s.ds.limit = 0xffffffff;
+	s.ds.g = 1;
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &s), 0);
+	std::thread deleter([&] {
+		usleep(300000);
+		e.set_region(1, 0x200000, 0, nullptr);
+	});
+	int r = e.run_once();
+	deleter.join();
+	ASSERT_EQ(r, 0);
+	// The loop read RAM until the slot went; the next read is a device read.
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_MMIO);
+	EXPECT_EQ(e.run->mmio.phys_addr, 0x200000u);
+	EXPECT_FALSE(e.run->mmio.is_write);
+}
+
+TEST_P(Api, CpuidComesFromSetCpuid2)
+{
+	Env e(GetParam());
+	// mov eax,0x40000100 ; cpuid ; hlt
+	e.real_mode({ 0x66, 0xb8, 0x00, 0x01, 0x00, 0x40, 0x0f, 0xa2, 0xf4 });
+	alignas(8) uint8_t buf[sizeof(kvmx_cpuid2) + sizeof(kvmx_cpuid_entry2)] = {};
+	auto *c = reinterpret_cast<kvmx_cpuid2 *>(buf);
+	c->nent = 1;
+	c->entries[0].function = 0x40000100;
+	c->entries[0].eax = 0x1111;
+	c->entries[0].ebx = 0x2222;
+	c->entries[0].ecx = 0x3333;
+	c->entries[0].edx = 0x4444;
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_CPUID2, c), 0);
+	ASSERT_EQ(e.run_once(), 0);
+	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	kvmx_regs r = e.regs();
+	EXPECT_EQ(r.rax, 0x1111u);
+	EXPECT_EQ(r.rbx, 0x2222u);
+	EXPECT_EQ(r.rcx, 0x3333u);
+	EXPECT_EQ(r.rdx, 0x4444u);
+}
+
+TEST_P(Api, InvalidGuestStateFailsEntry)
+{
+	Env e(GetParam());
+	e.real_mode({ 0xf4 });
+	kvmx_sregs s{};
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	s.tr.type = 1;	// an available 16-bit TSS: TR must be busy (SDM 27.3.1.2)
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &s), 0);
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_FAIL_ENTRY);
+	EXPECT_EQ(e.run->fail_entry.hardware_entry_failure_reason, 33u);
+}
+
+TEST_P(Api, VcpuKeepsRunningAfterTheVmFdIsClosed)
+{
+	Env e(GetParam());
+	e.real_mode({ 0xf4 });
+	e.vm.reset();
+	e.sys.reset();
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+}
+
+TEST_P(Api, VcpuIsUnusableFromAnotherProcess)
+{
+	Env e(GetParam());
+	e.real_mode({ 0xf4 });
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0)
+		_exit(::ioctl(e.vcpu.get(), KVMX_RUN, 0) == -1 && errno == EIO ? 0 : 1);
+	int status = 0;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_P(Api, PortIoInCompletesOnTheNextRun)
+{
+	Env e(GetParam());
+	// mov dx,0x1234 ; in ax,dx ; hlt
+	e.real_mode({ 0xba, 0x34, 0x12, 0xed, 0xf4 });
+	ASSERT_EQ(e.run_once(), 0);
+	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
+	EXPECT_EQ(e.run->io.direction, KVMX_EXIT_IO_IN);
+	EXPECT_EQ(e.run->io.port, 0x1234);
+	EXPECT_EQ(e.run->io.size, 2);
+	uint16_t v = 0xbeef;
+	std::memcpy(reinterpret_cast<uint8_t *>(e.run) + e.run->io.data_offset, &v, 2);
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(e.regs().rax & 0xffff, 0xbeefu);
+	EXPECT_EQ(e.regs().rip, 0x1005u);
+}
+
+TEST_P(Api, UnknownIoctlsGetAnError)
+{
+	Env e(GetParam());
+	e.make_vcpu();
+	EXPECT_EQ(::ioctl(e.vm.get(), _IO(KVMXIO, 0xee), 0), -1);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), _IO(KVMXIO, 0xee), 0), -1);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_REGS, 16), -1);
+	EXPECT_EQ(errno, EFAULT);
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, Api, testing::Values("/dev/kvmx", "/dev/kvm"),
+			 [](const auto &info) {
+				 return std::string(info.param == "/dev/kvm" ? "kvm" : "kvmx");
+			 });
+
+// kvmx only: the errno for unknown ioctls is ENOTTY on every fd.
+TEST(KvmxApi, UnknownIoctlsAreENOTTY)
+{
+	Env e("/dev/kvmx");
+	e.make_vcpu();
+	errno = 0;
+	EXPECT_EQ(::ioctl(e.vm.get(), _IO(KVMXIO, 0xee), 0), -1);
+	EXPECT_EQ(errno, ENOTTY);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), _IO(KVMXIO, 0xee), 0), -1);
+	EXPECT_EQ(errno, ENOTTY);
+}
+
+// kvmx only: the run mapping is exactly what GET_VCPU_MMAP_SIZE says (KVM
+// lets a larger mapping succeed and faults on access).
+TEST(KvmxApi, RunPageMmapIsBounded)
+{
+	Env e("/dev/kvmx");
+	e.make_vcpu();
+	void *p = ::mmap(nullptr, 64 << 12, PROT_READ, MAP_SHARED, e.vcpu.get(), 0);
+	EXPECT_EQ(p, MAP_FAILED);
+	if (p != MAP_FAILED)
+		::munmap(p, 64 << 12);
+}
+
+// kvmx only: reserved EFER bits are refused at KVM_SET_SREGS (KVM 6.1
+// accepts them and fails the VM entry later).
+TEST(KvmxApi, ReservedEferBitsAreRefused)
+{
+	Env e("/dev/kvmx");
+	e.make_vcpu();
+	kvmx_sregs s{};
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	s.efer = 1ULL << 20;
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &s), -1);
+	EXPECT_EQ(errno, EINVAL);
+}
+
+// kvmx only: what CHECK_EXTENSION promises is exactly what works.
+TEST(KvmxApi, CapabilitiesAreWhatWorks)
+{
+	Fd sys(::open("/dev/kvmx", O_RDWR));
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_USER_MEMORY), 1);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_READONLY_MEM), 1);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_IMMEDIATE_EXIT), 1);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_NR_MEMSLOTS), 32);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, 0 /* IRQCHIP */), 0);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, 16 /* SYNC_MMU */), 0);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_GET_VCPU_MMAP_SIZE, 0), 2 * 4096);
+}
+
+} // namespace
