@@ -7,6 +7,7 @@
  * work without further help from kvmx: no VMX/SMX, no MONITOR/MWAIT, no
  * x2APIC or TSC deadline (the APIC is userspace's), no MTRR/MCE, no
  * speculation-control MSRs, no RDTSCP (TSC_AUX is not switched).
+ * As in KVM, the "hypervisor present" bit is left to the VMM to set.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -34,7 +35,6 @@ u64 kvmx_host_xcr0;
 #define FX1_EDX	(BIT(11) | BIT(20) | BIT(26) | BIT(29))
 #define FD1_EAX	(BIT(0) | BIT(1) | BIT(2))	/* XSAVEOPT, XSAVEC, XGETBV1 */
 #define CPUID1_ECX_OSXSAVE	BIT(27)
-#define CPUID1_ECX_HYPERVISOR	BIT(31)
 
 /* XCR0 components a guest may enable: x87, SSE, AVX, AVX-512. */
 u64 kvmx_supported_xcr0(void)
@@ -73,8 +73,7 @@ int kvmx_cpuid_init(void)
 	e->eax = max;
 	e = add(1, 0, false);
 	/* Only what the host kernel itself enabled (it may have turned off XSAVE). */
-	e->ecx = (e->ecx & F1_ECX & boot_cpu_data.x86_capability[CPUID_1_ECX]) |
-		 CPUID1_ECX_HYPERVISOR;
+	e->ecx &= F1_ECX & boot_cpu_data.x86_capability[CPUID_1_ECX];
 	if (!(xcr0 & XFEATURE_MASK_YMM))
 		e->ecx &= ~BIT(28);
 	e->edx &= F1_EDX & boot_cpu_data.x86_capability[CPUID_1_EDX];

@@ -364,9 +364,12 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 	u32 reason = v->exit_reason, basic = EXIT_REASON_BASIC(reason);
 
 	if (reason & EXIT_REASON_FAILED_ENTRY) {
-		/* The guest state failed the entry checks (SDM 27.3, 27.8). */
+		/*
+		 * The guest state failed the entry checks (SDM 27.3, 27.8).
+		 * Like KVM, report the full exit reason, bit 31 included.
+		 */
 		v->run->exit_reason = KVMX_EXIT_FAIL_ENTRY;
-		v->run->fail_entry.hardware_entry_failure_reason = basic;
+		v->run->fail_entry.hardware_entry_failure_reason = reason;
 		kvmx_dump_vmcs(v);
 		return 0;
 	}

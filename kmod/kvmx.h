@@ -207,6 +207,8 @@ void kvmx_vmcs_global_exit(void);
 
 /* ---- vmx_entry.S ---- */
 int __kvmx_vcpu_run(unsigned long *regs, bool launched);
+/* Where VM exits land (HOST_RIP), inside __kvmx_vcpu_run. */
+extern const char kvmx_vmexit[];
 void kvmx_update_host_rsp(unsigned long host_rsp);
 
 /* ---- exit_handlers.c: 1 = back to the guest, 0 = to userspace, <0 error ---- */

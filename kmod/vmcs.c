@@ -41,8 +41,6 @@ static void *io_bitmap_a, *io_bitmap_b, *msr_bitmap;
 static DEFINE_SPINLOCK(vpid_lock);
 static DECLARE_BITMAP(vpid_bitmap, 1 << 16);
 
-extern const char kvmx_vmexit[];
-
 void kvmx_vmcs_access_failed(const char *insn, unsigned long field)
 {
 	pr_err_ratelimited("%s of VMCS field %#lx failed (error %u)\n", insn, field,

@@ -17,12 +17,13 @@ if [ $native = yes ]; then
 	make -s all
 	lsmod | grep -q '^kvmx ' || insmod kmod/kvmx.ko
 	build/cmake/kvmx info
-	for g in build/guests/*.bin; do
-		if build/cmake/kvmx run --help >/dev/null 2>&1; then
-			echo "### kvmx run $g"
-			build/cmake/kvmx run "$g"
-		fi
+	for spec in hello16:real hello32:protected hello_paged32:paged32 hello64:long; do
+		g=${spec%%:*}
+		echo "### kvmx run $g.bin --mode ${spec#*:}"
+		build/cmake/kvmx run "build/guests/$g.bin" --mode "${spec#*:}" --timeout 60
 	done
+	echo "### kvmx run regs.bin --mode long --dump-regs --stats"
+	build/cmake/kvmx run build/guests/regs.bin --mode long --dump-regs --stats --timeout 60
 	exit 0
 fi
 

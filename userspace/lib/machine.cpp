@@ -42,6 +42,19 @@ std::vector<uint8_t> read_image(const std::string &path)
 	return { std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>() };
 }
 
+// What this VMM shows its guests, as QEMU does: the hypervisor's supported
+// table with the "hypervisor present" bit set and VMX hidden (no nesting).
+std::vector<kvmx_cpuid_entry2> guest_cpuid(std::vector<kvmx_cpuid_entry2> entries)
+{
+	for (auto &e : entries) {
+		if (e.function == 1) {
+			e.ecx |= 1u << 31;
+			e.ecx &= ~(1u << 5);
+		}
+	}
+	return entries;
+}
+
 Machine::Machine(const MachineConfig &cfg)
 	: cfg_(cfg), sys_(cfg.device), serial_(cfg.console_fd), scratch_(kMmioScratchBase)
 {
@@ -54,7 +67,7 @@ Machine::Machine(const MachineConfig &cfg)
 	mem_ = std::make_unique<GuestMemory>(cfg_.mem_size);
 	vm_->set_memory(0, 0, cfg_.mem_size, mem_->host());
 	vcpu_ = std::make_unique<Vcpu>(vm_->create_vcpu(0));
-	vcpu_->set_cpuid(sys_.supported_cpuid());
+	vcpu_->set_cpuid(guest_cpuid(sys_.supported_cpuid()));
 	devices_ = { &serial_, &debug_exit_, &scratch_ };
 }
 
@@ -185,13 +198,20 @@ const char *exit_reason_name(uint32_t reason)
 
 std::string entry_failure_name(uint64_t reason)
 {
+	// Bit 31 set: a VM exit with the "entry failed" bit (SDM 27.8); else the
+	// VM-instruction error number of a failed VMLAUNCH/VMRESUME (SDM 31.4).
+	if (reason & 0x80000000u) {
+		switch (reason & 0xffff) {
+		case 33: return "invalid guest state";
+		case 34: return "MSR loading";
+		case 41: return "machine-check event";
+		default: return "see the SDM, Appendix C";
+		}
+	}
 	switch (reason) {
-	case 33: return "invalid guest state";
-	case 34: return "MSR loading";
-	case 41: return "machine-check event";
 	case 7: return "VM-instruction error: invalid control fields";
 	case 8: return "VM-instruction error: invalid host-state fields";
-	default: return "see the SDM, Appendix C and section 31.4";
+	default: return "see the SDM, section 31.4";
 	}
 }
 

@@ -64,6 +64,9 @@ private:
 // Reads a guest image file; throws Error with a sentence if it can't.
 std::vector<uint8_t> read_image(const std::string &path);
 
+// The CPUID table this VMM gives its vCPUs, made from the supported one.
+std::vector<kvmx_cpuid_entry2> guest_cpuid(std::vector<kvmx_cpuid_entry2> entries);
+
 // "KVM_EXIT_HLT" etc.
 const char *exit_reason_name(uint32_t reason);
 // The name of a VM-entry failure reason (SDM Appendix C) for people.

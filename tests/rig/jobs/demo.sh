@@ -1,15 +1,21 @@
-# make demo in the rig: load kvmx and show what it sees.
+# make demo in the rig: load kvmx, show what it sees, run the hello guests on
+# kvmx and then the same guest on kvm_intel, in the same boot.
 . /kvmx/jobs/lib.sh
 dmesg_mark demo
 echo "### insmod kvmx.ko"
 check demo.insmod insmod /kvmx/modules/kvmx.ko
 echo "### kvmx info"
 check demo.info sh -c 'kvmx info | tee /dev/console'
-for g in /kvmx/guests/*.bin; do
-	[ -e "$g" ] || continue
-	if kvmx help run >/dev/null 2>&1 || kvmx run --help >/dev/null 2>&1; then
-		echo "### kvmx run $(basename "$g")"
-		check "demo.run.$(basename "$g" .bin)" kvmx run "$g"
-	fi
+G=/kvmx/guests
+for spec in hello16:real hello32:protected hello_paged32:paged32 hello64:long; do
+	g=${spec%%:*} mode=${spec#*:}
+	echo "### kvmx run $g.bin --mode $mode"
+	check "demo.run.$g" kvmx run $G/$g.bin --mode $mode --timeout 60
 done
+echo "### kvmx run regs.bin --mode long --dump-regs --stats"
+check demo.run.regs kvmx run $G/regs.bin --mode long --dump-regs --stats --timeout 60
+echo "### the same guest on kvm_intel: kvmx run hello64.bin --mode long --device /dev/kvm"
+check demo.kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
+	insmod /kvmx/modules/kvm-intel.ko'
+check demo.kvm.run.hello64 kvmx run $G/hello64.bin --mode long --device /dev/kvm --timeout 60
 dmesg_clean demo.dmesg-clean demo
