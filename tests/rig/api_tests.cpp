@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -457,5 +458,56 @@ TEST(KvmxApi, CapabilitiesAreWhatWorks)
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, 16 /* SYNC_MMU */), 0);
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_GET_VCPU_MMAP_SIZE, 0), 2 * 4096);
 }
+
+// 2 CPUs: the vCPU thread is moved between host CPUs while it runs a guest
+// that takes ring-0 exits (CPUID) and userspace exits (OUT) in turn.  Every
+// move means VMCLEAR on the old CPU and VMPTRLD plus fresh per-CPU host state
+// on the new one; a mistake shows as a lost count, a failed entry or a crash.
+class Migrate : public testing::TestWithParam<std::string> {};
+
+TEST_P(Migrate, VcpuMovesBetweenCpusMidRun)
+{
+	ASSERT_GE(sysconf(_SC_NPROCESSORS_ONLN), 2) << "needs 2 CPUs";
+	Env e(GetParam());
+	// sti ; 1: inc si ; xor ax,ax ; cpuid ; mov [0x2000],si ; out 0x10,al ; jmp 1b
+	e.real_mode({ 0xfb, 0x46, 0x31, 0xc0, 0x0f, 0xa2, 0x89, 0x36, 0x00, 0x20, 0xe6, 0x10,
+		      0xeb, 0xf3 });
+	pthread_t self = pthread_self();
+	std::atomic<bool> done{ false };
+	std::atomic<int> moves{ 0 };
+	std::thread mover([self, &done, &moves] {
+		for (int cpu = 0; !done; cpu ^= 1) {
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			if (pthread_setaffinity_np(self, sizeof(set), &set) == 0)
+				moves++;
+			usleep(2000);
+		}
+	});
+	// Run until the thread was moved often enough (bounded, in case it isn't).
+	unsigned rounds = 0;
+	bool ok = true;
+	while ((moves < 40 || rounds < 3000) && rounds < 2000000) {
+		if (e.run_once() != 0 || e.run->exit_reason != KVMX_EXIT_IO ||
+		    e.run->io.port != 0x10) {
+			ok = false;
+			break;
+		}
+		rounds++;
+	}
+	done = true;
+	mover.join();
+	ASSERT_TRUE(ok) << "exit " << e.run->exit_reason << " in round " << rounds;
+	EXPECT_GE(moves.load(), 40);
+	EXPECT_EQ(e.regs().rsi & 0xffff, rounds & 0xffff);
+	uint16_t seen;
+	std::memcpy(&seen, e.mem->at(0x2000, 2), 2);
+	EXPECT_EQ(seen, rounds & 0xffff);
+	std::printf("%u rounds, %d moves\n", rounds, moves.load());
+}
+
+INSTANTIATE_TEST_SUITE_P(Smp, Migrate, testing::Values("/dev/kvmx", "/dev/kvm"),
+			 [](const auto &info) { return info.param.substr(5); });
 
 } // namespace
