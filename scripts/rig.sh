@@ -47,6 +47,7 @@ cp "$KVMX_ROOT/tests/rig/jobs/"*.sh "$KVMX_ROOT/tests/rig/lib.sh" "$KVMX_ROOT/te
 echo "$job" >"$stage/kvmx/job"
 # For the dev job: a command line to run inside the rig.
 [ -n "${RIG_DEV_CMD:-}" ] && echo "$RIG_DEV_CMD" >"$stage/kvmx/dev.cmd"
+[ -n "${RIG_BENCH_ARGS:-}" ] && echo "$RIG_BENCH_ARGS" >"$stage/kvmx/bench.args"
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.gz"
 
 # --- a bootable ISO: isolinux loads the kernel and the initramfs ---

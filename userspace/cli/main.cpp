@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <fstream>
+#include <span>
 #include <string>
 
+#include "bench.hpp"
 #include "error.hpp"
 #include "machine.hpp"
 #include "host_probe.hpp"
@@ -114,6 +117,55 @@ int cmd_run(const RunOptions &o)
 
 } // namespace
 
+// The bench guest, assembled into the binary (bench_guest.S).
+extern "C" const uint8_t kvmx_bench_guest[], kvmx_bench_guest_end[];
+
+namespace {
+
+struct BenchArgs {
+	std::vector<std::string> devices;
+	std::string json;
+	kvmx::BenchOptions opt;
+};
+
+int cmd_bench(const BenchArgs &a)
+{
+	std::span<const uint8_t> guest(kvmx_bench_guest, kvmx_bench_guest_end);
+	std::vector<std::string> devs = a.devices;
+	if (devs.empty())
+		devs.push_back(kvmx::kDefaultDevice);
+	if (devs.size() > 2) {
+		fmt::print(stderr, "kvmx: bench compares at most two devices\n");
+		return 1;
+	}
+	try {
+		std::vector<std::pair<std::string, std::vector<kvmx::Figure>>> sets;
+		for (const auto &d : devs) {
+			fmt::print(stderr, "kvmx bench: measuring {} ...\n", d);
+			sets.emplace_back(d, kvmx::run_bench(d, guest, a.opt));
+		}
+		fmt::print("{} iterations per loop, {} repeats (fresh VM each); ticks = guest TSC ticks, "
+			   "median over repeats; spread = (max - min) / median\n",
+			   a.opt.iterations, a.opt.repeats);
+		if (sets.size() == 2)
+			fmt::print("{}", kvmx::format_bench_table(sets[0].second, sets[1].second));
+		else
+			fmt::print("{}", kvmx::format_bench_table(sets[0].second, sets[0].first));
+		if (!a.json.empty()) {
+			std::ofstream f(a.json);
+			f << kvmx::bench_json(sets);
+			if (!f)
+				throw kvmx::Error("cannot write " + a.json, errno);
+		}
+		return 0;
+	} catch (const std::exception &e) {
+		fmt::print(stderr, "kvmx: {}\n", e.what());
+		return 1;
+	}
+}
+
+} // namespace
+
 int main(int argc, char **argv)
 {
 	CLI::App app{"kvmx: a VT-x hypervisor with KVM's API, and its VMM"};
@@ -146,11 +198,27 @@ int main(int argc, char **argv)
 	run->add_flag("--stats", ro.stats, "print how many exits of each kind reached the tool");
 	run->add_option("--timeout", ro.timeout, "stop the guest after this many seconds");
 
+	BenchArgs ba;
+	auto *bench = app.add_subcommand("bench", "Measure exit costs and VM lifecycle; compare two devices");
+	bench->footer("With two --device options the table shows both and the ratio first/second,\n"
+		      "e.g. kvmx bench --device /dev/kvmx --device /dev/kvm.");
+	bench->add_option("--device", ba.devices, "device to measure (repeat to compare two)");
+	bench->add_option("--json", ba.json, "also write the results as JSON to this file");
+	bench->add_option("--iterations", ba.opt.iterations, "iterations per timed loop")
+		->capture_default_str()->check(CLI::Range(1u, 10000000u));
+	bench->add_option("--repeats", ba.opt.repeats, "timed loops per figure")
+		->capture_default_str()->check(CLI::Range(1u, 1000u));
+	bench->add_option("--lifecycle", ba.opt.lifecycle, "VMs per lifecycle repeat")
+		->capture_default_str()->check(CLI::Range(1u, 100000u));
+	bench->add_flag("--scale", ba.opt.scale, "also run 1, 4 and 16 VMs at once (threads, processes)");
+
 	CLI11_PARSE(app, argc, argv);
 
 	if (*info)
 		return cmd_info(device, raw);
 	if (*run)
 		return cmd_run(ro);
+	if (*bench)
+		return cmd_bench(ba);
 	return 0;
 }

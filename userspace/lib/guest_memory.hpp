@@ -8,9 +8,14 @@
 
 namespace kvmx {
 
+// How the host backs guest RAM.  Huge: 2 MiB-aligned transparent huge pages
+// where the kernel gives them (and with them 2 MiB EPT pages); Small: 4 KiB
+// pages only.
+enum class Backing { Huge, Small };
+
 class GuestMemory {
 public:
-	explicit GuestMemory(uint64_t size);
+	explicit GuestMemory(uint64_t size, Backing backing = Backing::Huge);
 	GuestMemory(const GuestMemory &) = delete;
 	GuestMemory &operator=(const GuestMemory &) = delete;
 	~GuestMemory();
@@ -26,6 +31,8 @@ public:
 	}
 
 private:
+	uint8_t *map_ = nullptr;	// what mmap gave (base_ is aligned inside it)
+	uint64_t map_size_ = 0;
 	uint8_t *base_ = nullptr;
 	uint64_t size_ = 0;
 };

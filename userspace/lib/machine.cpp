@@ -64,7 +64,7 @@ Machine::Machine(const MachineConfig &cfg)
 		throw Error(fmt::format("guest memory above {:#x} would cover the MMIO test device",
 					kMmioScratchBase));
 	vm_ = std::make_unique<Vm>(sys_.create_vm());
-	mem_ = std::make_unique<GuestMemory>(cfg_.mem_size);
+	mem_ = std::make_unique<GuestMemory>(cfg_.mem_size, cfg_.backing);
 	vm_->set_memory(0, 0, cfg_.mem_size, mem_->host());
 	vcpu_ = std::make_unique<Vcpu>(vm_->create_vcpu(0));
 	vcpu_->set_cpuid(guest_cpuid(sys_.supported_cpuid()));

@@ -19,6 +19,7 @@ namespace kvmx {
 struct MachineConfig {
 	std::string device = kDefaultDevice;
 	uint64_t mem_size = 2 << 20;
+	Backing backing = Backing::Huge;
 	CpuMode mode = CpuMode::Real;
 	uint64_t load_addr = 0x1000;
 	std::optional<uint64_t> entry;

@@ -1,0 +1,119 @@
+; bench: the guest half of `kvmx bench` (long mode).  The tool writes which
+; test to run and how often into the parameter block; the guest warms up,
+; times the loop with RDTSC and leaves the tick count in the block.  Bochs'
+; TSC follows emulated instructions, so the count is a stable clock in the rig.
+	bits 64
+	org 0x1000
+%include "guest.inc"
+
+%define PARAMS		0x800
+%define P_TEST		PARAMS + 0x00	; u32: one of T_* below
+%define P_ITERS		PARAMS + 0x04	; u32: timed iterations
+%define P_ADDR		PARAMS + 0x08	; u64: T_TOUCH: first guest-physical address
+%define P_STRIDE	PARAMS + 0x10	; u64: T_TOUCH: bytes between touches
+%define P_TICKS		PARAMS + 0x18	; u64 out: TSC ticks of the timed loop
+
+%define T_CPUID		0	; CPUID: handled in ring 0
+%define T_PIO		1	; OUT to a port the tool handles
+%define T_MMIO		2	; a write to the tool's MMIO device
+%define T_HLT		3	; HLT: to userspace and back
+%define T_VMCALL	4	; an unknown hypercall: ring 0 answers -ENOSYS
+%define T_TOUCH		5	; first write to fresh pages: EPT fault-in
+%define WARMUP		16
+
+%define BENCH_PORT	CONSOLE + 7	; the 8250's scratch register
+
+; TIMED body: run the loop "body; dec ebx; jnz" with ebx = iterations and
+; leave the ticks in r12.  lfence keeps RDTSC from drifting into the loop.
+%macro TIMED 1
+	mov ebx, [P_ITERS]
+	lfence
+	rdtsc
+	shl rdx, 32
+	or rax, rdx
+	mov r12, rax
+%%loop:
+	%1
+	dec ebx
+	jnz %%loop
+	lfence
+	rdtsc
+	shl rdx, 32
+	or rax, rdx
+	sub rax, r12
+	mov r12, rax
+%endmacro
+
+%macro WARM 1
+	mov ebx, WARMUP
+%%loop:
+	%1
+	dec ebx
+	jnz %%loop
+%endmacro
+
+%macro do_cpuid 0
+	xor eax, eax
+	cpuid
+%endmacro
+%macro do_pio 0
+	mov dx, BENCH_PORT
+	out dx, al
+%endmacro
+%macro do_mmio 0
+	mov dword [rdi], eax
+%endmacro
+%macro do_vmcall 0
+	xor eax, eax
+	vmcall
+%endmacro
+%macro do_touch 0
+	mov byte [rdi], 1
+	add rdi, rsi
+%endmacro
+
+start:
+	mov edi, MMIO_SCRATCH
+	mov eax, [P_TEST]
+	cmp eax, T_CPUID
+	je t_cpuid
+	cmp eax, T_PIO
+	je t_pio
+	cmp eax, T_MMIO
+	je t_mmio
+	cmp eax, T_HLT
+	je t_hlt
+	cmp eax, T_VMCALL
+	je t_vmcall
+	cmp eax, T_TOUCH
+	je t_touch
+	EXIT 1
+
+t_cpuid:
+	WARM do_cpuid
+	TIMED do_cpuid
+	jmp done
+t_pio:
+	WARM do_pio
+	TIMED do_pio
+	jmp done
+t_mmio:
+	WARM do_mmio
+	TIMED do_mmio
+	jmp done
+t_hlt:
+	WARM hlt
+	TIMED hlt
+	jmp done
+t_vmcall:
+	WARM do_vmcall
+	TIMED do_vmcall
+	jmp done
+t_touch:
+	; No warm-up: every page is touched once, and the first time is the point.
+	mov rdi, [P_ADDR]
+	mov rsi, [P_STRIDE]
+	TIMED do_touch
+done:
+	mov [P_TICKS], r12
+	EXIT 0
