@@ -65,19 +65,17 @@ PcMachine::PcMachine(const PcConfig &cfg)
 	: cfg_(cfg), map_(pc_memory_map(cfg.mem_size)), sys_(cfg.device),
 	  pit_(mono_, IrqLine(&pic_, 0)), rtc_(wall_, map_.below_4g, map_.above_4g),
 	  com1_(cfg.console_out, IrqLine(&pic_, 4)),
+	  // Reset callbacks run inside dispatch_io(), which holds mu_.
 	  i8042_([this] { stop_locked({ PcResult::Reboot, kPcStatusReboot,
 					"guest reset the machine (keyboard controller)" }); }),
 	  port92_([this] { stop_locked({ PcResult::Reboot, kPcStatusReboot,
 					 "guest reset the machine (port 0x92)" }); })
 {
 	vm_ = std::make_unique<Vm>(sys_.create_vm());
-	// Harmless here (kvmx and KVM with unrestricted guest ignore them),
-	// but KVM clients are expected to set them before the first vCPU.
-	if (::ioctl(vm_->fd(), KVMX_SET_TSS_ADDR, kTssAddr) < 0)
-		throw Error("KVM_SET_TSS_ADDR", errno);
-	uint64_t idmap = kIdentityMapAddr;
-	if (::ioctl(vm_->fd(), KVMX_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
-		throw Error("KVM_SET_IDENTITY_MAP_ADDR", errno);
+	// Harmless here (the guest never runs in real mode), but KVM clients
+	// are expected to set them before the first vCPU, so we do too.
+	vm_->set_tss_addr(kTssAddr);
+	vm_->set_identity_map_addr(kIdentityMapAddr);
 
 	mem_ = std::make_unique<GuestMemory>(cfg_.mem_size);
 	vm_->set_memory(0, 0, map_.below_4g, mem_->host());
