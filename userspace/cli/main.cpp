@@ -4,13 +4,18 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "bench.hpp"
+#include "bzimage_loader.hpp"
 #include "error.hpp"
-#include "machine.hpp"
 #include "host_probe.hpp"
+#include "host_tsc.hpp"
+#include "machine.hpp"
+#include "pc_machine.hpp"
 #include "system.hpp"
 #include "vmx_report.hpp"
 
@@ -75,11 +80,71 @@ struct RunOptions {
 	bool resume_after_hlt = false;
 	bool stats = false;
 	unsigned timeout = 0;
+	// The Linux path (-k).
+	std::string kernel;
+	std::string initrd;
+	std::optional<std::string> cmdline;
+	unsigned cpus = 1;
+	bool verbose = false;
+	bool mem_given = false;
 };
+
+int cmd_run_linux(const RunOptions &o)
+{
+	using namespace kvmx;
+	try {
+		if (o.cpus != 1)
+			throw Error("only one vCPU for now (-c 1)");
+		PcConfig cfg;
+		cfg.device = o.device;
+		if (o.mem_given)
+			cfg.mem_size = parse_size(o.mem);
+		cfg.verbose = o.verbose;
+		cfg.timeout_sec = o.timeout;
+		auto kernel = read_image(o.kernel);
+		parse_bzimage(kernel);		/* header errors before any device errors */
+		std::vector<uint8_t> initrd;
+		if (!o.initrd.empty())
+			initrd = read_image(o.initrd);
+		std::string cmdline = o.cmdline ? *o.cmdline : default_linux_cmdline(measure_tsc_khz());
+		if (o.verbose)
+			fmt::print(stderr, "kvmx: command line: {}\n", cmdline);
+
+		PcMachine m(cfg);
+		m.load_linux(kernel, initrd, cmdline);
+		PcResult r = m.run();
+		std::fflush(stdout);
+		if (!r.message.empty())
+			fmt::print(stderr, "\r\nkvmx: {}\n", r.message);
+		if (r.kind == PcResult::FailEntry || r.kind == PcResult::InternalError ||
+		    r.kind == PcResult::Unknown || (r.kind == PcResult::Reboot && o.dump_regs))
+			fmt::print(stderr, "guest state:\n{}",
+				   format_regs(m.vcpu().regs(), m.vcpu().sregs()));
+		if (o.stats) {
+			fmt::print(stderr, "exits:");
+			for (auto &[reason, n] : m.exit_counts())
+				fmt::print(stderr, " {}={}", exit_reason_name(reason), n);
+			fmt::print(stderr, "\nunhandled ports:");
+			for (auto &[port, n] : m.unhandled_ports())
+				fmt::print(stderr, " {:#x}={}", port, n);
+			fmt::print(stderr, "\nMMIO exits: {}\n", m.mmio_exits());
+		}
+		return r.status;
+	} catch (const std::exception &e) {
+		fmt::print(stderr, "kvmx: {}\n", e.what());
+		return 1;
+	}
+}
 
 int cmd_run(const RunOptions &o)
 {
 	using namespace kvmx;
+	if (!o.kernel.empty())
+		return cmd_run_linux(o);
+	if (o.image.empty()) {
+		fmt::print(stderr, "kvmx: run needs a guest image, or -k KERNEL for Linux\n");
+		return 1;
+	}
 	try {
 		MachineConfig cfg;
 		cfg.device = o.device;
@@ -180,14 +245,29 @@ int main(int argc, char **argv)
 	info->add_flag("--raw", raw, "print the raw capability MSR values");
 
 	RunOptions ro;
-	auto *run = app.add_subcommand("run", "Run a guest image (a flat binary)");
+	auto *run = app.add_subcommand("run", "Run a guest image (a flat binary), or a Linux kernel");
 	run->footer("Exit status: the byte the guest wrote to port 0xf4; 0 if it halted;\n"
-		    "2 triple fault, 3 VM-entry failure, 4 internal error, 124 timeout, 1 error.");
-	run->add_option("image", ro.image, "the guest image")->required();
+		    "2 triple fault, 3 VM-entry failure, 4 internal error, 124 timeout, 1 error.\n"
+		    "Linux (-k): 0 halted/powered off (HLT with interrupts off), 10 reboot\n"
+		    "(keyboard controller, port 0x92 or triple fault), 130 Ctrl-A x.\n"
+		    "The serial console is the terminal; Ctrl-A x quits.");
+	auto *image_opt = run->add_option("image", ro.image, "the guest image");
+	auto *kernel_opt = run->add_option("-k,--kernel", ro.kernel,
+					   "boot this Linux bzImage on a minimal PC");
+	image_opt->excludes(kernel_opt);
+	run->add_option("-i,--initrd", ro.initrd, "initrd/initramfs for -k")->needs(kernel_opt);
+	run->add_option("-p,--params", ro.cmdline,
+			"kernel command line for -k (default: serial console, no APIC/ACPI, "
+			"reboot=k, panic=-1, tsc_early_khz= if the host TSC measures steady)")
+		->needs(kernel_opt);
+	run->add_option("-c,--cpus", ro.cpus, "vCPUs for -k (1 only)")->needs(kernel_opt);
+	run->add_flag("-v,--verbose", ro.verbose,
+		      "-k: report unhandled ports and MMIO, the command line and load addresses");
 	run->add_option("--mode", ro.mode, "CPU mode at entry")
 		->check(CLI::IsMember({ "real", "protected", "paged32", "long" }))
 		->capture_default_str();
-	run->add_option("--mem", ro.mem, "guest RAM (e.g. 2M, 64M)")->capture_default_str();
+	auto *mem_opt = run->add_option("-m,--mem", ro.mem,
+					"guest RAM (e.g. 2M, 64M, 1G; default 2M, 256M with -k)");
 	run->add_option("--load-addr", ro.load_addr, "guest-physical load address")
 		->capture_default_str();
 	run->add_option("--entry", ro.entry, "entry point (default: the load address)");
@@ -213,6 +293,7 @@ int main(int argc, char **argv)
 	bench->add_flag("--scale", ba.opt.scale, "also run 1, 4 and 16 VMs at once (threads, processes)");
 
 	CLI11_PARSE(app, argc, argv);
+	ro.mem_given = mem_opt->count() > 0;
 
 	if (*info)
 		return cmd_info(device, raw);

@@ -28,14 +28,15 @@ const char *cpu_mode_name(CpuMode m)
 	return "?";
 }
 
+using namespace x86;
+
 namespace {
 
-constexpr uint64_t CR0_PE = 1, CR0_ET = 1 << 4, CR0_PG = 1ULL << 31;
-constexpr uint64_t CR4_PSE = 1 << 4, CR4_PAE = 1 << 5;
-constexpr uint64_t EFER_LME = 1 << 8, EFER_LMA = 1 << 10;
 constexpr uint16_t SEL_CODE = 0x08, SEL_DATA = 0x10, SEL_TSS = 0x18;
 
-kvmx_segment flat(uint16_t sel, uint8_t type, bool code64)
+} // namespace
+
+kvmx_segment flat_segment(uint16_t sel, uint8_t type, bool code64)
 {
 	kvmx_segment s{};
 	s.base = 0;
@@ -50,15 +51,42 @@ kvmx_segment flat(uint16_t sel, uint8_t type, bool code64)
 	return s;
 }
 
-// A GDT descriptor (SDM 3.4.5) for base 0, limit 4 GiB.
-uint64_t gdt_entry(uint8_t type, bool code64)
+uint64_t flat_gdt_entry(uint8_t type, bool code64)
 {
 	uint64_t access = 0x80 | 0x10 | type;			// P, S, type
 	uint64_t flags = code64 ? 0xa : 0xc;			// G + L, or G + D/B
 	return 0xffffULL | (access << 40) | (0xfULL << 48) | (flags << 52);
 }
 
-} // namespace
+kvmx_segment write_tss(const GuestMemory &mem, uint64_t slot, uint16_t sel, uint64_t tss)
+{
+	// A busy TSS: VM entry insists on a usable TR (SDM 27.3.1.2).
+	uint64_t desc = 0x67 | ((tss & 0xffffff) << 16) | (0x8bULL << 40) |
+			(((tss >> 24) & 0xff) << 56);
+	mem.put<uint64_t>(slot, desc);
+	mem.put<uint64_t>(slot + 8, tss >> 32);
+
+	kvmx_segment tr{};
+	tr.base = tss;
+	tr.limit = 0x67;
+	tr.selector = sel;
+	tr.type = SEG_TSS_BUSY;
+	tr.present = 1;
+	return tr;
+}
+
+uint64_t write_identity_map_4g(const GuestMemory &mem, uint64_t tables)
+{
+	// PML4 -> PDPT -> 4 page directories of 2 MiB pages: 4 GiB 1:1.
+	const uint64_t pml4 = tables, pdpt = tables + 0x1000, pd = tables + 0x2000;
+	mem.put<uint64_t>(pml4, pdpt | 7);
+	for (uint64_t i = 0; i < 4; i++) {
+		mem.put<uint64_t>(pdpt + i * 8, (pd + i * 0x1000) | 7);
+		for (uint64_t j = 0; j < 512; j++)
+			mem.put<uint64_t>(pd + i * 0x1000 + j * 8, ((i * 512 + j) << 21) | 0x87);
+	}
+	return pml4;
+}
 
 ModeSetup setup_cpu_mode(CpuMode mode, const GuestMemory &mem, const kvmx_sregs &reset)
 {
@@ -84,25 +112,15 @@ ModeSetup setup_cpu_mode(CpuMode mode, const GuestMemory &mem, const kvmx_sregs 
 
 	bool is64 = mode == CpuMode::Long;
 	mem.put<uint64_t>(gdt + 0, 0);
-	mem.put<uint64_t>(gdt + SEL_CODE, gdt_entry(0xb, is64));
-	mem.put<uint64_t>(gdt + SEL_DATA, gdt_entry(0x3, false));
-	// A busy TSS: VM entry insists on a usable TR (SDM 27.3.1.2).
-	uint64_t tss_desc = 0x67 | ((tss & 0xffffff) << 16) | (0x8bULL << 40) |
-			    (((tss >> 24) & 0xff) << 56);
-	mem.put<uint64_t>(gdt + SEL_TSS, tss_desc);
-	mem.put<uint64_t>(gdt + SEL_TSS + 8, tss >> 32);
+	mem.put<uint64_t>(gdt + SEL_CODE, flat_gdt_entry(SEG_CODE_XR, is64));
+	mem.put<uint64_t>(gdt + SEL_DATA, flat_gdt_entry(SEG_DATA_RW, false));
+	s.tr = write_tss(mem, gdt + SEL_TSS, SEL_TSS, tss);
 
 	s.gdt.base = gdt;
 	s.gdt.limit = 0x27;
-	s.cs = flat(SEL_CODE, 0xb, is64);
+	s.cs = flat_segment(SEL_CODE, SEG_CODE_XR, is64);
 	for (auto *seg : { &s.ds, &s.es, &s.fs, &s.gs, &s.ss })
-		*seg = flat(SEL_DATA, 0x3, false);
-	s.tr = kvmx_segment{};
-	s.tr.base = tss;
-	s.tr.limit = 0x67;
-	s.tr.selector = SEL_TSS;
-	s.tr.type = 0xb;
-	s.tr.present = 1;
+		*seg = flat_segment(SEL_DATA, SEG_DATA_RW, false);
 	s.cr0 = CR0_PE | CR0_ET;
 	s.cr4 = 0;
 	s.efer = 0;
@@ -115,16 +133,7 @@ ModeSetup setup_cpu_mode(CpuMode mode, const GuestMemory &mem, const kvmx_sregs 
 		s.cr4 = CR4_PSE;
 		s.cr0 |= CR0_PG;
 	} else if (mode == CpuMode::Long) {
-		// PML4 -> PDPT -> 4 page directories of 2 MiB pages: 4 GiB 1:1.
-		const uint64_t pml4 = tables, pdpt = tables + 0x1000, pd = tables + 0x2000;
-		mem.put<uint64_t>(pml4, pdpt | 7);
-		for (uint64_t i = 0; i < 4; i++) {
-			mem.put<uint64_t>(pdpt + i * 8, (pd + i * 0x1000) | 7);
-			for (uint64_t j = 0; j < 512; j++)
-				mem.put<uint64_t>(pd + i * 0x1000 + j * 8,
-						  ((i * 512 + j) << 21) | 0x87);
-		}
-		s.cr3 = pml4;
+		s.cr3 = write_identity_map_4g(mem, tables);
 		s.cr4 = CR4_PAE;
 		s.cr0 |= CR0_PG;
 		s.efer = EFER_LME | EFER_LMA;

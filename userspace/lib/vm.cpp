@@ -39,4 +39,16 @@ Vcpu Vm::create_vcpu(int id) const
 	return Vcpu(Fd(fd), run_size_);
 }
 
+void Vm::set_tss_addr(uint64_t gpa) const
+{
+	if (::ioctl(fd_.get(), KVMX_SET_TSS_ADDR, gpa) < 0)
+		throw Error("KVM_SET_TSS_ADDR", errno);
+}
+
+void Vm::set_identity_map_addr(uint64_t gpa) const
+{
+	if (::ioctl(fd_.get(), KVMX_SET_IDENTITY_MAP_ADDR, &gpa) < 0)
+		throw Error("KVM_SET_IDENTITY_MAP_ADDR", errno);
+}
+
 } // namespace kvmx

@@ -19,6 +19,10 @@ public:
 	void set_memory(uint32_t slot, uint64_t gpa, uint64_t size, void *host,
 			uint32_t flags = 0) const;
 	Vcpu create_vcpu(int id) const;
+	// KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR: where KVM may keep its
+	// real-mode helpers (3 pages, 1 page); kvmx accepts and ignores them.
+	void set_tss_addr(uint64_t gpa) const;
+	void set_identity_map_addr(uint64_t gpa) const;
 
 private:
 	Fd fd_;
