@@ -23,10 +23,11 @@
 
 %define BENCH_PORT	CONSOLE + 7	; the 8250's scratch register
 
-; TIMED body: run the loop "body; dec ebx; jnz" with ebx = iterations and
-; leave the ticks in r12.  lfence keeps RDTSC from drifting into the loop.
+; TIMED body: run the loop "body; dec r13d; jnz" with r13d = iterations and
+; leave the ticks in r12 (not rbx: CPUID clobbers it).  lfence keeps RDTSC
+; from drifting into the loop.
 %macro TIMED 1
-	mov ebx, [P_ITERS]
+	mov r13d, [P_ITERS]
 	lfence
 	rdtsc
 	shl rdx, 32
@@ -34,7 +35,7 @@
 	mov r12, rax
 %%loop:
 	%1
-	dec ebx
+	dec r13d
 	jnz %%loop
 	lfence
 	rdtsc
@@ -45,10 +46,10 @@
 %endmacro
 
 %macro WARM 1
-	mov ebx, WARMUP
+	mov r13d, WARMUP
 %%loop:
 	%1
-	dec ebx
+	dec r13d
 	jnz %%loop
 %endmacro
 

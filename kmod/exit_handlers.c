@@ -277,6 +277,8 @@ static int handle_ept_violation(struct kvmx_vcpu *v)
 	bool write = q & EPT_QUAL_WRITE;
 	int r;
 
+	/* Faulting pages in and decoding run host code over host data. */
+	v->l1d_flush_pending = true;
 	mutex_lock(&vm->lock);
 	slot = kvmx_find_slot(vm, gpa >> PAGE_SHIFT);
 	if (slot && !(write && (slot->flags & KVMX_MEM_READONLY))) {

@@ -127,6 +127,8 @@ struct kvmx_vcpu {
 	u16 host_ds, host_es, host_fs, host_gs;
 	u64 host_kernel_gs_base, host_star, host_lstar, host_cstar, host_fmask;
 	bool host_state_dirty;		/* GDT/TSS limits need restoring */
+	bool l1d_flush_pending;		/* host ran code that may fill L1D */
+	u64 stat_l1d_flushes;
 
 	/* Guest state kept outside the VMCS. */
 	unsigned long regs[NR_GPRS];	/* regs[REG_RSP] unused: VMCS */
@@ -204,6 +206,13 @@ int kvmx_vpid_alloc(void);
 void kvmx_vpid_free(int vpid);
 int kvmx_vmcs_global_init(void);
 void kvmx_vmcs_global_exit(void);
+
+/* ---- mitigations.c ---- */
+enum kvmx_l1d_flush { KVMX_L1D_FLUSH_NEVER, KVMX_L1D_FLUSH_COND, KVMX_L1D_FLUSH_ALWAYS };
+extern enum kvmx_l1d_flush kvmx_l1d_flush_mode;
+int kvmx_mitigations_init(void);
+void kvmx_mitigations_exit(void);
+void kvmx_l1d_flush(struct kvmx_vcpu *v);
 
 /* ---- vmx_entry.S ---- */
 int __kvmx_vcpu_run(unsigned long *regs, bool launched);

@@ -67,6 +67,9 @@ static int __init kvmx_init(void)
 	if (err)
 		goto fail_vmcs;
 	kvmx_cpuid_init();
+	err = kvmx_mitigations_init();
+	if (err)
+		goto fail_mitigations;
 	err = misc_register(&kvmx_dev);
 	if (err)
 		goto fail_misc;
@@ -77,6 +80,8 @@ static int __init kvmx_init(void)
 	return 0;
 
 fail_misc:
+	kvmx_mitigations_exit();
+fail_mitigations:
 	kvmx_vmcs_global_exit();
 fail_vmcs:
 	kvmx_vmx_teardown();
@@ -86,6 +91,7 @@ fail_vmcs:
 static void __exit kvmx_exit(void)
 {
 	misc_deregister(&kvmx_dev);
+	kvmx_mitigations_exit();
 	kvmx_vmcs_global_exit();
 	kvmx_vmx_teardown();
 }

@@ -119,6 +119,8 @@ static int enter_guest(struct kvmx_vcpu *v)
 	if (native_read_cr2() != v->cr2)
 		native_write_cr2(v->cr2);
 	cpu = smp_processor_id();
+	if (kvmx_l1d_flush_mode != KVMX_L1D_FLUSH_NEVER)
+		kvmx_l1d_flush(v);
 
 	guest_timing_enter_irqoff();
 	guest_state_enter_irqoff();

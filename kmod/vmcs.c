@@ -22,6 +22,7 @@
 #include <asm/desc.h>
 #include <asm/io.h>
 #include <asm/msr.h>
+#include <asm/nospec-branch.h>
 #include <asm/processor.h>
 #include <asm/segment.h>
 #include <asm/special_insns.h>
@@ -171,7 +172,11 @@ void kvmx_vcpu_load(struct kvmx_vcpu *v)
 		list_add(&v->loaded_link, this_cpu_ptr(&loaded_vmcss));
 		local_irq_enable();
 	}
+	/* Userspace or another thread ran here: L1D may hold their data. */
+	v->l1d_flush_pending = true;
 	if (this_cpu_read(current_vmcs) != v->vmcs) {
+		/* Another vCPU ran here: keep its branch history from this one. */
+		indirect_branch_prediction_barrier();
 		this_cpu_write(current_vmcs, v->vmcs);
 		if (vmx_vmptrld(v->vmcs_pa))
 			pr_err_ratelimited("VMPTRLD failed on CPU %d\n", cpu);

@@ -45,6 +45,16 @@ fi
 cp "$KVMX_ROOT/tests/rig/jobs/"*.sh "$KVMX_ROOT/tests/rig/lib.sh" "$KVMX_ROOT/tests/rig/guests.sh" \
 	"$stage/kvmx/jobs/"
 echo "$job" >"$stage/kvmx/job"
+# The Linux guest for jobs that boot one under kvmx: the rig's own kernel and
+# a busybox initramfs whose /init says hello and halts.
+if [ "${RIG_LINUX_GUEST:-}" = 1 ]; then
+	g=$out/linux-guest
+	mkdir -p "$g/bin" "$g/proc" "$g/dev" "$stage/kvmx/linux"
+	cp /bin/busybox "$g/bin/busybox"
+	install -m 755 "$KVMX_ROOT/tests/rig/linux-guest/init" "$g/init"
+	(cd "$g" && find . | cpio -o -H newc --quiet | gzip -1) >"$stage/kvmx/linux/initrd.gz"
+	cp "$RIG_DIR/kernel/vmlinuz" "$stage/kvmx/linux/vmlinuz"
+fi
 # For the dev job: a command line to run inside the rig.
 [ -n "${RIG_DEV_CMD:-}" ] && echo "$RIG_DEV_CMD" >"$stage/kvmx/dev.cmd"
 [ -n "${RIG_BENCH_ARGS:-}" ] && echo "$RIG_BENCH_ARGS" >"$stage/kvmx/bench.args"

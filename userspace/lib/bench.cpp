@@ -247,6 +247,7 @@ std::vector<Figure> run_bench(const std::string &device, std::span<const uint8_t
 	std::vector<Figure> out;
 	auto timed = [&](const char *name, const char *what, GuestRun g) {
 		Figure f{ name, what, "ticks", false, g.iterations, {} };
+		fmt::print(stderr, "  {} on {} ...\n", name, device);
 		for (unsigned r = 0; r < o.repeats; r++)
 			f.samples.push_back(run_guest(device, guest, g));
 		out.push_back(std::move(f));
@@ -266,11 +267,13 @@ std::vector<Figure> run_bench(const std::string &device, std::span<const uint8_t
 	System sys(device);
 	Figure lc{ "lifecycle", "VM create + vCPU + 1 MiB slot + run to HLT + destroy", "VMs/s",
 		   true, o.lifecycle, {} };
+	fmt::print(stderr, "  lifecycle on {} ...\n", device);
 	lifecycle(sys, 2);	// warm-up
 	for (unsigned r = 0; r < o.repeats; r++)
 		lc.samples.push_back(lifecycle(sys, o.lifecycle));
 	out.push_back(std::move(lc));
 
+	fmt::print(stderr, "  memory on {} ...\n", device);
 	auto [per_vm, per_vcpu] = memory_per_vm_and_vcpu(sys);
 	out.push_back({ "mem_vm", "kernel memory per VM (1 vCPU, 1 MiB slot, ran once)", "KiB",
 			false, 16, { per_vm } });

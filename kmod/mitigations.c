@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Speculative-execution mitigations around VM entry, chosen the way the host
+ * kernel and kvm_intel choose them, so kvmx is never the cheaper-because-less-
+ * safe hypervisor:
+ *
+ *  - L1TF: flush the L1 data cache before VM entry when the CPU has the bug,
+ *    unless ARCH_CAPABILITIES says entry needn't (SKIP_VMENTRY_L1DFLUSH) or
+ *    the kernel was told l1tf=off / mitigations=off.  As kvm_intel's default
+ *    ("cond"), only after the host may have pulled secrets into L1D: the
+ *    thread came back from userspace or another CPU, kvmx handled a memory
+ *    fault, or an interrupt ran on this CPU.  With X86_FEATURE_FLUSH_L1D the
+ *    CPU does it (IA32_FLUSH_CMD); else we read a 64 KiB buffer.
+ *  - MDS / MMIO stale data: VERW right before VMLAUNCH/VMRESUME, in
+ *    vmx_entry.S (the kernel's X86_FEATURE_CLEAR_CPU_BUF alternative).
+ *  - Spectre v2 / RSB: the return stack is refilled after every VM exit
+ *    (X86_FEATURE_RSB_VMEXIT alternative, vmx_entry.S).
+ *  - Branch predictors: IBPB when a CPU switches to another vCPU's VMCS
+ *    (X86_FEATURE_USE_IBPB), as kvm_intel 6.1 does.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <asm/hardirq.h>
+#include <asm/msr.h>
+#include <asm/nospec-branch.h>
+#include <asm/processor.h>
+
+#include "kvmx.h"
+
+/* L1D of the CPUs with L1TF: 32 KiB; read twice that, as kvm_intel does. */
+#define L1D_FLUSH_ORDER	4
+
+enum kvmx_l1d_flush kvmx_l1d_flush_mode;
+static void *l1d_flush_buf;
+
+static bool l1d_flush_needed_by_cpu(void)
+{
+	u64 caps = 0;
+
+	if (!boot_cpu_has_bug(X86_BUG_L1TF))
+		return false;
+	if (boot_cpu_has(X86_FEATURE_ARCH_CAPABILITIES))
+		rdmsrl_safe(MSR_IA32_ARCH_CAPABILITIES, &caps);
+	return !(caps & ARCH_CAP_SKIP_VMENTRY_L1DFLUSH);
+}
+
+int kvmx_mitigations_init(void)
+{
+	kvmx_l1d_flush_mode = KVMX_L1D_FLUSH_NEVER;
+	if (l1d_flush_needed_by_cpu() && l1tf_mitigation != L1TF_MITIGATION_OFF)
+		kvmx_l1d_flush_mode = l1tf_mitigation == L1TF_MITIGATION_FULL_FORCE ?
+				      KVMX_L1D_FLUSH_ALWAYS : KVMX_L1D_FLUSH_COND;
+	if (kvmx_l1d_flush_mode != KVMX_L1D_FLUSH_NEVER &&
+	    !boot_cpu_has(X86_FEATURE_FLUSH_L1D)) {
+		struct page *p = alloc_pages(GFP_KERNEL | __GFP_ZERO, L1D_FLUSH_ORDER);
+
+		if (!p)
+			return -ENOMEM;
+		l1d_flush_buf = page_address(p);
+	}
+	pr_info("VM-entry mitigations: L1D flush %s%s, CPU buffer clearing %s, RSB fill on exit %s, IBPB on vCPU switch %s\n",
+		kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_NEVER ? "off" :
+		kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_COND ? "when needed" : "always",
+		kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_NEVER ? "" :
+		l1d_flush_buf ? " (software)" : " (IA32_FLUSH_CMD)",
+		boot_cpu_has(X86_FEATURE_CLEAR_CPU_BUF) ? "on" : "off",
+		boot_cpu_has(X86_FEATURE_RSB_VMEXIT) ? "on" : "off",
+		boot_cpu_has(X86_FEATURE_USE_IBPB) ? "on" : "off");
+	return 0;
+}
+
+void kvmx_mitigations_exit(void)
+{
+	if (l1d_flush_buf)
+		free_pages((unsigned long)l1d_flush_buf, L1D_FLUSH_ORDER);
+	l1d_flush_buf = NULL;
+}
+
+/* Interrupts are off: the next thing this CPU does is VM entry. */
+void kvmx_l1d_flush(struct kvmx_vcpu *v)
+{
+	unsigned int size = PAGE_SIZE << L1D_FLUSH_ORDER, i;
+
+	if (kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_COND) {
+		bool flush = v->l1d_flush_pending || kvm_get_cpu_l1tf_flush_l1d();
+
+		v->l1d_flush_pending = false;
+		kvm_clear_cpu_l1tf_flush_l1d();
+		if (!flush)
+			return;
+	}
+	v->stat_l1d_flushes++;
+	if (!l1d_flush_buf) {
+		native_wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
+		return;
+	}
+	/* Fill the TLB first so the second pass only evicts cache lines. */
+	for (i = 0; i < size; i += PAGE_SIZE)
+		READ_ONCE(((u8 *)l1d_flush_buf)[i]);
+	barrier();
+	for (i = 0; i < size; i += L1_CACHE_BYTES)
+		READ_ONCE(((u8 *)l1d_flush_buf)[i]);
+}
