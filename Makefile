@@ -54,6 +54,10 @@ check:
 demo:
 	@scripts/demo.sh
 
+# Not part of check: kvmx against kvm_intel in the rig (about 30 minutes).
+bench:
+	@scripts/bench.sh
+
 lint: setup-build
 	@scripts/lint-kmod.sh
 

@@ -37,6 +37,7 @@ int kvmx_ept_init(struct kvmx_vm *vm)
 	if (!vm->ept_root)
 		return -ENOMEM;
 	atomic_long_inc(&vm->ept_pages);
+	kvmx_acct_add(ept_pages, 1);
 	vm->eptp = __pa(vm->ept_root) | EPTP_WB_4LEVEL;
 	return 0;
 }
@@ -55,6 +56,7 @@ static void free_table(struct kvmx_vm *vm, u64 *table, int level)
 	}
 	free_page((unsigned long)table);
 	atomic_long_dec(&vm->ept_pages);
+	kvmx_acct_add(ept_pages, -1);
 }
 
 void kvmx_ept_destroy(struct kvmx_vm *vm)
@@ -82,6 +84,7 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, bool alloc)
 			if (!next)
 				return NULL;
 			atomic_long_inc(&vm->ept_pages);
+			kvmx_acct_add(ept_pages, 1);
 			*e = __pa(next) | EPT_TABLE;
 		} else if (*e & EPT_LARGE) {
 			return e;	/* a 2 MiB leaf covers it */
@@ -147,6 +150,7 @@ static int fault_2m(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gfn)
 		return 0;
 	}
 	atomic_long_add(PAGES_2M, &vm->pinned_pages);
+	kvmx_acct_add(pinned_pages, PAGES_2M);
 	if (contiguous_2m(pages)) {
 		*e = leaf(slot, pages[0]) | EPT_LARGE;
 		return 1;
@@ -178,6 +182,7 @@ int kvmx_ept_fault(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gpa, bool 
 			return r < 0 ? r : -EFAULT;
 		}
 		atomic_long_inc(&vm->pinned_pages);
+		kvmx_acct_add(pinned_pages, 1);
 	}
 	e = walk(vm, gpa, 1, true);
 	if (!e)

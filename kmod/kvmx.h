@@ -207,6 +207,17 @@ void kvmx_vpid_free(int vpid);
 int kvmx_vmcs_global_init(void);
 void kvmx_vmcs_global_exit(void);
 
+/* ---- accounting.c: what the module holds (sysfs accounting/) ---- */
+struct kvmx_accounting {
+	atomic_long_t vms, vcpus;
+	atomic_long_t vmcs_pages, run_pages, ept_pages;	/* allocated */
+	atomic_long_t pinned_pages;			/* guest RAM, pinned */
+	atomic_long_t kmalloc_bytes;			/* VM, vCPU, slot arrays */
+};
+extern struct kvmx_accounting kvmx_acct;
+extern const struct attribute_group *kvmx_dev_groups[];
+#define kvmx_acct_add(field, n)	atomic_long_add((n), &kvmx_acct.field)
+
 /* ---- mitigations.c ---- */
 enum kvmx_l1d_flush { KVMX_L1D_FLUSH_NEVER, KVMX_L1D_FLUSH_COND, KVMX_L1D_FLUSH_ALWAYS };
 extern enum kvmx_l1d_flush kvmx_l1d_flush_mode;

@@ -54,6 +54,7 @@ static struct miscdevice kvmx_dev = {
 	.name	= "kvmx",
 	.fops	= &kvmx_dev_fops,
 	.mode	= 0660,
+	.groups	= kvmx_dev_groups,
 };
 
 static int __init kvmx_init(void)

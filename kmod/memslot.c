@@ -56,6 +56,7 @@ static void unmap_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
 		unpin_user_pages_dirty_lock(&s->pages[i], 1, dirty);
 		s->pages[i] = NULL;
 		atomic_long_dec(&vm->pinned_pages);
+		kvmx_acct_add(pinned_pages, -1);
 	}
 }
 
@@ -63,6 +64,7 @@ static void delete_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
 {
 	unmap_slot(vm, s);
 	kvfree(s->pages);
+	kvmx_acct_add(kmalloc_bytes, -(long)(s->npages * sizeof(*s->pages)));
 	memset(s, 0, sizeof(*s));
 }
 
@@ -123,6 +125,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 		err = -ENOMEM;
 		goto out;
 	}
+	kvmx_acct_add(kmalloc_bytes, npages * sizeof(*s->pages));
 	s->base_gfn = gfn;
 	s->npages = npages;
 	s->hva = r->userspace_addr;

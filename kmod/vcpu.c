@@ -561,11 +561,16 @@ static void vcpu_free(struct kvmx_vcpu *v)
 	kvmx_vpid_free(v->vpid);
 	if (v->fpu.fpstate)
 		fpu_free_guest_fpstate(&v->fpu);
-	for (i = 0; i < KVMX_RUN_PAGES; i++)
-		if (v->run_pages[i])
+	for (i = 0; i < KVMX_RUN_PAGES; i++) {
+		if (v->run_pages[i]) {
 			__free_page(v->run_pages[i]);
+			kvmx_acct_add(run_pages, -1);
+		}
+	}
 	kfree(v->cpuid);
 	kfree(v);
+	kvmx_acct_add(vcpus, -1);
+	kvmx_acct_add(kmalloc_bytes, -(long)sizeof(*v));
 }
 
 static int kvmx_vcpu_release(struct inode *inode, struct file *file)
@@ -601,6 +606,8 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 	v = kzalloc(sizeof(*v), GFP_KERNEL_ACCOUNT);
 	if (!v)
 		return -ENOMEM;
+	kvmx_acct_add(vcpus, 1);
+	kvmx_acct_add(kmalloc_bytes, sizeof(*v));
 	v->vm = vm;
 	v->id = id;
 	v->cpu = -1;
@@ -612,6 +619,7 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 		v->run_pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 		if (!v->run_pages[i])
 			goto fail;
+		kvmx_acct_add(run_pages, 1);
 	}
 	v->run = page_address(v->run_pages[0]);
 	if (!fpu_alloc_guest_fpstate(&v->fpu))

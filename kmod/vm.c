@@ -46,6 +46,13 @@ long kvmx_check_extension(unsigned long cap)
 	}
 }
 
+static void vm_free(struct kvmx_vm *vm)
+{
+	kfree(vm);
+	kvmx_acct_add(vms, -1);
+	kvmx_acct_add(kmalloc_bytes, -(long)sizeof(*vm));
+}
+
 static void kvmx_vm_free(struct kref *ref)
 {
 	struct kvmx_vm *vm = container_of(ref, struct kvmx_vm, ref);
@@ -54,7 +61,7 @@ static void kvmx_vm_free(struct kref *ref)
 	kvmx_ept_destroy(vm);
 	mmdrop(vm->mm);
 	preempt_notifier_dec();
-	kfree(vm);
+	vm_free(vm);
 	atomic_dec(&kvmx_nr_vms);
 	kvmx_vmx_put();
 	module_put(THIS_MODULE);
@@ -128,19 +135,21 @@ int kvmx_create_vm(unsigned long type)
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
 		return -ENOMEM;
+	kvmx_acct_add(vms, 1);
+	kvmx_acct_add(kmalloc_bytes, sizeof(*vm));
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
 	vm->mm = current->mm;
 	vm->owner = task_tgid_nr(current);
 	err = kvmx_ept_init(vm);
 	if (err) {
-		kfree(vm);
+		vm_free(vm);
 		return err;
 	}
 	err = kvmx_vmx_get();
 	if (err) {
 		kvmx_ept_destroy(vm);
-		kfree(vm);
+		vm_free(vm);
 		return err;
 	}
 	mmgrab(vm->mm);

@@ -79,6 +79,7 @@ int kvmx_vmcs_alloc(struct kvmx_vcpu *v)
 
 	if (!page)
 		return -ENOMEM;
+	kvmx_acct_add(vmcs_pages, 1);
 	v->vmcs = page_address(page);
 	v->vmcs_pa = page_to_phys(page);
 	/* SDM 25.2: the first dword holds the VMCS revision identifier. */
@@ -117,8 +118,10 @@ static void vmcs_clear(struct kvmx_vcpu *v)
 void kvmx_vmcs_free(struct kvmx_vcpu *v)
 {
 	vmcs_clear(v);
-	if (v->vmcs)
+	if (v->vmcs) {
 		free_page((unsigned long)v->vmcs);
+		kvmx_acct_add(vmcs_pages, -1);
+	}
 	v->vmcs = NULL;
 }
 

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -444,6 +445,40 @@ TEST(KvmxApi, ReservedEferBitsAreRefused)
 	s.efer = 1ULL << 20;
 	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &s), -1);
 	EXPECT_EQ(errno, EINVAL);
+}
+
+// kvmx only: the module's accounting (sysfs) follows what a VM holds and is
+// all zeros again once the VM's fds are closed.
+long acct(const char *name)
+{
+	std::ifstream f(std::string("/sys/class/misc/kvmx/accounting/") + name);
+	long v = -1;
+	f >> v;
+	return v;
+}
+
+TEST(KvmxApi, AccountingFollowsAVmAndReturnsToZero)
+{
+	for (const char *n : { "vms", "vcpus", "vmcs_pages", "run_pages", "ept_pages", "pinned_pages",
+			       "kmalloc_bytes" })
+		ASSERT_EQ(acct(n), 0) << n << " before the test";
+	{
+		Env e("/dev/kvmx", 4 << 20);
+		e.real_mode({ 0xf4 });
+		EXPECT_EQ(acct("vms"), 1);
+		EXPECT_EQ(acct("vcpus"), 1);
+		EXPECT_EQ(acct("vmcs_pages"), 1);
+		EXPECT_EQ(acct("run_pages"), 2);
+		EXPECT_GE(acct("ept_pages"), 1);
+		EXPECT_GE(acct("kmalloc_bytes"), (4 << 20) / 4096 * 8) << "the slot's page array";
+		ASSERT_EQ(e.run_once(), 0);
+		EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+		EXPECT_GE(acct("pinned_pages"), 1) << "the code page is pinned";
+		EXPECT_GE(acct("ept_pages"), 4) << "a 4-level walk to it";
+	}
+	for (const char *n : { "vms", "vcpus", "vmcs_pages", "run_pages", "ept_pages", "pinned_pages",
+			       "kmalloc_bytes" })
+		EXPECT_EQ(acct(n), 0) << n << " after the VM is gone";
 }
 
 // kvmx only: what CHECK_EXTENSION promises is exactly what works.
