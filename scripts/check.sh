@@ -55,7 +55,9 @@ step lint scripts/lint-kmod.sh
 step dkms scripts/dkms-test.sh
 
 # The rig: one boot per job, one result per test inside it.
-for job in "check --cpus 1" "smp --cpus 2"; do
+# linux: boot Debian's kernel as a kvmx guest (and under QEMU + kvm_intel).
+export RIG_LINUX_GUEST=1 RIG_QEMU=1
+for job in "check --cpus 1" "smp --cpus 2" "linux --cpus 1"; do
 	set -- $job
 	name=$1; shift
 	scripts/rig.sh "$@" "$name" 2>&1 | tee "$logdir/rig-$name.log" | grep -v '^  ' >&2

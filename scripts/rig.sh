@@ -55,6 +55,19 @@ if [ "${RIG_LINUX_GUEST:-}" = 1 ]; then
 	(cd "$g" && find . | cpio -o -H newc --quiet | gzip -1) >"$stage/kvmx/linux/initrd.gz"
 	cp "$RIG_DIR/kernel/vmlinuz" "$stage/kvmx/linux/vmlinuz"
 fi
+# QEMU (Debian's, with its shared libraries and firmware) to boot the same
+# guest on kvm_intel for comparison.
+if [ "${RIG_QEMU:-}" = 1 ] && [ -x /usr/bin/qemu-system-x86_64 ]; then
+	q=$stage/kvmx/qemu
+	mkdir -p "$q/share" "$stage/lib64" "$stage/lib/x86_64-linux-gnu"
+	cp /usr/bin/qemu-system-x86_64 "$q/"
+	ldd /usr/bin/qemu-system-x86_64 | awk '$3 ~ /^\// { print $3 }' |
+		xargs -r cp -L -t "$stage/lib/x86_64-linux-gnu/"
+	cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib64/"
+	for f in bios-microvm.bin qboot.rom linuxboot_dma.bin kvmvapic.bin pvh.bin; do
+		[ -e "/usr/share/qemu/$f" ] && cp -L "/usr/share/qemu/$f" "$q/share/"
+	done
+fi
 # For the dev job: a command line to run inside the rig.
 [ -n "${RIG_DEV_CMD:-}" ] && echo "$RIG_DEV_CMD" >"$stage/kvmx/dev.cmd"
 [ -n "${RIG_BENCH_ARGS:-}" ] && echo "$RIG_BENCH_ARGS" >"$stage/kvmx/bench.args"

@@ -11,7 +11,7 @@ what=${1:-all}
 BUILD_PKGS=(build-essential cmake pkg-config nasm kmod
 	libgtest-dev libcli11-dev libfmt-dev libnl-genl-3-dev libnl-3-dev)
 RIG_PKGS=(bochs bochsbios vgabios isolinux syslinux-common xorriso
-	busybox-static cpio gzip)
+	busybox-static cpio gzip qemu-system-x86)
 
 case $what in
 build|rig|all) ;;
