@@ -36,7 +36,7 @@ userspace: setup-build
 	@cmake -S . -B $(BUILD)/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD)/cmake -j$(JOBS)
 	@mkdir -p $(BUILD)/userspace
-	@install -m 755 $(BUILD)/cmake/kvmx $(BUILD)/cmake/kvmx-rig-tests $(BUILD)/cmake/kvm-client \
+	@install -m 755 $(BUILD)/cmake/kvmx $(BUILD)/cmake/kvmx-rig-tests $(BUILD)/cmake/kvm-client $(BUILD)/cmake/kvmx-stress \
 		$(BUILD)/userspace/
 
 guests: setup-build

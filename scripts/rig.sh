@@ -36,7 +36,7 @@ cp /bin/busybox "$stage/bin/busybox"
 install -m 755 "$KVMX_ROOT/tests/rig/init" "$stage/init"
 cp "$RIG_DIR/kernel/modules/"*.ko "$stage/kvmx/modules/"
 cp "$RIG_DIR/kmod/kvmx.ko" "$stage/kvmx/modules/kvmx.ko"
-for b in kvmx kvmx-rig-tests kvm-client; do
+for b in kvmx kvmx-rig-tests kvm-client kvmx-stress; do
 	strip -o "$stage/kvmx/$b" "$KVMX_BUILD/userspace/$b"
 done
 if [ -d "$KVMX_BUILD/guests" ]; then
@@ -71,6 +71,7 @@ fi
 # For the dev job: a command line to run inside the rig.
 [ -n "${RIG_DEV_CMD:-}" ] && echo "$RIG_DEV_CMD" >"$stage/kvmx/dev.cmd"
 [ -n "${RIG_BENCH_ARGS:-}" ] && echo "$RIG_BENCH_ARGS" >"$stage/kvmx/bench.args"
+[ -n "${RIG_STRESS_SCALE:-}" ] && echo "$RIG_STRESS_SCALE" >"$stage/kvmx/stress.scale"
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$out/initrd.gz"
 
 # --- a bootable ISO: isolinux loads the kernel and the initramfs ---

@@ -1,0 +1,373 @@
+// kvmx-stress: hammer a KVM-API device from the rig and see the host survive.
+//
+//   kvmx-stress ioctl  DEVICE SECONDS PROCS THREADS SEED   random ioctl sequences
+//   kvmx-stress guests DEVICE COUNT SEED                   random guests
+//   kvmx-stress kill   DEVICE COUNT SEED                   SIGKILL mid-run
+//
+// Each prints one "stress: ..." summary line and exits 0 if the device
+// behaved (only errno-style failures, every guest ended with a defined exit);
+// the rig job then checks dmesg and the module's accounting.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" {
+#include <linux/kvmx.h>
+}
+
+#include "cpu_modes.hpp"
+#include "guest_memory.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Every ioctl of the subset, plus numbers near them that are not.
+const unsigned long kIoctls[] = {
+	KVMX_GET_API_VERSION, KVMX_CREATE_VM, KVMX_GET_MSR_INDEX_LIST, KVMX_CHECK_EXTENSION,
+	KVMX_GET_VCPU_MMAP_SIZE, KVMX_GET_SUPPORTED_CPUID, KVMX_CREATE_VCPU,
+	KVMX_SET_USER_MEMORY_REGION, KVMX_SET_TSS_ADDR, KVMX_SET_IDENTITY_MAP_ADDR, KVMX_RUN,
+	KVMX_GET_REGS, KVMX_SET_REGS, KVMX_GET_SREGS, KVMX_SET_SREGS, KVMX_INTERRUPT,
+	KVMX_GET_MSRS, KVMX_SET_MSRS, KVMX_GET_FPU, KVMX_SET_FPU, KVMX_SET_CPUID2,
+	KVMX_GET_CPUID2, KVMX_GET_VMX_INFO,
+};
+
+struct Rng {
+	std::mt19937_64 g;
+	explicit Rng(uint64_t seed) : g(seed) {}
+	uint64_t operator()() { return g(); }
+	uint64_t below(uint64_t n) { return n ? g() % n : 0; }
+	bool chance(unsigned pct) { return below(100) < pct; }
+	// Values that find edge cases more often than uniform ones do.
+	uint64_t interesting()
+	{
+		static const uint64_t v[] = { 0, 1, 2, 0xfff, 0x1000, 0x1001, 0x7fffffff, 0x80000000,
+					      0xffffffff, 0x100000000ULL, ~0ULL, ~0ULL >> 1,
+					      0xfffffffffffff000ULL, 1ULL << 47, 0x200000 };
+		return chance(50) ? v[below(sizeof(v) / sizeof(v[0]))] : g();
+	}
+};
+
+// Fill @buf with a mutated version of something plausible for @nr.
+void fill_arg(Rng &r, std::vector<uint8_t> &buf)
+{
+	for (auto &b : buf)
+		b = static_cast<uint8_t>(r());
+	// Small counts in the first word (nmsrs, nent...) hit the copy paths.
+	if (buf.size() >= 4 && r.chance(60)) {
+		uint32_t n = static_cast<uint32_t>(r.chance(80) ? r.below(8) : r.interesting());
+		std::memcpy(buf.data(), &n, 4);
+	}
+}
+
+struct Fds {
+	std::mutex m;
+	std::vector<int> fds;
+	int pick(Rng &r)
+	{
+		std::lock_guard<std::mutex> l(m);
+		return fds.empty() ? -1 : fds[r.below(fds.size())];
+	}
+	void add(int fd)
+	{
+		if (fd < 0)
+			return;
+		std::lock_guard<std::mutex> l(m);
+		fds.push_back(fd);
+		if (fds.size() > 64) {
+			::close(fds.front());
+			fds.erase(fds.begin());
+		}
+	}
+	void close_one(Rng &r)
+	{
+		std::lock_guard<std::mutex> l(m);
+		if (fds.empty())
+			return;
+		size_t i = r.below(fds.size());
+		::close(fds[i]);
+		fds.erase(fds.begin() + static_cast<long>(i));
+	}
+};
+
+void on_alarm(int) {}
+
+// One thread of random calls on fds shared with the other threads.
+void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, Clock::time_point end,
+		  std::atomic<uint64_t> &calls, std::vector<void *> &mems)
+{
+	Rng r(seed);
+	std::vector<uint8_t> buf;
+	while (Clock::now() < end) {
+		unsigned what = static_cast<unsigned>(r.below(100));
+		if (what < 5) {
+			fds.add(::open(dev, O_RDWR | O_CLOEXEC));
+		} else if (what < 8) {
+			fds.close_one(r);
+		} else if (what < 12) {
+			// mmap of a random fd: only a vCPU fd should allow it.
+			int fd = fds.pick(r);
+			size_t len = 4096 * (1 + r.below(4));
+			void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+					 static_cast<off_t>(4096 * r.below(3)));
+			if (p != MAP_FAILED) {
+				volatile uint8_t x = *static_cast<uint8_t *>(p);
+				(void)x;
+				::munmap(p, len);
+			}
+		} else {
+			int fd = fds.pick(r);
+			unsigned long nr = kIoctls[r.below(sizeof(kIoctls) / sizeof(kIoctls[0]))];
+			if (r.chance(5))
+				nr = 0xAE00 | r.below(256);		// any number in KVM's range
+			else if (r.chance(5))
+				nr = (nr & ~(0x3fffUL << 16)) | (r.below(0x3fff) << 16);	// wrong size
+			buf.assign(16 + r.below(4096 + 64), 0);
+			fill_arg(r, buf);
+			unsigned long arg = reinterpret_cast<unsigned long>(buf.data());
+			if (nr == KVMX_SET_USER_MEMORY_REGION && r.chance(70) && !mems.empty()) {
+				// A plausible region: real memory, sometimes overlapping.
+				kvmx_userspace_memory_region m{};
+				m.slot = static_cast<uint32_t>(r.below(4));
+				m.flags = r.chance(20) ? KVMX_MEM_READONLY : 0;
+				m.guest_phys_addr = 0x100000 * r.below(8) + (r.chance(5) ? 0x800 : 0);
+				m.memory_size = r.chance(10) ? 0 : 0x1000 * (1 + r.below(256));
+				m.userspace_addr = reinterpret_cast<uint64_t>(mems[r.below(mems.size())]);
+				std::memcpy(buf.data(), &m, sizeof(m));
+			}
+			if (nr == KVMX_CREATE_VCPU || nr == KVMX_CHECK_EXTENSION || nr == KVMX_CREATE_VM ||
+			    nr == KVMX_SET_TSS_ADDR || nr == KVMX_SET_IDENTITY_MAP_ADDR)
+				arg = r.chance(70) ? r.below(8) : r.interesting();
+			else if (r.chance(3))
+				arg = r.interesting();			// a bad pointer
+			if (nr == KVMX_RUN)
+				alarm(1);				// never stay in a guest long
+			int ret = ::ioctl(fd, nr, arg);
+			if (nr == KVMX_RUN)
+				alarm(0);
+			if (ret >= 0 && (nr == KVMX_CREATE_VM || nr == KVMX_CREATE_VCPU))
+				fds.add(ret);
+		}
+		calls++;
+	}
+}
+
+int stress_ioctl(const char *dev, int seconds, int procs, int threads, uint64_t seed)
+{
+	std::vector<pid_t> kids;
+	int pipefd[2];
+	if (::pipe(pipefd))
+		return 2;
+	for (int p = 0; p < procs; p++) {
+		pid_t pid = ::fork();
+		if (pid == 0) {
+			struct sigaction sa {};
+			sa.sa_handler = on_alarm;
+			sigaction(SIGALRM, &sa, nullptr);
+			std::vector<void *> mems;
+			for (int i = 0; i < 4; i++)
+				mems.push_back(::mmap(nullptr, 1 << 20, PROT_READ | PROT_WRITE,
+						      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+			Fds fds;
+			std::atomic<uint64_t> calls{ 0 };
+			auto end = Clock::now() + std::chrono::seconds(seconds);
+			std::vector<std::thread> ts;
+			for (int t = 0; t < threads; t++)
+				ts.emplace_back(ioctl_worker, dev, std::ref(fds),
+						seed * 1000 + static_cast<uint64_t>(p * 100 + t), end,
+						std::ref(calls), std::ref(mems));
+			for (auto &t : ts)
+				t.join();
+			uint64_t n = calls;
+			(void)!::write(pipefd[1], &n, sizeof(n));
+			_exit(0);	// closes every fd the threads left open
+		}
+		kids.push_back(pid);
+	}
+	::close(pipefd[1]);
+	uint64_t total = 0, n;
+	while (::read(pipefd[0], &n, sizeof(n)) == sizeof(n))
+		total += n;
+	int bad = 0;
+	for (pid_t k : kids) {
+		int st;
+		::waitpid(k, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			bad++;
+	}
+	std::printf("stress: ioctl: %llu calls in %d s, %d processes x %d threads, %d died\n",
+		    static_cast<unsigned long long>(total), seconds, procs, threads, bad);
+	return bad ? 1 : 0;
+}
+
+// ---- random guests ----
+
+struct Vm {
+	int sys = -1, vm = -1, vcpu = -1;
+	kvmx_run *run = nullptr;
+	int run_size = 0;
+	~Vm()
+	{
+		if (run)
+			::munmap(run, static_cast<size_t>(run_size));
+		for (int fd : { vcpu, vm, sys })
+			if (fd >= 0)
+				::close(fd);
+	}
+};
+
+// Random bytes, minus the ones that would leave the guest spinning with
+// interrupts off: on Bochs that stops the host's timer (a Bochs limit, see
+// docs), and the stress run would hang instead of testing kvmx.
+void random_code(Rng &r, uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = static_cast<uint8_t>(r());
+		if (b == 0xfa || b == 0x9d || b == 0xcf)	// cli, popf, iret
+			b = 0x90;
+		p[i] = b;
+	}
+}
+
+// Returns false if the device misbehaved (an errno it must not give, an
+// undefined exit).
+bool one_guest(const char *dev, Rng &r, uint64_t &exits)
+{
+	Vm v;
+	v.sys = ::open(dev, O_RDWR | O_CLOEXEC);
+	v.vm = ::ioctl(v.sys, KVMX_CREATE_VM, 0);
+	if (v.vm < 0)
+		return false;
+	uint64_t size = 4 << 20;
+	kvmx::GuestMemory mem(size);
+	random_code(r, mem.at(0, 0x10000), 0x10000);
+	kvmx_userspace_memory_region m{ 0, 0, 0, size, reinterpret_cast<uint64_t>(mem.host()) };
+	if (::ioctl(v.vm, KVMX_SET_USER_MEMORY_REGION, &m))
+		return false;
+	v.vcpu = ::ioctl(v.vm, KVMX_CREATE_VCPU, 0);
+	if (v.vcpu < 0)
+		return false;
+	v.run_size = ::ioctl(v.sys, KVMX_GET_VCPU_MMAP_SIZE, 0);
+	void *p = ::mmap(nullptr, static_cast<size_t>(v.run_size), PROT_READ | PROT_WRITE, MAP_SHARED,
+			 v.vcpu, 0);
+	if (p == MAP_FAILED)
+		return false;
+	v.run = static_cast<kvmx_run *>(p);
+
+	kvmx_sregs s{};
+	::ioctl(v.vcpu, KVMX_GET_SREGS, &s);
+	auto mode = static_cast<kvmx::CpuMode>(r.below(4));
+	kvmx::ModeSetup ms = kvmx::setup_cpu_mode(mode, mem, s);
+	s = ms.sregs;
+	if (r.chance(20)) {
+		// Random segment state: the module must refuse it or fail the entry.
+		s.cs.type = static_cast<uint8_t>(r.below(16));
+		s.ss.dpl = static_cast<uint8_t>(r.below(4));
+		s.ds.limit = static_cast<uint32_t>(r());
+		s.cr4 ^= 1ULL << r.below(24);
+	}
+	::ioctl(v.vcpu, KVMX_SET_SREGS, &s);
+	kvmx_regs regs{};
+	for (auto *q : { &regs.rax, &regs.rbx, &regs.rcx, &regs.rdx, &regs.rsi, &regs.rdi, &regs.rbp,
+			 &regs.r8, &regs.r9, &regs.r10, &regs.r11, &regs.r12, &regs.r13, &regs.r14,
+			 &regs.r15 })
+		*q = r.interesting();
+	regs.rip = 0x1000 + r.below(0x100);
+	regs.rsp = ms.stack_top;
+	regs.rflags = 0x202;	// IF on, for the same reason as random_code()
+	::ioctl(v.vcpu, KVMX_SET_REGS, &regs);
+
+	for (int i = 0; i < 64; i++) {
+		alarm(1);
+		int ret = ::ioctl(v.vcpu, KVMX_RUN, 0);
+		alarm(0);
+		exits++;
+		if (ret < 0)
+			return errno == EINTR || errno == EFAULT;
+		switch (v.run->exit_reason) {
+		case KVMX_EXIT_IO:
+		case KVMX_EXIT_MMIO:
+		case KVMX_EXIT_HLT:
+		case KVMX_EXIT_IRQ_WINDOW_OPEN:
+			continue;	// answer (with whatever is there) and go on
+		case KVMX_EXIT_SHUTDOWN:
+		case KVMX_EXIT_FAIL_ENTRY:
+		case KVMX_EXIT_INTERNAL_ERROR:
+			return true;	// defined ends
+		default:
+			std::printf("stress: undefined exit reason %u\n", v.run->exit_reason);
+			return false;
+		}
+	}
+	return true;
+}
+
+int stress_guests(const char *dev, int count, uint64_t seed)
+{
+	struct sigaction sa {};
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, nullptr);
+	Rng r(seed);
+	int bad = 0;
+	uint64_t exits = 0;
+	for (int i = 0; i < count; i++)
+		if (!one_guest(dev, r, exits))
+			bad++;
+	std::printf("stress: guests: %d random guests, %llu runs, %d misbehaved\n", count,
+		    static_cast<unsigned long long>(exits), bad);
+	return bad ? 1 : 0;
+}
+
+// A child runs a guest (spinning, with exits) and is SIGKILLed at a random
+// moment: in the middle of KVM_RUN, of an ioctl, or of its own exit.
+int stress_kill(const char *dev, int count, uint64_t seed)
+{
+	Rng r(seed);
+	for (int i = 0; i < count; i++) {
+		pid_t pid = ::fork();
+		if (pid == 0) {
+			Rng cr(seed + static_cast<uint64_t>(i));
+			uint64_t ex = 0;
+			for (;;)
+				one_guest(dev, cr, ex);
+		}
+		::usleep(static_cast<useconds_t>(1000 + r.below(200000)));
+		::kill(pid, SIGKILL);
+		::waitpid(pid, nullptr, 0);
+	}
+	std::printf("stress: kill: %d guests killed mid-run\n", count);
+	return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, nullptr, _IONBF, 0);
+	std::string cmd = argc > 1 ? argv[1] : "";
+	if (cmd == "ioctl" && argc == 7)
+		return stress_ioctl(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]),
+				    std::strtoull(argv[6], nullptr, 0));
+	if (cmd == "guests" && argc == 5)
+		return stress_guests(argv[2], std::atoi(argv[3]), std::strtoull(argv[4], nullptr, 0));
+	if (cmd == "kill" && argc == 5)
+		return stress_kill(argv[2], std::atoi(argv[3]), std::strtoull(argv[4], nullptr, 0));
+	std::fprintf(stderr, "usage: kvmx-stress ioctl DEV SECONDS PROCS THREADS SEED\n"
+			     "       kvmx-stress guests DEV COUNT SEED\n"
+			     "       kvmx-stress kill DEV COUNT SEED\n");
+	return 2;
+}
