@@ -54,6 +54,10 @@ check:
 demo:
 	@scripts/demo.sh
 
+# Not part of check: the long stress run in the rig, 2 CPUs (about 25 minutes).
+stress: setup rig-kmod userspace guests
+	RIG_STRESS_SCALE=full scripts/rig.sh --cpus 2 --timeout 2400 stress
+
 # Not part of check: kvmx against kvm_intel in the rig (about 30 minutes).
 bench:
 	@scripts/bench.sh

@@ -63,6 +63,7 @@ struct kvmx_vm {
 	u64 eptp;
 	struct kvmx_vcpu *vcpus[KVMX_MAX_VCPUS];
 	unsigned int nr_vcpus;
+	bool vmcs_dumped;		/* a failed entry was logged */
 	u64 tss_addr, identity_map_addr;	/* accepted, unused: UG */
 	atomic_long_t pinned_pages;
 	atomic_long_t ept_pages;

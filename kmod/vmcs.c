@@ -15,6 +15,7 @@
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
+#include <linux/ratelimit.h>
 #include <linux/sched.h>
 #include <linux/smp.h>
 #include <linux/spinlock.h>
@@ -424,8 +425,17 @@ void kvmx_vmcs_refresh_host_crs(struct kvmx_vcpu *v)
 	       vmcs_read(VMCS_GUEST_##s##_LIMIT), vmcs_read(VMCS_GUEST_##s##_AR))
 
 /* The guest state and controls behind a failed entry or unexpected exit. */
+/*
+ * For whoever debugs a failed entry: once per VM, and rate-limited across
+ * VMs so a guest fuzzer can't flood the log.
+ */
 void kvmx_dump_vmcs(struct kvmx_vcpu *v)
 {
+	static DEFINE_RATELIMIT_STATE(dump_rs, 5 * HZ, 2);
+
+	if (v->vm->vmcs_dumped || !__ratelimit(&dump_rs))
+		return;
+	v->vm->vmcs_dumped = true;
 	pr_err("vCPU %d (pid %d): exit reason %#x qualification %#lx, VM-instruction error %u\n",
 	       v->id, task_tgid_nr(current), v->exit_reason, v->exit_qual,
 	       (u32)vmcs_read(VMCS_VM_INSTRUCTION_ERROR));

@@ -6,9 +6,9 @@
 dmesg_mark stress
 scale=$(cat /kvmx/stress.scale 2>/dev/null || echo short)
 if [ "$scale" = full ]; then
-	secs=600 procs=4 threads=4 guests=2000 kills=100
+	secs=60 procs=4 threads=4 guests=2000 kills=100
 else
-	secs=60 procs=2 threads=3 guests=200 kills=20
+	secs=10 procs=2 threads=3 guests=200 kills=20
 fi
 seed=$(cut -d' ' -f1 /proc/uptime | tr -d .)
 echo "stress: scale $scale, seed $seed"
