@@ -317,6 +317,63 @@ TEST_P(Api, DeletingASlotUnderARunningGuest)
 	EXPECT_FALSE(e.run->mmio.is_write);
 }
 
+// Isolation: whatever a guest reads outside its slots comes from the VMM as
+// an MMIO read (never host memory), and what the VMM answers is what the
+// guest sees.
+TEST_P(Api, ReadsOutsideTheSlotsAreMmio)
+{
+	Env e(GetParam());	// 1 MiB of RAM at 0
+	// mov eax,[0x100000] ; mov ebx,[0x7ff000] ; mov ecx,[0xfffff000] ; hlt  (unreal DS)
+	e.real_mode({ 0x67, 0x66, 0xa1, 0x00, 0x00, 0x10, 0x00,
+		      0x67, 0x66, 0x8b, 0x1d, 0x00, 0xf0, 0x7f, 0x00,
+		      0x67, 0x66, 0x8b, 0x0d, 0x00, 0xf0, 0xff, 0xff, 0xf4 });
+	kvmx_sregs s{};
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	s.ds.limit = 0xffffffff;
+	s.ds.g = 1;
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &s), 0);
+	const uint64_t where[] = { 0x100000, 0x7ff000, 0xfffff000 };
+	for (unsigned i = 0; i < 3; i++) {
+		ASSERT_EQ(e.run_once(), 0);
+		ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_MMIO) << "read " << i;
+		EXPECT_EQ(e.run->mmio.phys_addr, where[i]);
+		EXPECT_FALSE(e.run->mmio.is_write);
+		EXPECT_EQ(e.run->mmio.len, 4u);
+		uint32_t v = 0x5a000000u + i;
+		std::memcpy(e.run->mmio.data, &v, 4);
+	}
+	ASSERT_EQ(e.run_once(), 0);
+	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	kvmx_regs r = e.regs();
+	EXPECT_EQ(r.rax & 0xffffffff, 0x5a000000u);
+	EXPECT_EQ(r.rbx & 0xffffffff, 0x5a000001u);
+	EXPECT_EQ(r.rcx & 0xffffffff, 0x5a000002u);
+}
+
+// Isolation: two VMs at once, same guest-physical address, each sees only
+// its own memory, and a write by one doesn't reach the other.
+TEST_P(Api, TwoVmsSeeOnlyTheirOwnMemory)
+{
+	Env a(GetParam()), b(GetParam());
+	a.mem->put<uint32_t>(0x2000, 0xaaaa5555);
+	b.mem->put<uint32_t>(0x2000, 0xbbbb6666);
+	// mov eax,[0x2000] ; mov dword [0x2004],eax ; hlt
+	std::vector<uint8_t> code = { 0x66, 0xa1, 0x00, 0x20, 0x66, 0xa3, 0x04, 0x20, 0xf4 };
+	a.real_mode(code);
+	b.real_mode(code);
+	ASSERT_EQ(a.run_once(), 0);
+	ASSERT_EQ(b.run_once(), 0);
+	EXPECT_EQ(a.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(b.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(a.regs().rax & 0xffffffff, 0xaaaa5555u);
+	EXPECT_EQ(b.regs().rax & 0xffffffff, 0xbbbb6666u);
+	uint32_t va, vb;
+	std::memcpy(&va, a.mem->at(0x2004, 4), 4);
+	std::memcpy(&vb, b.mem->at(0x2004, 4), 4);
+	EXPECT_EQ(va, 0xaaaa5555u);
+	EXPECT_EQ(vb, 0xbbbb6666u);
+}
+
 TEST_P(Api, CpuidComesFromSetCpuid2)
 {
 	Env e(GetParam());

@@ -155,10 +155,10 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, Clock::time_point en
 			else if (r.chance(3))
 				arg = r.interesting();			// a bad pointer
 			if (nr == KVMX_RUN)
-				alarm(1);				// never stay in a guest long
+				ualarm(20000, 0);			// never stay in a guest long
 			int ret = ::ioctl(fd, nr, arg);
 			if (nr == KVMX_RUN)
-				alarm(0);
+				ualarm(0, 0);
 			if (ret >= 0 && (nr == KVMX_CREATE_VM || nr == KVMX_CREATE_VCPU))
 				fds.add(ret);
 		}
@@ -292,9 +292,9 @@ bool one_guest(const char *dev, Rng &r, uint64_t &exits)
 	::ioctl(v.vcpu, KVMX_SET_REGS, &regs);
 
 	for (int i = 0; i < 64; i++) {
-		alarm(1);
+		ualarm(20000, 0);	// a guest that loops without exits: 20 ms
 		int ret = ::ioctl(v.vcpu, KVMX_RUN, 0);
-		alarm(0);
+		ualarm(0, 0);
 		exits++;
 		if (ret < 0)
 			return errno == EINTR || errno == EFAULT;

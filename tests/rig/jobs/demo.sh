@@ -18,4 +18,11 @@ echo "### the same guest on kvm_intel: kvmx run hello64.bin --mode long --device
 check demo.kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
 	insmod /kvmx/modules/kvm-intel.ko'
 check demo.kvm.run.hello64 kvmx run $G/hello64.bin --mode long --device /dev/kvm --timeout 60
+echo "### kvmx run -k vmlinuz -i initrd.gz -m 128M   (Debian's kernel as a kvmx guest)"
+if [ -e /kvmx/linux/vmlinuz ]; then
+	kvmx run -k /kvmx/linux/vmlinuz -i /kvmx/linux/initrd.gz -m 128M --timeout 300 \
+		-p "console=ttyS0 noapic noacpi nolapic pci=conf1 reboot=k panic=-1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1" \
+		</dev/null | tee /tmp/linux.out
+	grep -q '^KVMX-GUEST-UP' /tmp/linux.out && pass demo.linux || fail demo.linux "no KVMX-GUEST-UP"
+fi
 dmesg_clean demo.dmesg-clean demo
