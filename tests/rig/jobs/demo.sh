@@ -2,6 +2,13 @@
 # kvmx and then the same guest on kvm_intel, in the same boot.
 . /kvmx/jobs/lib.sh
 dmesg_mark demo
+# show NAME CMD...: run CMD with its output on the console; one result.
+show() {
+	name=$1; shift
+	"$@" 2>&1
+	rc=$?
+	[ $rc = 0 ] && pass "$name" || fail "$name" "($* exited $rc)"
+}
 echo "### insmod kvmx.ko"
 check demo.insmod insmod /kvmx/modules/kvmx.ko
 echo "### kvmx info"
@@ -10,14 +17,14 @@ G=/kvmx/guests
 for spec in hello16:real hello32:protected hello_paged32:paged32 hello64:long; do
 	g=${spec%%:*} mode=${spec#*:}
 	echo "### kvmx run $g.bin --mode $mode"
-	check "demo.run.$g" kvmx run $G/$g.bin --mode $mode --timeout 60
+	show "demo.run.$g" kvmx run $G/$g.bin --mode $mode --timeout 60
 done
 echo "### kvmx run regs.bin --mode long --dump-regs --stats"
-check demo.run.regs kvmx run $G/regs.bin --mode long --dump-regs --stats --timeout 60
+show demo.run.regs kvmx run $G/regs.bin --mode long --dump-regs --stats --timeout 60
 echo "### the same guest on kvm_intel: kvmx run hello64.bin --mode long --device /dev/kvm"
 check demo.kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
 	insmod /kvmx/modules/kvm-intel.ko'
-check demo.kvm.run.hello64 kvmx run $G/hello64.bin --mode long --device /dev/kvm --timeout 60
+show demo.kvm.run.hello64 kvmx run $G/hello64.bin --mode long --device /dev/kvm --timeout 60
 echo "### kvmx run -k vmlinuz -i initrd.gz -m 128M   (Debian's kernel as a kvmx guest)"
 if [ -e /kvmx/linux/vmlinuz ]; then
 	kvmx run -k /kvmx/linux/vmlinuz -i /kvmx/linux/initrd.gz -m 128M --timeout 300 \
