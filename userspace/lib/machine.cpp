@@ -156,24 +156,32 @@ RunResult Machine::run()
 			return { RunResult::Shutdown, 2,
 				 "guest shut down (triple fault)" };
 		case KVMX_EXIT_FAIL_ENTRY:
-			return { RunResult::FailEntry, 3,
-				 fmt::format("VM entry failed: hardware reason {:#x} ({}) on CPU {}",
-					     run->fail_entry.hardware_entry_failure_reason,
-					     entry_failure_name(run->fail_entry.hardware_entry_failure_reason),
-					     run->fail_entry.cpu) };
-		case KVMX_EXIT_INTERNAL_ERROR: {
-			std::string data;
-			for (uint32_t i = 0; i < run->internal.ndata && i < 16; i++)
-				data += fmt::format(" {:#x}", run->internal.data[i]);
-			return { RunResult::InternalError, 4,
-				 fmt::format("internal error: suberror {}, data{}",
-					     run->internal.suberror, data) };
-		}
+			return { RunResult::FailEntry, 3, describe_error_exit(*run) };
+		case KVMX_EXIT_INTERNAL_ERROR:
+			return { RunResult::InternalError, 4, describe_error_exit(*run) };
 		default:
-			return { RunResult::Unknown, 5,
-				 fmt::format("unexpected exit {} ({})", run->exit_reason,
-					     exit_reason_name(run->exit_reason)) };
+			return { RunResult::Unknown, 5, describe_error_exit(*run) };
 		}
+	}
+}
+
+std::string describe_error_exit(const kvmx_run &run)
+{
+	switch (run.exit_reason) {
+	case KVMX_EXIT_FAIL_ENTRY:
+		return fmt::format("VM entry failed: hardware reason {:#x} ({}) on CPU {}",
+				   run.fail_entry.hardware_entry_failure_reason,
+				   entry_failure_name(run.fail_entry.hardware_entry_failure_reason),
+				   run.fail_entry.cpu);
+	case KVMX_EXIT_INTERNAL_ERROR: {
+		std::string data;
+		for (uint32_t i = 0; i < run.internal.ndata && i < 16; i++)
+			data += fmt::format(" {:#x}", run.internal.data[i]);
+		return fmt::format("internal error: suberror {}, data{}", run.internal.suberror, data);
+	}
+	default:
+		return fmt::format("unexpected exit {} ({})", run.exit_reason,
+				   exit_reason_name(run.exit_reason));
 	}
 }
 

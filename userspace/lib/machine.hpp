@@ -68,6 +68,10 @@ std::vector<uint8_t> read_image(const std::string &path);
 // The CPUID table this VMM gives its vCPUs, made from the supported one.
 std::vector<kvmx_cpuid_entry2> guest_cpuid(std::vector<kvmx_cpuid_entry2> entries);
 
+// The sentence for an exit that ends a run badly: failed entry (with the
+// hardware reason), internal error (with its data), or an unexpected exit.
+std::string describe_error_exit(const kvmx_run &run);
+
 // "KVM_EXIT_HLT" etc.
 const char *exit_reason_name(uint32_t reason);
 // The name of a VM-entry failure reason (SDM Appendix C) for people.
