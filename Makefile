@@ -28,7 +28,7 @@ kmod: setup-build
 rig-kmod: setup-build
 	@mkdir -p $(BUILD)/rig/kmod/kmod $(BUILD)/rig/kmod/uapi/linux
 	@cp kmod/*.[chS] kmod/Kbuild kmod/Makefile $(BUILD)/rig/kmod/kmod/
-	@cp uapi/linux/kvmx.h $(BUILD)/rig/kmod/uapi/linux/
+	@cp uapi/linux/*.h $(BUILD)/rig/kmod/uapi/linux/
 	$(MAKE) -s -C $(BUILD)/rig/kmod/kmod KDIR=/usr/src/linux-headers-$$(scripts/rig-kernel.sh)
 	@cp $(BUILD)/rig/kmod/kmod/kvmx.ko $(BUILD)/rig/kmod/kvmx.ko
 

@@ -17,16 +17,9 @@
 #include <asm/io.h>
 
 #include "kvmx.h"
+#include "ept.h"
 #include "vmx_ops.h"
 
-#define EPT_READ		BIT_ULL(0)
-#define EPT_WRITE		BIT_ULL(1)
-#define EPT_EXEC		BIT_ULL(2)
-#define EPT_MT_WB		(6ULL << 3)	/* leaf memory type: write-back */
-#define EPT_IGNORE_PAT		BIT_ULL(6)
-#define EPT_LARGE		BIT_ULL(7)
-#define EPT_ADDR_MASK		0x000ffffffffff000ULL
-#define EPT_TABLE		(EPT_READ | EPT_WRITE | EPT_EXEC)
 /* EPTP: write-back paging structures, 4-level walk (SDM 25.6.11). */
 #define EPTP_WB_4LEVEL		(6ULL | (3ULL << 3))
 #define PAGES_2M		512

@@ -13,6 +13,7 @@
 
 #include "kvmx.h"
 #include "vmx_ops.h"
+#include "trace.h"
 
 void kvmx_internal_error(struct kvmx_vcpu *v, u32 suberror)
 {
@@ -46,6 +47,7 @@ static int handle_external_interrupt(struct kvmx_vcpu *v)
 static int handle_triple_fault(struct kvmx_vcpu *v)
 {
 	v->run->exit_reason = KVMX_EXIT_SHUTDOWN;
+	kvmx_genl_event(v->vm, KVMX_EVENT_SHUTDOWN, v->exit_reason, 0);
 	return 0;
 }
 
@@ -90,10 +92,16 @@ static int handle_ud(struct kvmx_vcpu *v)
 
 #define KVM_ENOSYS	1000
 
-static int handle_vmcall(struct kvmx_vcpu *v)
+/* Also called with interrupts off (run.c): keep it lock-free. */
+void kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 {
 	/* No hypercalls are defined: answer like KVM does to unknown ones. */
 	v->regs[REG_RAX] = (unsigned long)-KVM_ENOSYS;
+}
+
+static int handle_vmcall(struct kvmx_vcpu *v)
+{
+	kvmx_emulate_vmcall(v);
 	kvmx_skip_instruction(v);
 	return 1;
 }
@@ -284,11 +292,15 @@ static int handle_ept_violation(struct kvmx_vcpu *v)
 	if (slot && !(write && (slot->flags & KVMX_MEM_READONLY))) {
 		r = kvmx_ept_fault(vm, slot, gpa, write);
 		mutex_unlock(&vm->lock);
+		v->stat.ept_faults++;
+		trace_kvmx_ept_fault(v, gpa, q, false);
 		/* Memory userspace can't back (unmapped, no permission): -EFAULT. */
 		return r ? r : 1;
 	}
 	mutex_unlock(&vm->lock);
 	/* No RAM here (or a write to ROM): a device register. */
+	v->stat.mmio_exits++;
+	trace_kvmx_ept_fault(v, gpa, q, true);
 	return kvmx_handle_mmio(v, gpa);
 }
 
@@ -372,7 +384,7 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 		 */
 		v->run->exit_reason = KVMX_EXIT_FAIL_ENTRY;
 		v->run->fail_entry.hardware_entry_failure_reason = reason;
-		kvmx_dump_vmcs(v);
+		kvmx_entry_failed(v);
 		return 0;
 	}
 	if (basic < EXIT_REASON_MAX && kvmx_exit_handlers[basic])

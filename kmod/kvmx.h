@@ -13,6 +13,7 @@
 #include <asm/fpu/types.h>
 
 #include "../uapi/linux/kvmx.h"
+#include "../uapi/linux/kvmx_netlink.h"
 #include "vmx_arch.h"
 #include "vmx_features.h"
 #include "vmcs_fields.h"
@@ -57,6 +58,9 @@ struct kvmx_vm {
 	struct kref ref;		/* the VM fd and each vCPU fd */
 	struct mm_struct *mm;		/* the creator's address space */
 	pid_t owner;
+	kuid_t owner_uid;		/* who may read it over netlink */
+	u32 id;				/* netlink's name for it */
+	struct list_head list;		/* on kvmx_vms */
 	struct mutex lock;		/* slots, EPT, vCPU creation */
 	struct kvmx_memslot slots[KVMX_MAX_MEMSLOTS];
 	u64 *ept_root;			/* EPT PML4, a kernel page */
@@ -70,6 +74,13 @@ struct kvmx_vm {
 };
 
 void kvmx_vm_put(struct kvmx_vm *vm);
+/* The VM with @id if the caller may see it, with a reference; or ERR_PTR. */
+struct kvmx_vm *kvmx_vm_get_by_id(u32 id);
+bool kvmx_vm_visible(struct kvmx_vm *vm);
+/* A callback for each VM in turn: nonzero stops the walk. */
+typedef int (*kvmx_vm_visit_t)(struct kvmx_vm *vm, void *arg);
+/* Calls @fn for each VM the caller may see with id >= @from, until it's nonzero. */
+int kvmx_visit_visible_vms(u32 from, kvmx_vm_visit_t fn, void *arg);
 long kvmx_check_extension(unsigned long cap);
 int kvmx_create_vm(unsigned long type);
 extern atomic_t kvmx_nr_vms;
@@ -129,7 +140,7 @@ struct kvmx_vcpu {
 	u64 host_kernel_gs_base, host_star, host_lstar, host_cstar, host_fmask;
 	bool host_state_dirty;		/* GDT/TSS limits need restoring */
 	bool l1d_flush_pending;		/* host ran code that may fill L1D */
-	u64 stat_l1d_flushes;
+	struct kvmx_vcpu_stats stat;	/* written by this vCPU's thread only */
 
 	/* Guest state kept outside the VMCS. */
 	unsigned long regs[NR_GPRS];	/* regs[REG_RSP] unused: VMCS */
@@ -219,6 +230,25 @@ extern struct kvmx_accounting kvmx_acct;
 extern const struct attribute_group *kvmx_dev_groups[];
 #define kvmx_acct_add(field, n)	atomic_long_add((n), &kvmx_acct.field)
 
+/* ---- netlink.c: the "kvmx" generic-netlink family ---- */
+int kvmx_genl_init(void);
+void kvmx_genl_exit(void);
+void kvmx_genl_event(struct kvmx_vm *vm, enum kvmx_event event, u32 exit_reason, u32 vmcs_error);
+
+/* ---- vmcs_snapshot.c: a VMCS, field by field, for `kvmx vmcs` ---- */
+/* Fills @out from @v's VMCS; -EBUSY while its thread is in an ioctl.  Under vm->lock. */
+int kvmx_vcpu_vmcs_snapshot(struct kvmx_vcpu *v, struct kvmx_vmcs_field *out, int max);
+int kvmx_vmcs_snapshot_max(void);
+/* A failed VM entry: dmesg (once per VM) and the netlink event. */
+void kvmx_entry_failed(struct kvmx_vcpu *v);
+
+/* ---- ept_walk.c: reading the EPT back, for `kvmx ept` ---- */
+/* Merged ranges from *@gpa on; *@gpa is where to go on, ~0 at the end.  Under vm->lock. */
+int kvmx_ept_ranges(struct kvmx_vm *vm, u64 *gpa, struct kvmx_ept_range *out, int max,
+		    bool show_hpa);
+/* The walk of one GPA, level by level; returns the number of levels.  Under vm->lock. */
+int kvmx_ept_walk_gpa(struct kvmx_vm *vm, u64 gpa, struct kvmx_ept_level *out, bool show_hpa);
+
 /* ---- mitigations.c ---- */
 enum kvmx_l1d_flush { KVMX_L1D_FLUSH_NEVER, KVMX_L1D_FLUSH_COND, KVMX_L1D_FLUSH_ALWAYS };
 extern enum kvmx_l1d_flush kvmx_l1d_flush_mode;
@@ -233,6 +263,7 @@ extern const char kvmx_vmexit[];
 void kvmx_update_host_rsp(unsigned long host_rsp);
 
 /* ---- exit_handlers.c: 1 = back to the guest, 0 = to userspace, <0 error ---- */
+void kvmx_emulate_vmcall(struct kvmx_vcpu *v);
 int kvmx_handle_exit(struct kvmx_vcpu *v);
 int kvmx_complete_userspace(struct kvmx_vcpu *v);
 void kvmx_internal_error(struct kvmx_vcpu *v, u32 suberror);

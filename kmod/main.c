@@ -71,6 +71,9 @@ static int __init kvmx_init(void)
 	err = kvmx_mitigations_init();
 	if (err)
 		goto fail_mitigations;
+	err = kvmx_genl_init();
+	if (err)
+		goto fail_genl;
 	err = misc_register(&kvmx_dev);
 	if (err)
 		goto fail_misc;
@@ -81,6 +84,8 @@ static int __init kvmx_init(void)
 	return 0;
 
 fail_misc:
+	kvmx_genl_exit();
+fail_genl:
 	kvmx_mitigations_exit();
 fail_mitigations:
 	kvmx_vmcs_global_exit();
@@ -92,6 +97,7 @@ fail_vmcs:
 static void __exit kvmx_exit(void)
 {
 	misc_deregister(&kvmx_dev);
+	kvmx_genl_exit();
 	kvmx_mitigations_exit();
 	kvmx_vmcs_global_exit();
 	kvmx_vmx_teardown();

@@ -91,7 +91,7 @@ void kvmx_l1d_flush(struct kvmx_vcpu *v)
 		if (!flush)
 			return;
 	}
-	v->stat_l1d_flushes++;
+	v->stat.l1d_flushes++;
 	if (!l1d_flush_buf) {
 		native_wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
 		return;

@@ -19,8 +19,10 @@
 
 #include "kvmx.h"
 #include "vmx_ops.h"
+#include "trace.h"
 
-enum { ENTER_EXITED, ENTER_RETRY, ENTER_FAILED };
+/* enter_guest(): an exit to handle, try again, entry failed, exit handled. */
+enum { ENTER_EXITED, ENTER_RETRY, ENTER_FAILED, ENTER_HANDLED };
 
 static bool interrupts_allowed(struct kvmx_vcpu *v)
 {
@@ -62,8 +64,12 @@ static void inject_events(struct kvmx_vcpu *v)
 	}
 	if (v->pending_irq >= 0) {
 		if (!busy && interrupts_allowed(v)) {
-			vmcs_write(VMCS_ENTRY_INTR_INFO, (u32)v->pending_irq |
-				   (INTR_TYPE_EXT_INTR << 8) | INTR_INFO_VALID);
+			u32 info = (u32)v->pending_irq | (INTR_TYPE_EXT_INTR << 8) |
+				   INTR_INFO_VALID;
+
+			vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+			trace_kvmx_inject(v, info);
+			v->stat.irq_injections++;
 			v->pending_irq = -1;
 		} else {
 			want_window = true;
@@ -93,10 +99,75 @@ static void save_idt_vectoring(struct kvmx_vcpu *v)
 		v->reinject_len = 0;
 }
 
-static int enter_guest(struct kvmx_vcpu *v)
+/*
+ * Exits cheap and safe enough to handle with interrupts still off and
+ * re-enter at once (KVM's "fastpath"): no locks, no sleeping, no event to
+ * inject.  Everything else goes through kvmx_handle_exit() with interrupts
+ * on.  True if the exit was handled.
+ */
+static bool handle_exit_irqoff(struct kvmx_vcpu *v)
+{
+	switch (v->exit_reason) {
+	case EXIT_REASON_CPUID:
+		kvmx_emulate_cpuid(v);
+		break;
+	case EXIT_REASON_VMCALL:
+		kvmx_emulate_vmcall(v);
+		break;
+	default:
+		return false;
+	}
+	kvmx_skip_instruction(v);
+	return true;
+}
+
+/* One VM entry and exit; interrupts off.  0, or what __kvmx_vcpu_run failed with. */
+static int enter_exit_irqoff(struct kvmx_vcpu *v)
 {
 	bool swap_xcr0;
-	int fail, cpu;
+	u64 t0;
+	int fail;
+
+	/* XCR0 matters only once the guest turned on CR4.OSXSAVE (owned bit). */
+	swap_xcr0 = (v->cr4 & X86_CR4_OSXSAVE) && v->xcr0 != kvmx_host_xcr0;
+	if (swap_xcr0)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, v->xcr0);
+	if (native_read_cr2() != v->cr2)
+		native_write_cr2(v->cr2);
+	if (kvmx_l1d_flush_mode != KVMX_L1D_FLUSH_NEVER)
+		kvmx_l1d_flush(v);
+	trace_kvmx_entry(v);
+
+	guest_state_enter_irqoff();
+	t0 = rdtsc();
+	fail = __kvmx_vcpu_run(v->regs, v->launched);
+	v->stat.guest_tsc += rdtsc() - t0;
+	guest_state_exit_irqoff();
+	v->stat.entries++;
+
+	v->cr2 = native_read_cr2();
+	if (swap_xcr0)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, kvmx_host_xcr0);
+	if (fail)
+		return fail;
+
+	v->exit_reason = vmcs_read32(VMCS_EXIT_REASON);
+	if (v->exit_reason & EXIT_REASON_FAILED_ENTRY)
+		return 0;
+	v->launched = true;
+	v->stat.exits[EXIT_REASON_BASIC(v->exit_reason) % KVMX_STAT_EXIT_REASONS]++;
+	save_idt_vectoring(v);
+	/* An NMI that hit the guest belongs to the host: deliver it. */
+	if (EXIT_REASON_BASIC(v->exit_reason) == EXIT_REASON_EXCEPTION_NMI &&
+	    INTR_INFO_TYPE(vmcs_read32(VMCS_EXIT_INTR_INFO)) == INTR_TYPE_NMI)
+		asm volatile("int $2");
+	trace_kvmx_exit(v);
+	return 0;
+}
+
+static int enter_guest(struct kvmx_vcpu *v)
+{
+	int fail, cpu, ret = ENTER_EXITED;
 
 	preempt_disable();
 	kvmx_vcpu_prepare_host(v);
@@ -112,35 +183,19 @@ static int enter_guest(struct kvmx_vcpu *v)
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	kvmx_vmcs_refresh_host_crs(v);
-	/* XCR0 matters only once the guest turned on CR4.OSXSAVE (owned bit). */
-	swap_xcr0 = (v->cr4 & X86_CR4_OSXSAVE) && v->xcr0 != kvmx_host_xcr0;
-	if (swap_xcr0)
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, v->xcr0);
-	if (native_read_cr2() != v->cr2)
-		native_write_cr2(v->cr2);
 	cpu = smp_processor_id();
-	if (kvmx_l1d_flush_mode != KVMX_L1D_FLUSH_NEVER)
-		kvmx_l1d_flush(v);
 
 	guest_timing_enter_irqoff();
-	guest_state_enter_irqoff();
-	fail = __kvmx_vcpu_run(v->regs, v->launched);
-	guest_state_exit_irqoff();
-
-	v->cr2 = native_read_cr2();
-	if (swap_xcr0)
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, kvmx_host_xcr0);
-
-	if (!fail) {
-		v->exit_reason = vmcs_read32(VMCS_EXIT_REASON);
-		if (!(v->exit_reason & EXIT_REASON_FAILED_ENTRY)) {
-			v->launched = true;
-			save_idt_vectoring(v);
-			/* An NMI that hit the guest belongs to the host: deliver it. */
-			if (EXIT_REASON_BASIC(v->exit_reason) == EXIT_REASON_EXCEPTION_NMI &&
-			    INTR_INFO_TYPE(vmcs_read32(VMCS_EXIT_INTR_INFO)) == INTR_TYPE_NMI)
-				asm volatile("int $2");
-		}
+	for (;;) {
+		fail = enter_exit_irqoff(v);
+		if (fail || (v->exit_reason & EXIT_REASON_FAILED_ENTRY) ||
+		    v->reinject_info || !handle_exit_irqoff(v))
+			break;
+		ret = ENTER_HANDLED;
+		/* Host work waits for nothing: leave if the scheduler or a signal calls. */
+		if (need_resched() || signal_pending(current))
+			break;
+		v->stat.fast_reentries++;
 	}
 	guest_timing_exit_irqoff();
 	local_irq_enable();
@@ -153,18 +208,20 @@ static int enter_guest(struct kvmx_vcpu *v)
 			fail == 1 ? vmcs_read32(VMCS_VM_INSTRUCTION_ERROR) : ~0U;
 		v->run->fail_entry.cpu = cpu;
 		v->exit_reason = 0;
-		kvmx_dump_vmcs(v);
+		kvmx_entry_failed(v);
 		return ENTER_FAILED;
 	}
 	v->run->fail_entry.cpu = cpu;
-	return ENTER_EXITED;
+	return ret;
 }
 
 int kvmx_vcpu_run(struct kvmx_vcpu *v)
 {
 	struct kvmx_run *run = v->run;
+	u64 t0 = rdtsc();
 	int r;
 
+	v->stat.runs++;
 	r = kvmx_complete_userspace(v);
 	if (r <= 0)
 		goto out;
@@ -184,6 +241,7 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 		cond_resched();
 		switch (enter_guest(v)) {
 		case ENTER_RETRY:
+		case ENTER_HANDLED:
 			continue;
 		case ENTER_FAILED:
 			r = 0;
@@ -203,5 +261,9 @@ out:
 	run->ready_for_interrupt_injection = v->pending_irq < 0 &&
 		!(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
 		interrupts_allowed(v);
+	if (r == 0)
+		v->stat.user_exits[run->exit_reason % KVMX_STAT_USER_EXITS]++;
+	trace_kvmx_userspace_exit(v, r);
+	v->stat.run_tsc += rdtsc() - t0;
 	return r < 0 ? r : 0;
 }

@@ -22,6 +22,7 @@
 
 #include "kvmx.h"
 #include "vmx_ops.h"
+#include "trace.h"
 
 #define CR0_OWNED	(X86_CR0_PE | X86_CR0_PG | X86_CR0_NE)
 
@@ -79,6 +80,8 @@ void kvmx_inject_exception(struct kvmx_vcpu *v, unsigned int vector,
 		vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, error);
 	}
 	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+	v->stat.exc_injections++;
+	trace_kvmx_inject(v, info);
 }
 
 void kvmx_update_entry_ctls(struct kvmx_vcpu *v)

@@ -9,6 +9,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/anon_inodes.h>
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/module.h>
@@ -20,6 +21,53 @@
 #include "kvmx.h"
 
 atomic_t kvmx_nr_vms = ATOMIC_INIT(0);
+
+/* Every VM, in id order, for netlink (netlink.c) to find. */
+static LIST_HEAD(kvmx_vms);
+static DEFINE_MUTEX(kvmx_vms_lock);
+static u32 kvmx_next_vm_id = 1;
+
+/* Root, or the user who created it: the caller is the netlink sender. */
+bool kvmx_vm_visible(struct kvmx_vm *vm)
+{
+	return uid_eq(current_euid(), vm->owner_uid) || capable(CAP_SYS_ADMIN);
+}
+
+struct kvmx_vm *kvmx_vm_get_by_id(u32 id)
+{
+	struct kvmx_vm *vm, *found = ERR_PTR(-ENOENT);
+
+	mutex_lock(&kvmx_vms_lock);
+	list_for_each_entry(vm, &kvmx_vms, list) {
+		if (vm->id != id)
+			continue;
+		if (!kvmx_vm_visible(vm))
+			found = ERR_PTR(-EPERM);
+		else if (kref_get_unless_zero(&vm->ref))
+			found = vm;
+		break;
+	}
+	mutex_unlock(&kvmx_vms_lock);
+	return found;
+}
+
+/* The VMs stay on the list, and allocated, as long as kvmx_vms_lock is held. */
+int kvmx_visit_visible_vms(u32 from, kvmx_vm_visit_t fn, void *arg)
+{
+	struct kvmx_vm *vm;
+	int r = 0;
+
+	mutex_lock(&kvmx_vms_lock);
+	list_for_each_entry(vm, &kvmx_vms, list) {
+		if (vm->id < from || !kvmx_vm_visible(vm))
+			continue;
+		r = fn(vm, arg);
+		if (r)
+			break;
+	}
+	mutex_unlock(&kvmx_vms_lock);
+	return r;
+}
 
 /* KVM_CHECK_EXTENSION: exactly what works. */
 long kvmx_check_extension(unsigned long cap)
@@ -57,6 +105,10 @@ static void kvmx_vm_free(struct kref *ref)
 {
 	struct kvmx_vm *vm = container_of(ref, struct kvmx_vm, ref);
 
+	mutex_lock(&kvmx_vms_lock);
+	list_del(&vm->list);
+	mutex_unlock(&kvmx_vms_lock);
+	kvmx_genl_event(vm, KVMX_EVENT_VM_DESTROYED, 0, 0);
 	kvmx_free_memslots(vm);
 	kvmx_ept_destroy(vm);
 	mmdrop(vm->mm);
@@ -98,6 +150,8 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 	}
 	case KVMX_CREATE_VCPU:
 		return kvmx_create_vcpu(vm, arg);
+	case KVMX_GET_VM_ID:
+		return vm->id;
 	case KVMX_SET_TSS_ADDR:
 		/* Only needed without unrestricted guest; accepted like KVM. */
 		if (arg > 0xffffffffUL - 3 * PAGE_SIZE)
@@ -141,6 +195,8 @@ int kvmx_create_vm(unsigned long type)
 	mutex_init(&vm->lock);
 	vm->mm = current->mm;
 	vm->owner = task_tgid_nr(current);
+	vm->owner_uid = current_euid();
+	INIT_LIST_HEAD(&vm->list);
 	err = kvmx_ept_init(vm);
 	if (err) {
 		vm_free(vm);
@@ -157,6 +213,11 @@ int kvmx_create_vm(unsigned long type)
 	/* vCPU fds outlive the VM fd: the module must stay until the last. */
 	__module_get(THIS_MODULE);
 	atomic_inc(&kvmx_nr_vms);
+	mutex_lock(&kvmx_vms_lock);
+	vm->id = kvmx_next_vm_id++;
+	list_add_tail(&vm->list, &kvmx_vms);
+	mutex_unlock(&kvmx_vms_lock);
+	kvmx_genl_event(vm, KVMX_EVENT_VM_CREATED, 0, 0);
 
 	fd = anon_inode_getfd("kvmx-vm", &kvmx_vm_fops, vm, O_RDWR | O_CLOEXEC);
 	if (fd < 0)

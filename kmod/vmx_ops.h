@@ -89,6 +89,18 @@ fail:
 	return 0;
 }
 
+/* VMREAD of a field the CPU may not have: failure is an answer, not a bug. */
+static __always_inline int vmcs_read_safe(unsigned long field, unsigned long *value)
+{
+	asm goto("1: vmread %[field], %[value]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, (%l[fail]))
+		 : [value] "=rm"(*value) : [field] "r"(field) : "cc" : fail);
+	return 0;
+fail:
+	return VMX_FAIL;
+}
+
 static __always_inline u32 vmcs_read32(unsigned long field)
 {
 	return (u32)vmcs_read(field);

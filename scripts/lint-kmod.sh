@@ -33,7 +33,7 @@ status=0
 echo "== checkpatch"
 if ! "$cp_dir/scripts/checkpatch.pl" --no-tree --terse --show-types -f \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG,LINUX_VERSION_CODE \
-	kmod/*.c kmod/*.h uapi/linux/kvmx.h; then
+	kmod/*.c kmod/*.h uapi/linux/*.h; then
 	status=1
 fi
 
@@ -42,7 +42,7 @@ tmp_build=$KVMX_BUILD/lint/kmod
 rm -rf "$KVMX_BUILD/lint"
 mkdir -p "$tmp_build" "$KVMX_BUILD/lint/uapi/linux"
 cp kmod/*.[chS] kmod/Kbuild kmod/Makefile "$tmp_build/"
-cp uapi/linux/kvmx.h "$KVMX_BUILD/lint/uapi/linux/"
+cp uapi/linux/*.h "$KVMX_BUILD/lint/uapi/linux/"
 make -s -C "/usr/src/linux-headers-$kver" M="$tmp_build" C=2 CHECK=sparse modules \
 	>"$KVMX_BUILD/lint/sparse.log" 2>&1 || { cat "$KVMX_BUILD/lint/sparse.log"; status=1; }
 # Debian's headers trip sparse themselves; kvmx's own files must be clean.

@@ -23,81 +23,13 @@
 #include "fd.hpp"
 #include "guest_memory.hpp"
 #include "machine.hpp"
+#include "rig_env.hpp"
 #include "system.hpp"
 
 using kvmx::Fd;
+using rig::Env;
 
 namespace {
-
-struct Env {
-	Fd sys, vm;
-	std::unique_ptr<kvmx::GuestMemory> mem;
-	Fd vcpu;
-	kvmx_run *run = nullptr;
-	int run_size = 0;
-
-	// Throws when the environment can't be built: the test fails cleanly.
-	explicit Env(const std::string &dev, uint64_t mem_size = 1 << 20)
-	{
-		sys.reset(::open(dev.c_str(), O_RDWR | O_CLOEXEC));
-		if (!sys)
-			throw std::runtime_error(dev + ": " + std::strerror(errno));
-		vm.reset(::ioctl(sys.get(), KVMX_CREATE_VM, 0));
-		if (!vm)
-			throw std::runtime_error(std::string("KVM_CREATE_VM: ") + std::strerror(errno));
-		mem = std::make_unique<kvmx::GuestMemory>(mem_size);
-		if (set_region(0, 0, mem_size, mem->host()))
-			throw std::runtime_error("KVM_SET_USER_MEMORY_REGION failed");
-		run_size = ::ioctl(sys.get(), KVMX_GET_VCPU_MMAP_SIZE, 0);
-	}
-	~Env()
-	{
-		if (run)
-			::munmap(run, run_size);
-	}
-	int set_region(uint32_t slot, uint64_t gpa, uint64_t size, void *host, uint32_t flags = 0)
-	{
-		kvmx_userspace_memory_region r{ slot, flags, gpa, size,
-						reinterpret_cast<uint64_t>(host) };
-		return ::ioctl(vm.get(), KVMX_SET_USER_MEMORY_REGION, &r) ? errno : 0;
-	}
-	void make_vcpu()
-	{
-		vcpu.reset(::ioctl(vm.get(), KVMX_CREATE_VCPU, 0));
-		if (!vcpu)
-			throw std::runtime_error(std::string("KVM_CREATE_VCPU: ") + std::strerror(errno));
-		void *p = ::mmap(nullptr, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu.get(), 0);
-		if (p == MAP_FAILED)
-			throw std::runtime_error("cannot map the run page");
-		run = static_cast<kvmx_run *>(p);
-	}
-	// Real mode at 0x1000 with @code there.
-	void real_mode(std::vector<uint8_t> code)
-	{
-		make_vcpu();
-		mem->write(0x1000, code);
-		kvmx_sregs s{};
-		if (::ioctl(vcpu.get(), KVMX_GET_SREGS, &s))
-			throw std::runtime_error("KVM_GET_SREGS failed");
-		s.cs.base = 0;
-		s.cs.selector = 0;
-		if (::ioctl(vcpu.get(), KVMX_SET_SREGS, &s))
-			throw std::runtime_error("KVM_SET_SREGS failed");
-		kvmx_regs r{};
-		r.rip = 0x1000;
-		r.rflags = 2;
-		r.rsp = 0x800;
-		if (::ioctl(vcpu.get(), KVMX_SET_REGS, &r))
-			throw std::runtime_error("KVM_SET_REGS failed");
-	}
-	int run_once() { return ::ioctl(vcpu.get(), KVMX_RUN, 0) ? errno : 0; }
-	kvmx_regs regs()
-	{
-		kvmx_regs r{};
-		EXPECT_EQ(::ioctl(vcpu.get(), KVMX_GET_REGS, &r), 0);
-		return r;
-	}
-};
 
 class Api : public testing::TestWithParam<std::string> {};
 

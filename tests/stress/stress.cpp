@@ -10,7 +10,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -353,6 +356,193 @@ int stress_kill(const char *dev, int count, uint64_t seed)
 	return 0;
 }
 
+
+// A VM with @size bytes of RAM at 0 and one vCPU in @mode running @code at
+// 0x1000 with IF=1; false if a step failed (errno tells why).
+bool make_vm(Vm &v, const char *dev, kvmx::GuestMemory &mem, kvmx::CpuMode mode,
+	     const std::vector<uint8_t> &code)
+{
+	v.sys = ::open(dev, O_RDWR | O_CLOEXEC);
+	v.vm = ::ioctl(v.sys, KVMX_CREATE_VM, 0);
+	if (v.vm < 0)
+		return false;
+	std::memcpy(mem.at(0x1000, code.size()), code.data(), code.size());
+	kvmx_userspace_memory_region m{ 0, 0, 0, mem.size(), reinterpret_cast<uint64_t>(mem.host()) };
+	if (::ioctl(v.vm, KVMX_SET_USER_MEMORY_REGION, &m))
+		return false;
+	v.vcpu = ::ioctl(v.vm, KVMX_CREATE_VCPU, 0);
+	if (v.vcpu < 0)
+		return false;
+	v.run_size = ::ioctl(v.sys, KVMX_GET_VCPU_MMAP_SIZE, 0);
+	void *p = ::mmap(nullptr, static_cast<size_t>(v.run_size), PROT_READ | PROT_WRITE, MAP_SHARED,
+			 v.vcpu, 0);
+	if (p == MAP_FAILED)
+		return false;
+	v.run = static_cast<kvmx_run *>(p);
+	kvmx_sregs s{};
+	if (::ioctl(v.vcpu, KVMX_GET_SREGS, &s))
+		return false;
+	kvmx::ModeSetup ms = kvmx::setup_cpu_mode(mode, mem, s);
+	if (::ioctl(v.vcpu, KVMX_SET_SREGS, &ms.sregs))
+		return false;
+	kvmx_regs regs{};
+	regs.rip = 0x1000;
+	regs.rsp = ms.stack_top;
+	regs.rflags = 0x202;
+	return ::ioctl(v.vcpu, KVMX_SET_REGS, &regs) == 0;
+}
+
+// Memory pressure: guests fault in more RAM than their memory cgroup allows.
+// The charge for a pinned page (or an EPT table) fails: KVM_RUN must give a
+// clean errno, or the OOM killer ends the process; either way nothing leaks.
+int stress_pressure(const char *dev, int count, uint64_t seed)
+{
+	const std::string cg = "/sys/fs/cgroup";
+	::mkdir(cg.c_str(), 0755);
+	if (::access((cg + "/cgroup.procs").c_str(), F_OK))
+		::mount("cgroup2", cg.c_str(), "cgroup2", 0, nullptr);
+	auto put = [](const std::string &path, const std::string &val) {
+		FILE *f = std::fopen(path.c_str(), "w");
+		bool ok = f && std::fputs(val.c_str(), f) >= 0;
+		if (f)
+			ok &= std::fclose(f) == 0;
+		return ok;
+	};
+	const std::string grp = cg + "/kvmx-stress";
+	::mkdir(grp.c_str(), 0755);
+	if (!put(cg + "/cgroup.subtree_control", "+memory") ||
+	    !put(grp + "/memory.max", std::to_string(16 << 20))) {
+		std::printf("stress: pressure: cannot set up a memory cgroup\n");
+		return 1;
+	}
+	// Protected mode, flat: touch every 4 KiB from 1 MiB to the end, then HLT.
+	Rng r(seed);
+	int done = 0, clean_err = 0, oom = 0, bad = 0;
+	for (int i = 0; i < count; i++) {
+		uint32_t mib = 8 + static_cast<uint32_t>(r.below(57));	// 8..64 MiB
+		pid_t pid = ::fork();
+		if (pid == 0) {
+			if (!put(grp + "/cgroup.procs", std::to_string(::getpid())))
+				::_exit(3);
+			uint32_t end = mib << 20;
+			std::vector<uint8_t> code = {
+				0xbf, 0x00, 0x00, 0x10, 0x00,		// mov edi, 0x100000
+				0x89, 0x07,				// 1: mov [edi], eax
+				0x81, 0xc7, 0x00, 0x10, 0x00, 0x00,	// add edi, 0x1000
+				0x81, 0xff, uint8_t(end), uint8_t(end >> 8), uint8_t(end >> 16),
+				uint8_t(end >> 24),			// cmp edi, end
+				0x72, 0xf0,				// jb 1b
+				0xf4,					// hlt
+			};
+			kvmx::GuestMemory mem(uint64_t(mib) << 20, kvmx::Backing::Small);
+			Vm v;
+			if (!make_vm(v, dev, mem, kvmx::CpuMode::Protected, code))
+				::_exit(errno == ENOMEM ? 1 : 2);
+			for (int k = 0; k < 1000; k++) {
+				if (::ioctl(v.vcpu, KVMX_RUN, 0) < 0)
+					::_exit(errno == ENOMEM || errno == EFAULT || errno == EINTR ? 1 : 2);
+				if (v.run->exit_reason == KVMX_EXIT_HLT)
+					::_exit(0);
+				if (v.run->exit_reason != KVMX_EXIT_INTR)
+					::_exit(4);
+			}
+			::_exit(5);
+		}
+		int st = 0;
+		::waitpid(pid, &st, 0);
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+			oom++;
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+			done++;
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+			clean_err++;
+		else {
+			std::printf("stress: pressure: guest of %u MiB: status %#x\n", mib, st);
+			bad++;
+		}
+	}
+	::rmdir(grp.c_str());
+	std::printf("stress: pressure: %d guests of 8-64 MiB under a 16 MiB memory cgroup: "
+		    "%d ran to HLT, %d got ENOMEM/EFAULT, %d killed by the OOM killer, %d misbehaved\n",
+		    count, done, clean_err, oom, bad);
+	// Pressure that never bit tested nothing.
+	return bad || clean_err + oom == 0 ? 1 : 0;
+}
+
+// Several VMs at once, their vCPU threads moved between CPUs every few
+// milliseconds while they run; each guest counts, and every count must
+// arrive in order: no state lost or replayed across a migration.
+int stress_migrate(const char *dev, int seconds, int vms)
+{
+	// Real mode: esi counts; OUT it to port 0x10; spin a little; again.
+	const std::vector<uint8_t> code = {
+		0x66, 0x31, 0xf6,			// xor esi, esi
+		0x66, 0x46,				// 1: inc esi
+		0x66, 0x89, 0xf0,			// mov eax, esi
+		0x66, 0xe7, 0x10,			// out 0x10, eax
+		0x66, 0xb9, 0xd0, 0x07, 0x00, 0x00,	// mov ecx, 2000
+		0xe2, 0xfe,				// 2: loop 2b
+		0xeb, 0xee,				// jmp 1b
+	};
+	int ncpus = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
+	std::atomic<bool> stop{ false };
+	std::atomic<int> bad{ 0 };
+	std::atomic<uint64_t> outs{ 0 }, moves{ 0 };
+	std::vector<std::atomic<pid_t>> tids(static_cast<size_t>(vms));
+	std::vector<std::thread> ts;
+	for (int i = 0; i < vms; i++) {
+		ts.emplace_back([&, i] {
+			tids[static_cast<size_t>(i)] = static_cast<pid_t>(::gettid());
+			kvmx::GuestMemory mem(1 << 20, kvmx::Backing::Small);
+			Vm v;
+			if (!make_vm(v, dev, mem, kvmx::CpuMode::Real, code)) {
+				bad++;
+				return;
+			}
+			uint32_t last = 0;
+			while (!stop) {
+				if (::ioctl(v.vcpu, KVMX_RUN, 0) < 0 && errno != EINTR) {
+					bad++;
+					return;
+				}
+				if (v.run->exit_reason != KVMX_EXIT_IO)
+					continue;
+				uint32_t got;
+				std::memcpy(&got, reinterpret_cast<uint8_t *>(v.run) + v.run->io.data_offset, 4);
+				if (got != last + 1) {
+					std::printf("stress: migrate: VM %d counted %u after %u\n", i, got, last);
+					bad++;
+					return;
+				}
+				last = got;
+				outs++;
+			}
+		});
+	}
+	auto end = Clock::now() + std::chrono::seconds(seconds);
+	for (unsigned k = 0; Clock::now() < end; k++) {
+		for (int i = 0; i < vms; i++) {
+			pid_t tid = tids[static_cast<size_t>(i)];
+			if (!tid)
+				continue;
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(static_cast<int>((k + static_cast<unsigned>(i)) % static_cast<unsigned>(ncpus)), &set);
+			if (::sched_setaffinity(tid, sizeof(set), &set) == 0)
+				moves++;
+		}
+		::usleep(2000);
+	}
+	stop = true;
+	for (auto &t : ts)
+		t.join();
+	std::printf("stress: migrate: %d VMs on %d CPUs for %d s: %llu counts in order, "
+		    "%llu forced moves, %d errors\n", vms, ncpus, seconds,
+		    static_cast<unsigned long long>(outs.load()),
+		    static_cast<unsigned long long>(moves.load()), bad.load());
+	return bad || outs == 0 ? 1 : 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -366,8 +556,14 @@ int main(int argc, char **argv)
 		return stress_guests(argv[2], std::atoi(argv[3]), std::strtoull(argv[4], nullptr, 0));
 	if (cmd == "kill" && argc == 5)
 		return stress_kill(argv[2], std::atoi(argv[3]), std::strtoull(argv[4], nullptr, 0));
+	if (cmd == "pressure" && argc == 5)
+		return stress_pressure(argv[2], std::atoi(argv[3]), std::strtoull(argv[4], nullptr, 0));
+	if (cmd == "migrate" && argc == 5)
+		return stress_migrate(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
 	std::fprintf(stderr, "usage: kvmx-stress ioctl DEV SECONDS PROCS THREADS SEED\n"
 			     "       kvmx-stress guests DEV COUNT SEED\n"
-			     "       kvmx-stress kill DEV COUNT SEED\n");
+			     "       kvmx-stress kill DEV COUNT SEED\n"
+			     "       kvmx-stress pressure DEV COUNT SEED\n"
+			     "       kvmx-stress migrate DEV SECONDS VMS\n");
 	return 2;
 }

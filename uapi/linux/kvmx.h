@@ -283,5 +283,7 @@ struct kvmx_vmx_info {
 #define KVMX_INFO_VMX_ON	(1u << 0)	/* kvmx holds VMX on some CPU */
 
 #define KVMX_GET_VMX_INFO	_IOR(KVMXIO, 0xf0, struct kvmx_vmx_info)
+/* kvmx only, on a VM fd: the VM's id in the "kvmx" netlink family. */
+#define KVMX_GET_VM_ID		_IO(KVMXIO, 0xf1)
 
 #endif /* _UAPI_KVMX_H */

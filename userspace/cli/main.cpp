@@ -2,7 +2,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <fstream>
 #include <optional>
 #include <span>
@@ -14,7 +18,9 @@
 #include "error.hpp"
 #include "host_probe.hpp"
 #include "host_tsc.hpp"
+#include "kvmx_netlink.hpp"
 #include "machine.hpp"
+#include "observe.hpp"
 #include "pc_machine.hpp"
 #include "system.hpp"
 #include "vmx_report.hpp"
@@ -51,6 +57,129 @@ int cmd_info(const std::string &device, bool raw)
 		}
 		return 1;
 	}
+}
+
+// ---- kvmx stat / top / events / vmcs / ept: the "kvmx" netlink family ----
+
+struct ObserveArgs {
+	uint32_t vm = 0;
+	uint32_t vcpu = 0;
+	bool json = false;
+	bool raw = false;
+	double interval = 1.0;
+	unsigned iterations = 0;
+	unsigned count = 0;
+	std::string gpa;
+	int timeout_ms = 2000;
+};
+
+template <typename F> int observe(F &&f)
+{
+	try {
+		kvmx::Netlink nl;
+		return f(nl);
+	} catch (const kvmx::Error &e) {
+		fmt::print(stderr, "kvmx: {}\n", e.what());
+		return 1;
+	}
+}
+
+std::vector<kvmx::VmStats> all_stats(kvmx::Netlink &nl, uint32_t only)
+{
+	std::vector<kvmx::VmStats> all;
+	for (const auto &vm : nl.list_vms()) {
+		if (only && vm.id != only)
+			continue;
+		try {
+			all.push_back(nl.stats(vm.id));
+		} catch (const kvmx::Error &e) {
+			if (e.err() != ENOENT)	// gone since the list: fine
+				throw;
+		}
+	}
+	return all;
+}
+
+int cmd_stat(const ObserveArgs &a)
+{
+	return observe([&](kvmx::Netlink &nl) {
+		auto all = a.vm ? std::vector<kvmx::VmStats>{ nl.stats(a.vm) } : all_stats(nl, 0);
+		if (a.json) {
+			fmt::print("{}", kvmx::stats_json(all));
+			return 0;
+		}
+		if (all.empty())
+			fmt::print("no VMs (that you may see) are running\n");
+		for (const auto &s : all)
+			fmt::print("{}", kvmx::format_stats(s));
+		return 0;
+	});
+}
+
+int cmd_top(const ObserveArgs &a)
+{
+	return observe([&](kvmx::Netlink &nl) {
+		bool tty = isatty(STDOUT_FILENO);
+		auto before = all_stats(nl, a.vm);
+		auto t0 = std::chrono::steady_clock::now();
+		for (unsigned i = 0; !a.iterations || i < a.iterations; i++) {
+			std::this_thread::sleep_for(std::chrono::duration<double>(a.interval));
+			auto now = all_stats(nl, a.vm);
+			auto t1 = std::chrono::steady_clock::now();
+			double secs = std::chrono::duration<double>(t1 - t0).count();
+			fmt::print("{}kvmx top: {} VM(s), every {:.1f} s (Ctrl-C quits)\n{}",
+				   tty ? "\033[H\033[2J" : "", now.size(), a.interval,
+				   kvmx::format_top(before, now, secs));
+			std::fflush(stdout);
+			before = std::move(now);
+			t0 = t1;
+		}
+		return 0;
+	});
+}
+
+int cmd_events(const ObserveArgs &a)
+{
+	return observe([&](kvmx::Netlink &nl) {
+		nl.subscribe_events();
+		fmt::print("listening for kvmx events\n");
+		std::fflush(stdout);
+		for (unsigned i = 0; !a.count || i < a.count; i++) {
+			fmt::print("{}\n", kvmx::format_event(*nl.next_event()));
+			std::fflush(stdout);
+		}
+		return 0;
+	});
+}
+
+int cmd_vmcs(const ObserveArgs &a)
+{
+	return observe([&](kvmx::Netlink &nl) {
+		uint32_t vm = kvmx::pick_vm(nl, a.vm);
+		auto fields = kvmx::read_vmcs(nl, vm, a.vcpu, a.timeout_ms);
+		fmt::print("VMCS of VM {} vCPU {} ({} fields)\n", vm, a.vcpu, fields.size());
+		if (a.raw) {
+			for (const auto &f : fields)
+				fmt::print("{:#010x} = {:#018x}\n", f.encoding, f.value);
+			return 0;
+		}
+		fmt::print("{}", kvmx::format_vmcs_fields(fields));
+		return 0;
+	});
+}
+
+int cmd_ept(const ObserveArgs &a)
+{
+	return observe([&](kvmx::Netlink &nl) {
+		uint32_t vm = kvmx::pick_vm(nl, a.vm);
+		if (!a.gpa.empty()) {
+			uint64_t gpa = std::stoull(a.gpa, nullptr, 0);
+			fmt::print("{}", kvmx::format_ept_walk(gpa, nl.walk_ept(vm, gpa)));
+			return 0;
+		}
+		fmt::print("EPT of VM {}\n{}", vm, kvmx::format_ept_ranges(nl.ept(vm)));
+		return 0;
+	});
 }
 
 uint64_t parse_size(const std::string &s)
@@ -292,6 +421,27 @@ int main(int argc, char **argv)
 		->capture_default_str()->check(CLI::Range(1u, 100000u));
 	bench->add_flag("--scale", ba.opt.scale, "also run 1, 4 and 16 VMs at once (threads, processes)");
 
+	ObserveArgs oa;
+	auto *stat = app.add_subcommand("stat", "Exit counters of the running VMs (yours, or all as root)");
+	stat->add_option("--vm", oa.vm, "only this VM (id from kvmx stat)");
+	stat->add_flag("--json", oa.json, "print JSON");
+	auto *top = app.add_subcommand("top", "Live exit rates per VM and vCPU, fastest first");
+	top->add_option("--vm", oa.vm, "only this VM");
+	top->add_option("-d,--interval", oa.interval, "seconds between refreshes")
+		->capture_default_str()->check(CLI::Range(0.05, 3600.0));
+	top->add_option("-n,--iterations", oa.iterations, "stop after this many refreshes");
+	auto *events = app.add_subcommand("events", "Print VM events as they happen (root)");
+	events->add_option("-n,--count", oa.count, "stop after this many events");
+	auto *vmcs = app.add_subcommand("vmcs", "Print a vCPU's VMCS, decoded (between its runs)");
+	vmcs->add_option("--vm", oa.vm, "VM id (default: the only one)");
+	vmcs->add_option("--vcpu", oa.vcpu, "vCPU id")->capture_default_str();
+	vmcs->add_flag("--raw", oa.raw, "encoding = value, undecoded");
+	vmcs->add_option("--timeout", oa.timeout_ms, "ms to wait for the vCPU to leave KVM_RUN")
+		->capture_default_str();
+	auto *ept = app.add_subcommand("ept", "Print a VM's EPT as GPA ranges, or walk one GPA");
+	ept->add_option("--vm", oa.vm, "VM id (default: the only one)");
+	ept->add_option("--gpa", oa.gpa, "walk this guest-physical address level by level");
+
 	CLI11_PARSE(app, argc, argv);
 	ro.mem_given = mem_opt->count() > 0;
 
@@ -301,5 +451,15 @@ int main(int argc, char **argv)
 		return cmd_run(ro);
 	if (*bench)
 		return cmd_bench(ba);
+	if (*stat)
+		return cmd_stat(oa);
+	if (*top)
+		return cmd_top(oa);
+	if (*events)
+		return cmd_events(oa);
+	if (*vmcs)
+		return cmd_vmcs(oa);
+	if (*ept)
+		return cmd_ept(oa);
 	return 0;
 }

@@ -9,6 +9,8 @@
 #include <iterator>
 
 #include "error.hpp"
+#include "kvmx_netlink.hpp"
+#include "observe.hpp"
 
 namespace kvmx {
 
@@ -156,12 +158,27 @@ RunResult Machine::run()
 			return { RunResult::Shutdown, 2,
 				 "guest shut down (triple fault)" };
 		case KVMX_EXIT_FAIL_ENTRY:
-			return { RunResult::FailEntry, 3, describe_error_exit(*run) };
+			return { RunResult::FailEntry, 3,
+				 describe_error_exit(*run) + failed_entry_vmcs(*vm_, 0) };
 		case KVMX_EXIT_INTERNAL_ERROR:
 			return { RunResult::InternalError, 4, describe_error_exit(*run) };
 		default:
 			return { RunResult::Unknown, 5, describe_error_exit(*run) };
 		}
+	}
+}
+
+std::string failed_entry_vmcs(const Vm &vm, uint32_t vcpu)
+{
+	int id = vm.kvmx_id();
+	if (id < 0)
+		return "";	// KVM: no VMCS to show
+	try {
+		Netlink nl;
+		return "\nThe VMCS after the failed entry:\n" +
+		       format_vmcs_fields(read_vmcs(nl, id, vcpu, 500));
+	} catch (const Error &e) {
+		return fmt::format("\n(VMCS not available: {})", e.what());
 	}
 }
 

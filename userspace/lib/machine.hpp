@@ -74,6 +74,8 @@ std::string describe_error_exit(const kvmx_run &run);
 
 // "KVM_EXIT_HLT" etc.
 const char *exit_reason_name(uint32_t reason);
+// For a KVM_EXIT_FAIL_ENTRY on kvmx: the decoded VMCS of @vcpu ("" on KVM).
+std::string failed_entry_vmcs(const Vm &vm, uint32_t vcpu);
 // The name of a VM-entry failure reason (SDM Appendix C) for people.
 std::string entry_failure_name(uint64_t reason);
 // Registers and special registers, one "name=value" per line.

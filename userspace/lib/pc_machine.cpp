@@ -364,7 +364,8 @@ PcResult PcMachine::run()
 			return { PcResult::Reboot, kPcStatusReboot,
 				 "guest reset the machine (triple fault)" };
 		case KVMX_EXIT_FAIL_ENTRY:
-			return { PcResult::FailEntry, 3, describe_error_exit(*run) };
+			return { PcResult::FailEntry, 3,
+				 describe_error_exit(*run) + failed_entry_vmcs(*vm_, 0) };
 		case KVMX_EXIT_INTERNAL_ERROR:
 			return { PcResult::InternalError, 4, describe_error_exit(*run) };
 		default:

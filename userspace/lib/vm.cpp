@@ -51,4 +51,10 @@ void Vm::set_identity_map_addr(uint64_t gpa) const
 		throw Error("KVM_SET_IDENTITY_MAP_ADDR", errno);
 }
 
+int Vm::kvmx_id() const
+{
+	int id = ::ioctl(fd_.get(), KVMX_GET_VM_ID);
+	return id > 0 ? id : -1;
+}
+
 } // namespace kvmx

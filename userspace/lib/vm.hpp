@@ -23,6 +23,8 @@ public:
 	// real-mode helpers (3 pages, 1 page); kvmx accepts and ignores them.
 	void set_tss_addr(uint64_t gpa) const;
 	void set_identity_map_addr(uint64_t gpa) const;
+	// kvmx only: the VM's id in the "kvmx" netlink family; -1 on KVM.
+	int kvmx_id() const;
 
 private:
 	Fd fd_;

@@ -6,9 +6,9 @@
 dmesg_mark stress
 scale=$(cat /kvmx/stress.scale 2>/dev/null || echo short)
 if [ "$scale" = full ]; then
-	secs=60 procs=4 threads=4 guests=2000 kills=100
+	secs=60 procs=4 threads=4 guests=2000 kills=100 pressure=40 migrate=60 vms=6
 else
-	secs=10 procs=2 threads=3 guests=200 kills=20
+	secs=10 procs=2 threads=3 guests=200 kills=20 pressure=8 migrate=5 vms=3
 fi
 seed=$(cut -d' ' -f1 /proc/uptime | tr -d .)
 echo "stress: scale $scale, seed $seed"
@@ -27,6 +27,15 @@ step() {
 step stress.ioctl kvmx-stress ioctl /dev/kvmx $secs $procs $threads $seed
 step stress.guests kvmx-stress guests /dev/kvmx $guests $seed
 step stress.kill kvmx-stress kill /dev/kvmx $kills $seed
+step stress.migrate kvmx-stress migrate /dev/kvmx $migrate $vms
+# The OOM killer's report carries a stack trace: look for kvmx's own trouble
+# (BUG/WARNING/Oops) in it, then start a fresh mark for the rest.
+dmesg_mark stress-pressure
+step stress.pressure kvmx-stress pressure /dev/kvmx $pressure $seed
+bad=$(dmesg | sed -n '/KVMX-MARK stress-pressure/,$p' | grep -E 'BUG|WARNING|Oops|general protection' || true)
+if [ -z "$bad" ]; then pass stress.pressure-dmesg; else
+	echo "$bad" | head -n 20; fail stress.pressure-dmesg "BUG/WARNING/Oops under memory pressure"; fi
+dmesg_mark stress-after-pressure
 check stress.accounting-zero sh -c 'for f in /sys/class/misc/kvmx/accounting/*; do
 	echo "$(basename "$f") = $(cat "$f")"
 	[ "$(cat "$f")" = 0 ] || exit 1; done'
@@ -34,4 +43,8 @@ check stress.rmmod rmmod kvmx
 check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
 	insmod /kvmx/modules/kvm-intel.ko'
 gtest /kvmx/kvmx-rig-tests --gtest_filter=KvmAfterRmmod.*
-dmesg_clean stress.dmesg-clean stress
+dmesg_clean stress.dmesg-clean stress-after-pressure
+dmesg | sed -n '/KVMX-MARK stress/,/KVMX-MARK stress-pressure/p' >/tmp/before-pressure
+bad=$(grep -E 'BUG|WARNING|Oops|Call Trace|general protection|RIP:' /tmp/before-pressure || true)
+if [ -z "$bad" ]; then pass stress.dmesg-clean-before-pressure; else
+	echo "$bad" | head -n 40; fail stress.dmesg-clean-before-pressure "kernel log shows BUG/WARNING/Oops"; fi

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* EPT paging-structure entries (SDM Vol. 3C, 29.3.2), as ept.c builds them. */
+#ifndef KVMX_EPT_H
+#define KVMX_EPT_H
+
+#define EPT_READ		BIT_ULL(0)
+#define EPT_WRITE		BIT_ULL(1)
+#define EPT_EXEC		BIT_ULL(2)
+#define EPT_MT_WB		(6ULL << 3)	/* leaf memory type: write-back */
+#define EPT_IGNORE_PAT		BIT_ULL(6)
+#define EPT_LARGE		BIT_ULL(7)
+#define EPT_ADDR_MASK		0x000ffffffffff000ULL
+#define EPT_TABLE		(EPT_READ | EPT_WRITE | EPT_EXEC)
+/* Bits 6:0 of a leaf: permissions, memory type, ignore-PAT. */
+#define EPT_LEAF_ATTRS		0x7fULL
+#define EPT_LEVELS		4
+
+#endif /* KVMX_EPT_H */
