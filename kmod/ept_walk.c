@@ -11,6 +11,8 @@
 #include "ept.h"
 
 #define GPA_LIMIT	BIT_ULL(12 + 9 * EPT_LEVELS)	/* what 4 levels map */
+/* Leaves per call: vm->lock is not held for long, however big the VM. */
+#define LEAVES_PER_CALL	16384
 
 static inline unsigned int level_shift(int level)
 {
@@ -51,9 +53,9 @@ int kvmx_ept_ranges(struct kvmx_vm *vm, u64 *gpa, struct kvmx_ept_range *out, in
 		    bool show_hpa)
 {
 	u64 addr = *gpa, e, size;
-	int n = 0;
+	int n = 0, leaves = 0;
 
-	while (next_leaf(vm, &addr, &e, &size)) {
+	while (leaves < LEAVES_PER_CALL && next_leaf(vm, &addr, &e, &size)) {
 		u64 hpa = show_hpa ? (e & EPT_ADDR_MASK & ~(size - 1)) : 0;
 		u32 flags = e & EPT_LEAF_ATTRS;
 		struct kvmx_ept_range *prev = n ? &out[n - 1] : NULL;
@@ -72,8 +74,10 @@ int kvmx_ept_ranges(struct kvmx_vm *vm, u64 *gpa, struct kvmx_ept_range *out, in
 			};
 		}
 		addr += size;
+		leaves++;
 	}
-	*gpa = ~0ULL;
+	/* The caller merges a range split here with the next call's first. */
+	*gpa = leaves < LEAVES_PER_CALL ? ~0ULL : addr;
 	return n;
 }
 

@@ -384,7 +384,7 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 		 */
 		v->run->exit_reason = KVMX_EXIT_FAIL_ENTRY;
 		v->run->fail_entry.hardware_entry_failure_reason = reason;
-		kvmx_entry_failed(v);
+		kvmx_entry_failed(v, 0);
 		return 0;
 	}
 	if (basic < EXIT_REASON_MAX && kvmx_exit_handlers[basic])

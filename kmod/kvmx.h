@@ -5,6 +5,8 @@
 
 #include <linux/types.h>
 #include <linux/mutex.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm.h>
@@ -68,19 +70,28 @@ struct kvmx_vm {
 	struct kvmx_vcpu *vcpus[KVMX_MAX_VCPUS];
 	unsigned int nr_vcpus;
 	bool vmcs_dumped;		/* a failed entry was logged */
+	/* `kvmx vmcs` on a running vCPU (vmcs_snapshot.c); under lock. */
+	struct mutex snap_lock;		/* one reader at a time */
+	int snap_vcpu;			/* whose VMCS is wanted, -1: nobody's */
+	struct kvmx_vmcs_request *snap_req;
+	wait_queue_head_t snap_wq;
 	u64 tss_addr, identity_map_addr;	/* accepted, unused: UG */
 	atomic_long_t pinned_pages;
 	atomic_long_t ept_pages;
 };
 
 void kvmx_vm_put(struct kvmx_vm *vm);
+/* Who asks about VMs over netlink, decided once per request (netlink.c). */
+struct kvmx_caller {
+	kuid_t uid;		/* INVALID_UID: nobody's VMs but as admin */
+	bool admin;		/* CAP_SYS_ADMIN: every VM, host addresses */
+};
+
+bool kvmx_vm_visible(struct kvmx_vm *vm, const struct kvmx_caller *c);
 /* The VM with @id if the caller may see it, with a reference; or ERR_PTR. */
-struct kvmx_vm *kvmx_vm_get_by_id(u32 id);
-bool kvmx_vm_visible(struct kvmx_vm *vm);
-/* A callback for each VM in turn: nonzero stops the walk. */
-typedef int (*kvmx_vm_visit_t)(struct kvmx_vm *vm, void *arg);
-/* Calls @fn for each VM the caller may see with id >= @from, until it's nonzero. */
-int kvmx_visit_visible_vms(u32 from, kvmx_vm_visit_t fn, void *arg);
+struct kvmx_vm *kvmx_vm_get_by_id(u32 id, const struct kvmx_caller *c);
+/* References to up to @max visible VMs with id >= @from, in id order. */
+int kvmx_get_visible_vms(u32 from, const struct kvmx_caller *c, struct kvmx_vm **out, int max);
 long kvmx_check_extension(unsigned long cap);
 int kvmx_create_vm(unsigned long type);
 extern atomic_t kvmx_nr_vms;
@@ -236,11 +247,24 @@ void kvmx_genl_exit(void);
 void kvmx_genl_event(struct kvmx_vm *vm, enum kvmx_event event, u32 exit_reason, u32 vmcs_error);
 
 /* ---- vmcs_snapshot.c: a VMCS, field by field, for `kvmx vmcs` ---- */
-/* Fills @out from @v's VMCS; -EBUSY while its thread is in an ioctl.  Under vm->lock. */
-int kvmx_vcpu_vmcs_snapshot(struct kvmx_vcpu *v, struct kvmx_vmcs_field *out, int max);
+/* A reader waiting for a vCPU in KVM_RUN to copy its VMCS (vm->snap_req). */
+struct kvmx_vmcs_request {
+	struct kvmx_vmcs_field *out;
+	int max, n;
+	bool show_host;		/* host-state fields and HPAs, or zeros */
+	bool done;
+};
+
+/*
+ * Fills @out from vCPU @id's VMCS: the number of fields or -errno (-EBUSY:
+ * it stayed in the guest).  The caller holds a VM reference, no locks.
+ */
+int kvmx_vm_vmcs_snapshot(struct kvmx_vm *vm, u32 id, struct kvmx_vmcs_field *out, int max,
+			  bool show_host);
+void kvmx_vcpu_serve_snapshot(struct kvmx_vcpu *v);
 int kvmx_vmcs_snapshot_max(void);
 /* A failed VM entry: dmesg (once per VM) and the netlink event. */
-void kvmx_entry_failed(struct kvmx_vcpu *v);
+void kvmx_entry_failed(struct kvmx_vcpu *v, u32 vm_instruction_error);
 
 /* ---- ept_walk.c: reading the EPT back, for `kvmx ept` ---- */
 /* Merged ranges from *@gpa on; *@gpa is where to go on, ~0 at the end.  Under vm->lock. */

@@ -2,14 +2,18 @@
 /*
  * The "kvmx" generic-netlink family (uapi/linux/kvmx_netlink.h): the VMs
  * alive, their vCPUs' counters, a vCPU's VMCS, the EPT, and an "events"
- * multicast group.  Requests run in the sender's context, so the access
- * check (kvmx_vm_visible) looks at the caller's credentials.
+ * multicast group.  Who asks is decided once per request from the sender's
+ * credentials and the socket's (caller_of), never from whoever happens to
+ * read the socket; VM ids then only reach VMs that caller may see.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
 #include <linux/slab.h>
+#include <linux/cred.h>
+#include <linux/file.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 
 #include "kvmx.h"
 
@@ -20,10 +24,32 @@ static struct genl_family kvmx_genl_family;
 
 enum { KVMX_MCGRP_EVENTS };
 
+/*
+ * Events name every VM's owner: root only.  Kernels without per-group
+ * permissions (GENL_MCAST_CAP_*, 6.1.70+) get no events group at all.
+ */
+#ifdef GENL_MCAST_CAP_SYS_ADMIN
 static const struct genl_multicast_group kvmx_mcgrps[] = {
-	/* Events name every VM's owner: root only (CAP_NET_ADMIN). */
-	[KVMX_MCGRP_EVENTS] = { .name = KVMX_GENL_MCGRP_EVENTS, .flags = GENL_UNS_ADMIN_PERM },
+	[KVMX_MCGRP_EVENTS] = { .name = KVMX_GENL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_SYS_ADMIN },
 };
+#define KVMX_N_MCGRPS	ARRAY_SIZE(kvmx_mcgrps)
+#else
+#define kvmx_mcgrps	NULL
+#define KVMX_N_MCGRPS	0
+#endif
+
+static struct kvmx_caller caller_of(const struct sk_buff *skb)
+{
+	struct sock *sk = NETLINK_CB(skb).sk;
+	struct file *file = sk && sk->sk_socket ? sk->sk_socket->file : NULL;
+	struct kvmx_caller c = { .uid = current_euid() };
+
+	c.admin = netlink_capable(skb, CAP_SYS_ADMIN);
+	/* A setuid program writing someone's request to their socket is not them. */
+	if (!file || !uid_eq(file->f_cred->euid, c.uid))
+		c.uid = INVALID_UID;
+	return c;
+}
 
 static const struct nla_policy kvmx_genl_policy[KVMX_A_MAX + 1] = {
 	[KVMX_A_VM_ID]		= { .type = NLA_U32 },
@@ -59,49 +85,48 @@ static int put_vm_info(struct sk_buff *skb, struct kvmx_vm *vm)
 	return 0;
 }
 
-static struct kvmx_vm *vm_from_attrs(struct nlattr **attrs)
+static struct kvmx_vm *vm_from_attrs(struct nlattr **attrs, const struct kvmx_caller *c)
 {
 	if (!attrs[KVMX_A_VM_ID])
 		return ERR_PTR(-EINVAL);
-	return kvmx_vm_get_by_id(nla_get_u32(attrs[KVMX_A_VM_ID]));
+	return kvmx_vm_get_by_id(nla_get_u32(attrs[KVMX_A_VM_ID]), c);
 }
 
 /* ---- KVMX_CMD_LIST_VMS ---- */
 
-struct list_ctx {
-	struct sk_buff *skb;
-	struct netlink_callback *cb;
-};
-
-static int list_one(struct kvmx_vm *vm, void *arg)
-{
-	struct list_ctx *c = arg;
-	void *hdr;
-	int r;
-
-	hdr = genlmsg_put(c->skb, NETLINK_CB(c->cb->skb).portid, c->cb->nlh->nlmsg_seq,
-			  &kvmx_genl_family, NLM_F_MULTI, KVMX_CMD_LIST_VMS);
-	if (!hdr)
-		goto full;
-	mutex_lock(&vm->lock);
-	r = put_vm_info(c->skb, vm);
-	mutex_unlock(&vm->lock);
-	if (r) {
-		genlmsg_cancel(c->skb, hdr);
-		goto full;
-	}
-	genlmsg_end(c->skb, hdr);
-	c->cb->args[0] = vm->id + 1;
-	return 0;
-full:
-	return 1;	/* resume at this VM in the next message */
-}
+#define LIST_BATCH	16
 
 static int kvmx_genl_list_vms(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct list_ctx c = { .skb = skb, .cb = cb };
+	struct kvmx_caller c = caller_of(cb->skb);
+	struct kvmx_vm *vms[LIST_BATCH];
+	int i, n, r = 0;
 
-	kvmx_visit_visible_vms(cb->args[0], list_one, &c);
+	n = kvmx_get_visible_vms(cb->args[0], &c, vms, LIST_BATCH);
+	for (i = 0; i < n; i++) {
+		struct kvmx_vm *vm = vms[i];
+		void *hdr;
+
+		if (!r) {
+			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+					  &kvmx_genl_family, NLM_F_MULTI, KVMX_CMD_LIST_VMS);
+			r = hdr ? mutex_lock_killable(&vm->lock) : -EMSGSIZE;
+			if (!r) {
+				r = put_vm_info(skb, vm);
+				mutex_unlock(&vm->lock);
+			}
+			if (r && hdr)
+				genlmsg_cancel(skb, hdr);
+			else if (!r)
+				genlmsg_end(skb, hdr);
+			if (!r)
+				cb->args[0] = vm->id + 1;
+		}
+		kvmx_vm_put(vm);
+	}
+	/* Full (or interrupted): the next call resumes at cb->args[0]. */
+	if (r == -EINTR)
+		return r;
 	return skb->len;
 }
 
@@ -109,7 +134,8 @@ static int kvmx_genl_list_vms(struct sk_buff *skb, struct netlink_callback *cb)
 
 static int kvmx_genl_get_stats(struct sk_buff *skb, struct genl_info *info)
 {
-	struct kvmx_vm *vm = vm_from_attrs(info->attrs);
+	struct kvmx_caller c = caller_of(skb);
+	struct kvmx_vm *vm = vm_from_attrs(info->attrs, &c);
 	struct sk_buff *msg;
 	void *hdr;
 	int i, r = -EMSGSIZE;
@@ -125,7 +151,9 @@ static int kvmx_genl_get_stats(struct sk_buff *skb, struct genl_info *info)
 	hdr = genlmsg_put_reply(msg, info, &kvmx_genl_family, 0, KVMX_CMD_GET_STATS);
 	if (!hdr)
 		goto fail;
-	mutex_lock(&vm->lock);
+	r = mutex_lock_killable(&vm->lock);
+	if (r)
+		goto fail;
 	r = put_vm_info(msg, vm);
 	for (i = 0; !r && i < KVMX_MAX_VCPUS; i++) {
 		struct kvmx_vcpu *v = vm->vcpus[i];
@@ -151,11 +179,11 @@ fail:
 
 static int kvmx_genl_get_vmcs(struct sk_buff *skb, struct genl_info *info)
 {
-	struct kvmx_vm *vm = vm_from_attrs(info->attrs);
+	struct kvmx_caller c = caller_of(skb);
+	struct kvmx_vm *vm = vm_from_attrs(info->attrs, &c);
 	int max = kvmx_vmcs_snapshot_max(), n;
 	struct kvmx_vmcs_field *fields;
 	struct sk_buff *msg = NULL;
-	struct kvmx_vcpu *v;
 	void *hdr;
 	u32 id;
 
@@ -169,10 +197,7 @@ static int kvmx_genl_get_vmcs(struct sk_buff *skb, struct genl_info *info)
 	fields = kcalloc(max, sizeof(*fields), GFP_KERNEL);
 	if (!fields)
 		goto out_vm;
-	mutex_lock(&vm->lock);
-	v = id < KVMX_MAX_VCPUS ? vm->vcpus[id] : NULL;
-	n = v ? kvmx_vcpu_vmcs_snapshot(v, fields, max) : -ENOENT;
-	mutex_unlock(&vm->lock);
+	n = kvmx_vm_vmcs_snapshot(vm, id, fields, max, c.admin);
 	if (n < 0)
 		goto out;
 	msg = genlmsg_new(nla_total_size(n * sizeof(*fields)) + NLMSG_GOODSIZE, GFP_KERNEL);
@@ -202,7 +227,8 @@ out_vm:
 /* Refuse before the dump starts: an error here reaches the caller as such. */
 static int kvmx_genl_get_ept_start(struct netlink_callback *cb)
 {
-	struct kvmx_vm *vm = vm_from_attrs(genl_dumpit_info(cb)->attrs);
+	struct kvmx_caller c = caller_of(cb->skb);
+	struct kvmx_vm *vm = vm_from_attrs(genl_dumpit_info(cb)->attrs, &c);
 
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
@@ -213,6 +239,7 @@ static int kvmx_genl_get_ept_start(struct netlink_callback *cb)
 static int kvmx_genl_get_ept(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct kvmx_caller c = caller_of(cb->skb);
 	struct kvmx_ept_range *ranges;
 	struct kvmx_vm *vm;
 	u64 gpa = cb->args[0];
@@ -221,15 +248,17 @@ static int kvmx_genl_get_ept(struct sk_buff *skb, struct netlink_callback *cb)
 
 	if (cb->args[1])	/* the walk reached the end */
 		return 0;
-	vm = vm_from_attrs(info->attrs);
+	vm = vm_from_attrs(info->attrs, &c);
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
 	ranges = kcalloc(EPT_RANGES_PER_MSG, sizeof(*ranges), GFP_KERNEL);
 	r = -ENOMEM;
 	if (!ranges)
 		goto out;
-	mutex_lock(&vm->lock);
-	n = kvmx_ept_ranges(vm, &gpa, ranges, EPT_RANGES_PER_MSG, capable(CAP_SYS_ADMIN));
+	r = mutex_lock_killable(&vm->lock);
+	if (r)
+		goto out;
+	n = kvmx_ept_ranges(vm, &gpa, ranges, EPT_RANGES_PER_MSG, c.admin);
 	mutex_unlock(&vm->lock);
 	r = -EMSGSIZE;
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
@@ -255,7 +284,8 @@ out:
 
 static int kvmx_genl_walk_ept(struct sk_buff *skb, struct genl_info *info)
 {
-	struct kvmx_vm *vm = vm_from_attrs(info->attrs);
+	struct kvmx_caller c = caller_of(skb);
+	struct kvmx_vm *vm = vm_from_attrs(info->attrs, &c);
 	struct kvmx_ept_level levels[4];
 	struct sk_buff *msg;
 	void *hdr;
@@ -269,8 +299,12 @@ static int kvmx_genl_walk_ept(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	gpa = nla_get_u64(info->attrs[KVMX_A_GPA]);
-	mutex_lock(&vm->lock);
-	n = kvmx_ept_walk_gpa(vm, gpa, levels, capable(CAP_SYS_ADMIN));
+	n = mutex_lock_killable(&vm->lock);
+	if (n) {
+		kvmx_vm_put(vm);
+		return n;
+	}
+	n = kvmx_ept_walk_gpa(vm, gpa, levels, c.admin);
 	mutex_unlock(&vm->lock);
 	kvmx_vm_put(vm);
 	if (!n)
@@ -295,7 +329,8 @@ void kvmx_genl_event(struct kvmx_vm *vm, enum kvmx_event event, u32 exit_reason,
 	struct sk_buff *msg;
 	void *hdr;
 
-	if (!genl_has_listeners(&kvmx_genl_family, &init_net, KVMX_MCGRP_EVENTS))
+	if (!KVMX_N_MCGRPS ||
+	    !genl_has_listeners(&kvmx_genl_family, &init_net, KVMX_MCGRP_EVENTS))
 		return;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
@@ -329,11 +364,12 @@ static struct genl_family kvmx_genl_family __ro_after_init = {
 	.maxattr	= KVMX_A_MAX,
 	.policy		= kvmx_genl_policy,
 	.module		= THIS_MODULE,
+	/* Our own locks suffice; don't hold genl_mutex (everyone's) while we wait. */
+	.parallel_ops	= true,
 	.ops		= kvmx_genl_ops,
 	.n_ops		= ARRAY_SIZE(kvmx_genl_ops),
-	.resv_start_op	= __KVMX_CMD_MAX,
 	.mcgrps		= kvmx_mcgrps,
-	.n_mcgrps	= ARRAY_SIZE(kvmx_mcgrps),
+	.n_mcgrps	= KVMX_N_MCGRPS,
 };
 
 int kvmx_genl_init(void)

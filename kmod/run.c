@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kvm_host.h>
+#include <linux/moduleparam.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <asm/fpu/api.h>
@@ -23,6 +24,11 @@
 
 /* enter_guest(): an exit to handle, try again, entry failed, exit handled. */
 enum { ENTER_EXITED, ENTER_RETRY, ENTER_FAILED, ENTER_HANDLED };
+
+/* For measurements: off sends every exit through kvmx_handle_exit(). */
+static bool fastpath = true;
+module_param(fastpath, bool, 0644);
+MODULE_PARM_DESC(fastpath, "handle CPUID/VMCALL exits with interrupts off and re-enter at once");
 
 static bool interrupts_allowed(struct kvmx_vcpu *v)
 {
@@ -107,6 +113,8 @@ static void save_idt_vectoring(struct kvmx_vcpu *v)
  */
 static bool handle_exit_irqoff(struct kvmx_vcpu *v)
 {
+	if (!READ_ONCE(fastpath))
+		return false;
 	switch (v->exit_reason) {
 	case EXIT_REASON_CPUID:
 		kvmx_emulate_cpuid(v);
@@ -174,7 +182,9 @@ static int enter_guest(struct kvmx_vcpu *v)
 	inject_events(v);
 
 	local_irq_disable();
-	if (need_resched() || signal_pending(current)) {
+	/* Checked with interrupts off: a kick (IPI) after this makes the guest exit. */
+	if (need_resched() || signal_pending(current) ||
+	    READ_ONCE(v->vm->snap_vcpu) == v->id) {
 		local_irq_enable();
 		preempt_enable();
 		return ENTER_RETRY;
@@ -189,11 +199,14 @@ static int enter_guest(struct kvmx_vcpu *v)
 	for (;;) {
 		fail = enter_exit_irqoff(v);
 		if (fail || (v->exit_reason & EXIT_REASON_FAILED_ENTRY) ||
-		    v->reinject_info || !handle_exit_irqoff(v))
+		    v->reinject_info || !handle_exit_irqoff(v)) {
+			ret = ENTER_EXITED;	/* this exit still needs its handler */
 			break;
+		}
 		ret = ENTER_HANDLED;
-		/* Host work waits for nothing: leave if the scheduler or a signal calls. */
-		if (need_resched() || signal_pending(current))
+		/* Host work waits for nothing: leave if the scheduler, a signal or a reader calls. */
+		if (need_resched() || signal_pending(current) ||
+		    READ_ONCE(v->vm->snap_vcpu) == v->id)
 			break;
 		v->stat.fast_reentries++;
 	}
@@ -208,7 +221,7 @@ static int enter_guest(struct kvmx_vcpu *v)
 			fail == 1 ? vmcs_read32(VMCS_VM_INSTRUCTION_ERROR) : ~0U;
 		v->run->fail_entry.cpu = cpu;
 		v->exit_reason = 0;
-		kvmx_entry_failed(v);
+		kvmx_entry_failed(v, v->run->fail_entry.hardware_entry_failure_reason);
 		return ENTER_FAILED;
 	}
 	v->run->fail_entry.cpu = cpu;
@@ -233,6 +246,9 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 
 	fpu_swap_kvm_fpstate(&v->fpu, true);
 	for (;;) {
+		/* `kvmx vmcs` asked for this vCPU's VMCS (and kicked us out). */
+		if (unlikely(READ_ONCE(v->vm->snap_vcpu) == v->id))
+			kvmx_vcpu_serve_snapshot(v);
 		if (signal_pending(current)) {
 			run->exit_reason = KVMX_EXIT_INTR;
 			r = -EINTR;

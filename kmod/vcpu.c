@@ -527,6 +527,9 @@ static long kvmx_vcpu_ioctl(struct file *file, unsigned int ioctl, unsigned long
 		return -EINTR;
 	vcpu_enter_ioctl(v);
 	r = vcpu_ioctl_loaded(v, ioctl, (void __user *)arg);
+	/* A `kvmx vmcs` reader that found us busy: answer before letting go. */
+	if (unlikely(READ_ONCE(v->vm->snap_vcpu) == v->id))
+		kvmx_vcpu_serve_snapshot(v);
 	vcpu_exit_ioctl(v);
 	mutex_unlock(&v->mutex);
 	return r;

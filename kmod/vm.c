@@ -27,13 +27,13 @@ static LIST_HEAD(kvmx_vms);
 static DEFINE_MUTEX(kvmx_vms_lock);
 static u32 kvmx_next_vm_id = 1;
 
-/* Root, or the user who created it: the caller is the netlink sender. */
-bool kvmx_vm_visible(struct kvmx_vm *vm)
+/* Root, or the user who created it (netlink.c decides who is asking). */
+bool kvmx_vm_visible(struct kvmx_vm *vm, const struct kvmx_caller *c)
 {
-	return uid_eq(current_euid(), vm->owner_uid) || capable(CAP_SYS_ADMIN);
+	return c->admin || uid_eq(c->uid, vm->owner_uid);
 }
 
-struct kvmx_vm *kvmx_vm_get_by_id(u32 id)
+struct kvmx_vm *kvmx_vm_get_by_id(u32 id, const struct kvmx_caller *c)
 {
 	struct kvmx_vm *vm, *found = ERR_PTR(-ENOENT);
 
@@ -41,7 +41,7 @@ struct kvmx_vm *kvmx_vm_get_by_id(u32 id)
 	list_for_each_entry(vm, &kvmx_vms, list) {
 		if (vm->id != id)
 			continue;
-		if (!kvmx_vm_visible(vm))
+		if (!kvmx_vm_visible(vm, c))
 			found = ERR_PTR(-EPERM);
 		else if (kref_get_unless_zero(&vm->ref))
 			found = vm;
@@ -51,22 +51,21 @@ struct kvmx_vm *kvmx_vm_get_by_id(u32 id)
 	return found;
 }
 
-/* The VMs stay on the list, and allocated, as long as kvmx_vms_lock is held. */
-int kvmx_visit_visible_vms(u32 from, kvmx_vm_visit_t fn, void *arg)
+int kvmx_get_visible_vms(u32 from, const struct kvmx_caller *c, struct kvmx_vm **out, int max)
 {
 	struct kvmx_vm *vm;
-	int r = 0;
+	int n = 0;
 
+	/* Only references here: VM locks are taken after kvmx_vms_lock is dropped. */
 	mutex_lock(&kvmx_vms_lock);
 	list_for_each_entry(vm, &kvmx_vms, list) {
-		if (vm->id < from || !kvmx_vm_visible(vm))
-			continue;
-		r = fn(vm, arg);
-		if (r)
+		if (n == max)
 			break;
+		if (vm->id >= from && kvmx_vm_visible(vm, c) && kref_get_unless_zero(&vm->ref))
+			out[n++] = vm;
 	}
 	mutex_unlock(&kvmx_vms_lock);
-	return r;
+	return n;
 }
 
 /* KVM_CHECK_EXTENSION: exactly what works. */
@@ -197,6 +196,9 @@ int kvmx_create_vm(unsigned long type)
 	vm->owner = task_tgid_nr(current);
 	vm->owner_uid = current_euid();
 	INIT_LIST_HEAD(&vm->list);
+	mutex_init(&vm->snap_lock);
+	init_waitqueue_head(&vm->snap_wq);
+	vm->snap_vcpu = -1;
 	err = kvmx_ept_init(vm);
 	if (err) {
 		vm_free(vm);

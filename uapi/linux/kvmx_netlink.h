@@ -16,7 +16,7 @@
 
 #define KVMX_GENL_NAME		"kvmx"
 #define KVMX_GENL_VERSION	1
-#define KVMX_GENL_MCGRP_EVENTS	"events"	/* CAP_NET_ADMIN to join */
+#define KVMX_GENL_MCGRP_EVENTS	"events"	/* CAP_SYS_ADMIN to join */
 
 enum kvmx_genl_cmd {
 	KVMX_CMD_UNSPEC,

@@ -209,6 +209,7 @@ struct RunOptions {
 	bool resume_after_hlt = false;
 	bool stats = false;
 	unsigned timeout = 0;
+	unsigned hold = 0;
 	// The Linux path (-k).
 	std::string kernel;
 	std::string initrd;
@@ -302,6 +303,13 @@ int cmd_run(const RunOptions &o)
 		}
 		if (o.dump_regs)
 			fmt::print("{}", format_regs(m.vcpu().regs(), m.vcpu().sregs()));
+		if (o.hold) {
+			// The VM stays, its vCPU between runs: a time to look inside.
+			int id = m.vm().kvmx_id();
+			fmt::print(stderr, "kvmx: VM {} kept for {} s: kvmx stat, kvmx vmcs, kvmx ept --vm {}\n",
+				   id, o.hold, id);
+			std::this_thread::sleep_for(std::chrono::seconds(o.hold));
+		}
 		return r.status;
 	} catch (const std::exception &e) {
 		fmt::print(stderr, "kvmx: {}\n", e.what());
@@ -406,6 +414,8 @@ int main(int argc, char **argv)
 		      "treat HLT as a pause and run on (default: HLT stops the guest)");
 	run->add_flag("--stats", ro.stats, "print how many exits of each kind reached the tool");
 	run->add_option("--timeout", ro.timeout, "stop the guest after this many seconds");
+	run->add_option("--hold", ro.hold,
+			"keep the VM this many seconds after the guest stops (for kvmx stat/vmcs/ept)");
 
 	BenchArgs ba;
 	auto *bench = app.add_subcommand("bench", "Measure exit costs and VM lifecycle; compare two devices");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include "error.hpp"
 #include "fd.hpp"
 #include "machine.hpp"
+#include "system.hpp"
 #include "vcpu.hpp"
 #include "vm.hpp"
 
@@ -231,6 +233,21 @@ std::pair<double, double> concurrent(const std::string &device, std::span<const 
 	return { ticks[n / 2], (n * (iters + 16.0)) / secs };
 }
 
+// The floor under every exit to userspace, from userspace: KVM_RUN with
+// immediate_exit set (the syscall, the ioctl dispatch, vCPU load and put,
+// no guest), in TSC ticks like the guest's figures.
+double run_ioctl_floor(const System &sys, unsigned iters)
+{
+	Vm vm = sys.create_vm();
+	Vcpu vcpu = vm.create_vcpu(0);
+	vcpu.run()->immediate_exit = 1;
+	uint64_t t0 = __rdtsc();
+	for (unsigned i = 0; i < iters; i++)
+		if (vcpu.run_once() != -EINTR)
+			throw Error("KVM_RUN with immediate_exit did not return EINTR");
+	return static_cast<double>(__rdtsc() - t0) / iters;
+}
+
 } // namespace
 
 double Figure::median() const
@@ -283,6 +300,12 @@ std::vector<Figure> run_bench(const std::string &device, std::span<const uint8_t
 	      { T_TOUCH, 16, 64 << 20, Backing::Huge, 16 << 20, 2 << 20 });
 
 	System sys(device);
+	Figure fl{ "run_floor", "KVM_RUN with immediate_exit, from userspace (no entry)", "ticks",
+		   false, it, {} };
+	fmt::print(stderr, "  run_floor on {} ...\n", device);
+	for (unsigned r = 0; r < o.repeats; r++)
+		fl.samples.push_back(run_ioctl_floor(sys, it));
+	out.push_back(std::move(fl));
 	Figure lc{ "lifecycle", "VM create + vCPU + 1 MiB slot + run to HLT + destroy", "VMs/s",
 		   true, o.lifecycle, {} };
 	fmt::print(stderr, "  lifecycle on {} ...\n", device);

@@ -104,10 +104,15 @@ Netlink::Netlink() : sock_(nl_socket_alloc())
 
 Netlink::~Netlink() = default;
 
-// Sends @cmd with attributes from @fill, feeds every reply message to @r.
-static void transact(nl_sock *sk, int family, int cmd, bool dump,
-		     const std::function<void(nl_msg *)> &fill, Request &r)
+// Sends @cmd with attributes from @fill, feeds every reply message to @on_message.
+void Netlink::transact(int cmd, bool dump, const std::function<void(nl_msg *)> &fill,
+		       const std::function<void(nlattr *, int)> &on_message)
 {
+	if (subscribed_)
+		throw Error("kvmx netlink: this socket receives events; use another for requests");
+	nl_sock *sk = sock_.get();
+	int family = family_;
+	Request r{ on_message };
 	std::unique_ptr<nl_msg, void (*)(nl_msg *)> msg(nlmsg_alloc(), nlmsg_free);
 	if (!msg)
 		throw Error("netlink: out of memory", ENOMEM);
@@ -130,22 +135,22 @@ static void transact(nl_sock *sk, int family, int cmd, bool dump,
 std::vector<VmInfo> Netlink::list_vms()
 {
 	std::vector<VmInfo> vms;
-	Request r{[&](nlattr *head, int len) {
+	auto on_message = [&](nlattr *head, int len) {
 		VmInfo vm;
 		nlattr *a;
 		int rem;
 		nla_for_each_attr(a, head, len, rem)
 			read_vm_info(a, vm);
 		vms.push_back(vm);
-	}};
-	transact(sock_.get(), family_, KVMX_CMD_LIST_VMS, true, [](nl_msg *) {}, r);
+	};
+	transact(KVMX_CMD_LIST_VMS, true, [](nl_msg *) {}, on_message);
 	return vms;
 }
 
 VmStats Netlink::stats(uint32_t vm)
 {
 	VmStats s;
-	Request r{[&](nlattr *head, int len) {
+	auto on_message = [&](nlattr *head, int len) {
 		nlattr *a;
 		int rem;
 		uint32_t vcpu = 0;
@@ -162,33 +167,33 @@ VmStats Netlink::stats(uint32_t vm)
 				read_vm_info(a, s.vm);
 			}
 		}
-	}};
-	transact(sock_.get(), family_, KVMX_CMD_GET_STATS, false,
-		 [&](nl_msg *m) { nla_put_u32(m, KVMX_A_VM_ID, vm); }, r);
+	};
+	transact(KVMX_CMD_GET_STATS, false,
+		 [&](nl_msg *m) { nla_put_u32(m, KVMX_A_VM_ID, vm); }, on_message);
 	return s;
 }
 
 std::vector<kvmx_vmcs_field> Netlink::vmcs(uint32_t vm, uint32_t vcpu)
 {
 	std::vector<kvmx_vmcs_field> fields;
-	Request r{[&](nlattr *head, int len) {
+	auto on_message = [&](nlattr *head, int len) {
 		nlattr *a;
 		int rem;
 		nla_for_each_attr(a, head, len, rem)
 			if (nla_type(a) == KVMX_A_VMCS_FIELDS)
 				fields = array_attr<kvmx_vmcs_field>(a);
-	}};
-	transact(sock_.get(), family_, KVMX_CMD_GET_VMCS, false, [&](nl_msg *m) {
+	};
+	transact(KVMX_CMD_GET_VMCS, false, [&](nl_msg *m) {
 		nla_put_u32(m, KVMX_A_VM_ID, vm);
 		nla_put_u32(m, KVMX_A_VCPU_ID, vcpu);
-	}, r);
+	}, on_message);
 	return fields;
 }
 
 std::vector<kvmx_ept_range> Netlink::ept(uint32_t vm)
 {
 	std::vector<kvmx_ept_range> ranges;
-	Request r{[&](nlattr *head, int len) {
+	auto on_message = [&](nlattr *head, int len) {
 		nlattr *a;
 		int rem;
 		nla_for_each_attr(a, head, len, rem) {
@@ -209,37 +214,38 @@ std::vector<kvmx_ept_range> Netlink::ept(uint32_t vm)
 				ranges.push_back(x);
 			}
 		}
-	}};
-	transact(sock_.get(), family_, KVMX_CMD_GET_EPT, true,
-		 [&](nl_msg *m) { nla_put_u32(m, KVMX_A_VM_ID, vm); }, r);
+	};
+	transact(KVMX_CMD_GET_EPT, true,
+		 [&](nl_msg *m) { nla_put_u32(m, KVMX_A_VM_ID, vm); }, on_message);
 	return ranges;
 }
 
 std::vector<kvmx_ept_level> Netlink::walk_ept(uint32_t vm, uint64_t gpa)
 {
 	std::vector<kvmx_ept_level> levels;
-	Request r{[&](nlattr *head, int len) {
+	auto on_message = [&](nlattr *head, int len) {
 		nlattr *a;
 		int rem;
 		nla_for_each_attr(a, head, len, rem)
 			if (nla_type(a) == KVMX_A_EPT_WALK)
 				levels = array_attr<kvmx_ept_level>(a);
-	}};
-	transact(sock_.get(), family_, KVMX_CMD_WALK_EPT, false, [&](nl_msg *m) {
+	};
+	transact(KVMX_CMD_WALK_EPT, false, [&](nl_msg *m) {
 		nla_put_u32(m, KVMX_A_VM_ID, vm);
 		nla_put_u64(m, KVMX_A_GPA, gpa);
-	}, r);
+	}, on_message);
 	return levels;
 }
 
 void Netlink::subscribe_events()
 {
+	subscribed_ = true;
 	int grp = genl_ctrl_resolve_grp(sock_.get(), KVMX_GENL_NAME, KVMX_GENL_MCGRP_EVENTS);
 	if (grp < 0)
 		throw Error("kvmx netlink: no events group", ENOENT);
 	nl_socket_disable_seq_check(sock_.get());
 	if (int e = nl_socket_add_membership(sock_.get(), grp); e < 0)
-		throw Error(e == -NLE_PERM ? "kvmx events are for root (CAP_NET_ADMIN)" :
+		throw Error(e == -NLE_PERM ? "kvmx events are for root (CAP_SYS_ADMIN)" :
 			    std::string("netlink: joining the events group: ") + nl_geterror(e),
 			    e == -NLE_PERM ? EPERM : 0);
 }
@@ -247,7 +253,7 @@ void Netlink::subscribe_events()
 std::optional<VmEvent> Netlink::next_event(int timeout_ms)
 {
 	auto &got = pending_;
-	Request r{[&](nlattr *head, int len) {
+	auto on_message = [&](nlattr *head, int len) {
 		VmEvent ev;
 		nlattr *a;
 		int rem;
@@ -263,7 +269,8 @@ std::optional<VmEvent> Netlink::next_event(int timeout_ms)
 			}
 		}
 		got.push_back(ev);
-	}};
+	};
+	Request r{ on_message };
 	std::unique_ptr<nl_cb, void (*)(nl_cb *)> cb(nl_cb_alloc(NL_CB_DEFAULT), nl_cb_put);
 	nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_valid, &r);
 	while (got.empty()) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -13,6 +14,8 @@ extern "C" {
 }
 
 struct nl_sock;
+struct nl_msg;
+struct nlattr;
 
 namespace kvmx {
 
@@ -55,7 +58,8 @@ public:
 	std::vector<kvmx_ept_level> walk_ept(uint32_t vm, uint64_t gpa);
 
 	// Join the "events" group (root only), then wait for the next one
-	// (nothing after @timeout_ms; -1 waits for ever).
+	// (nothing after @timeout_ms; -1 waits for ever).  A subscribed Netlink
+	// is for events only: requests on it would meet events in their replies.
 	void subscribe_events();
 	std::optional<VmEvent> next_event(int timeout_ms = -1);
 
@@ -66,6 +70,9 @@ private:
 	std::unique_ptr<nl_sock, SockDeleter> sock_;
 	int family_ = 0;
 	std::deque<VmEvent> pending_;	// events received, not yet returned
+	bool subscribed_ = false;
+	void transact(int cmd, bool dump, const std::function<void(::nl_msg *)> &fill,
+		      const std::function<void(::nlattr *, int)> &on_message);
 };
 
 } // namespace kvmx

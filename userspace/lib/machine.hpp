@@ -41,6 +41,7 @@ public:
 	RunResult run();
 
 	const Vcpu &vcpu() const { return *vcpu_; }
+	const Vm &vm() const { return *vm_; }
 	const GuestMemory &memory() const { return *mem_; }
 	const std::map<uint32_t, uint64_t> &exit_counts() const { return exits_; }
 	uint64_t hlt_count() const { return hlts_; }

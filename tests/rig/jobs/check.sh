@@ -12,6 +12,7 @@ check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/module
 
 gtest /kvmx/kvmx-rig-tests --gtest_filter=-Smp.*:Smp/*:KvmAfterRmmod.*
 . /kvmx/jobs/guests.sh
+. /kvmx/jobs/lab.sh
 # Every VM is gone: the module must hold nothing any more.
 check kvmx.accounting-zero sh -c 'for f in /sys/class/misc/kvmx/accounting/*; do
 	[ "$(cat "$f")" = 0 ] || { echo "$f = $(cat "$f")"; exit 1; }; done'
