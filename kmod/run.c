@@ -10,6 +10,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/context_tracking.h>
 #include <linux/kvm_host.h>
 #include <linux/moduleparam.h>
 #include <linux/sched.h>
@@ -129,8 +130,35 @@ static bool handle_exit_irqoff(struct kvmx_vcpu *v)
 	return true;
 }
 
+/*
+ * guest_state_enter_irqoff() without RCU's quiescent-state note, for the
+ * fast loop's later entries: the loop's first entry made the note, and the
+ * loop ends at the next host interrupt.  Where context tracking is on
+ * (nohz_full CPUs) RCU must really be told, every time.
+ */
+static __always_inline void guest_state_reenter_irqoff(void)
+{
+	if (context_tracking_enabled_this_cpu()) {
+		guest_state_enter_irqoff();
+		return;
+	}
+	instrumentation_begin();
+	trace_hardirqs_on_prepare();
+	lockdep_hardirqs_on_prepare();
+	instrumentation_end();
+	lockdep_hardirqs_on(CALLER_ADDR0);
+}
+
+/* The conditional L1D flush's test, inline: most entries need none. */
+static __always_inline bool l1d_flush_wanted(struct kvmx_vcpu *v)
+{
+	return kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_ALWAYS ||
+	       (kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_COND &&
+		(v->l1d_flush_pending || kvm_get_cpu_l1tf_flush_l1d()));
+}
+
 /* One VM entry and exit; interrupts off.  0, or what __kvmx_vcpu_run failed with. */
-static int enter_exit_irqoff(struct kvmx_vcpu *v)
+static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 {
 	bool swap_xcr0;
 	u64 t0;
@@ -142,11 +170,14 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, v->xcr0);
 	if (native_read_cr2() != v->cr2)
 		native_write_cr2(v->cr2);
-	if (kvmx_l1d_flush_mode != KVMX_L1D_FLUSH_NEVER)
+	if (l1d_flush_wanted(v))
 		kvmx_l1d_flush(v);
 	trace_kvmx_entry(v);
 
-	guest_state_enter_irqoff();
+	if (reentry)
+		guest_state_reenter_irqoff();
+	else
+		guest_state_enter_irqoff();
 	t0 = rdtsc();
 	fail = __kvmx_vcpu_run(v->regs, v->launched);
 	v->stat.guest_tsc += rdtsc() - t0;
@@ -197,7 +228,7 @@ static int enter_guest(struct kvmx_vcpu *v)
 
 	guest_timing_enter_irqoff();
 	for (;;) {
-		fail = enter_exit_irqoff(v);
+		fail = enter_exit_irqoff(v, ret == ENTER_HANDLED);
 		if (fail || (v->exit_reason & EXIT_REASON_FAILED_ENTRY) ||
 		    v->reinject_info || !handle_exit_irqoff(v)) {
 			ret = ENTER_EXITED;	/* this exit still needs its handler */

@@ -9,7 +9,7 @@ lab() {
 	shift 2
 	echo "### \$ $*"
 	"$@" >/tmp/lab.out 2>&1
-	head -n 80 /tmp/lab.out
+	head -n 200 /tmp/lab.out
 	if grep -q -- "$pat" /tmp/lab.out; then pass "lab.$name"; else
 		fail "lab.$name" "no '$pat' in the output of: $*"; fi
 }
