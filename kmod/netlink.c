@@ -132,47 +132,64 @@ static int kvmx_genl_list_vms(struct sk_buff *skb, struct netlink_callback *cb)
 
 /* ---- KVMX_CMD_GET_STATS ---- */
 
+/* Counters another thread is bumping: copied a whole u64 at a time. */
+static int put_vcpu_stats(struct sk_buff *msg, struct kvmx_vcpu *v)
+{
+	struct nlattr *a;
+	const u64 *from = (const u64 *)&v->stat;
+	u64 *to;
+	unsigned int i;
+
+	if (nla_put_u32(msg, KVMX_A_VCPU_ID, v->id))
+		return -EMSGSIZE;
+	a = nla_reserve(msg, KVMX_A_VCPU_STATS, sizeof(v->stat));
+	if (!a)
+		return -EMSGSIZE;
+	to = nla_data(a);
+	for (i = 0; i < sizeof(v->stat) / sizeof(u64); i++)
+		to[i] = READ_ONCE(from[i]);
+	return 0;
+}
+
 static int kvmx_genl_get_stats(struct sk_buff *skb, struct genl_info *info)
 {
 	struct kvmx_caller c = caller_of(skb);
 	struct kvmx_vm *vm = vm_from_attrs(info->attrs, &c);
-	struct sk_buff *msg;
+	struct sk_buff *msg = NULL;
 	void *hdr;
-	int i, r = -EMSGSIZE;
+	int i, r;
 
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
-	msg = genlmsg_new(NLMSG_GOODSIZE + KVMX_MAX_VCPUS *
-			  nla_total_size(sizeof(struct kvmx_vcpu_stats) + 16), GFP_KERNEL);
-	if (!msg) {
-		kvmx_vm_put(vm);
-		return -ENOMEM;
-	}
-	hdr = genlmsg_put_reply(msg, info, &kvmx_genl_family, 0, KVMX_CMD_GET_STATS);
-	if (!hdr)
-		goto fail;
 	r = mutex_lock_killable(&vm->lock);
 	if (r)
-		goto fail;
+		goto out;
+	/* Sized for the vCPUs there are; none can come or go under vm->lock. */
+	msg = genlmsg_new(NLMSG_GOODSIZE + vm->nr_vcpus *
+			  (nla_total_size(sizeof(struct kvmx_vcpu_stats)) + nla_total_size(4)),
+			  GFP_KERNEL);
+	r = -ENOMEM;
+	if (!msg)
+		goto unlock;
+	r = -EMSGSIZE;
+	hdr = genlmsg_put_reply(msg, info, &kvmx_genl_family, 0, KVMX_CMD_GET_STATS);
+	if (!hdr)
+		goto unlock;
 	r = put_vm_info(msg, vm);
-	for (i = 0; !r && i < KVMX_MAX_VCPUS; i++) {
-		struct kvmx_vcpu *v = vm->vcpus[i];
-
-		/* A snapshot of counters another thread is bumping: each u64 is whole. */
-		if (v && (nla_put_u32(msg, KVMX_A_VCPU_ID, v->id) ||
-			  nla_put(msg, KVMX_A_VCPU_STATS, sizeof(v->stat), &v->stat)))
-			r = -EMSGSIZE;
-	}
+	for (i = 0; !r && i < KVMX_MAX_VCPUS; i++)
+		if (vm->vcpus[i])
+			r = put_vcpu_stats(msg, vm->vcpus[i]);
+	if (!r)
+		genlmsg_end(msg, hdr);
+unlock:
 	mutex_unlock(&vm->lock);
-	if (r)
-		goto fail;
-	genlmsg_end(msg, hdr);
+out:
 	kvmx_vm_put(vm);
+	if (r) {
+		nlmsg_free(msg);
+		return r;
+	}
 	return genlmsg_reply(msg, info);
-fail:
-	nlmsg_free(msg);
-	kvmx_vm_put(vm);
-	return r;
 }
 
 /* ---- KVMX_CMD_GET_VMCS ---- */
