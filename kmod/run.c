@@ -204,9 +204,12 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 	return 0;
 }
 
+/* Fast re-entries before interrupts come back on at least once. */
+#define FASTPATH_BURST	64
+
 static int enter_guest(struct kvmx_vcpu *v)
 {
-	int fail, cpu, ret = ENTER_EXITED;
+	int fail, cpu, ret = ENTER_EXITED, burst = 0;
 
 	preempt_disable();
 	kvmx_vcpu_prepare_host(v);
@@ -235,9 +238,16 @@ static int enter_guest(struct kvmx_vcpu *v)
 			break;
 		}
 		ret = ENTER_HANDLED;
-		/* Host work waits for nothing: leave if the scheduler, a signal or a reader calls. */
+		/*
+		 * Host work waits for nothing: leave if the scheduler, a signal
+		 * or a reader calls, and every FASTPATH_BURST exits anyway.  A
+		 * host interrupt makes the guest exit, so it would end the loop;
+		 * but Bochs delivers none while the guest has IF=0, and a guest
+		 * looping on CPUID with IF=0 must not keep this CPU's interrupts
+		 * off for ever.
+		 */
 		if (need_resched() || signal_pending(current) ||
-		    READ_ONCE(v->vm->snap_vcpu) == v->id)
+		    READ_ONCE(v->vm->snap_vcpu) == v->id || ++burst == FASTPATH_BURST)
 			break;
 		v->stat.fast_reentries++;
 	}

@@ -194,6 +194,33 @@ TEST_P(Api, SignalInterruptsARunningGuest)
 	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_INTR);
 }
 
+// Found by make stress: a guest looping on CPUID with IF=0 kept kvmx's
+// interrupts-off fast path going, and on Bochs (which takes no host
+// interrupt out of a guest with IF=0) the host never saw its timer again.
+// The loop now gives interrupts a chance every few exits: the signal lands.
+TEST_P(Api, CpuidLoopWithInterruptsOffStillTakesSignals)
+{
+	Env e(GetParam());
+	e.real_mode({ 0xfa, 0x0f, 0xa2, 0xeb, 0xfc });	// cli ; 1: cpuid ; jmp 1b
+	struct sigaction sa {};
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, nullptr);
+	pthread_t self = pthread_self();
+	std::atomic<bool> done{ false };
+	std::thread kicker([self, &done] {
+		for (int i = 0; i < 100 && !done; i++) {
+			usleep(100000);
+			if (!done)
+				pthread_kill(self, SIGUSR1);
+		}
+	});
+	int r = e.run_once();
+	done = true;
+	kicker.join();
+	EXPECT_EQ(r, EINTR);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_INTR);
+}
+
 TEST_P(Api, ReadOnlySlotWritesBecomeMmio)
 {
 	Env e(GetParam());

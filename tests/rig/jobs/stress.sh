@@ -6,7 +6,7 @@
 dmesg_mark stress
 scale=$(cat /kvmx/stress.scale 2>/dev/null || echo short)
 if [ "$scale" = full ]; then
-	secs=60 procs=4 threads=4 guests=2000 kills=100 pressure=40 migrate=60 vms=6
+	secs=20 procs=4 threads=4 guests=1000 kills=100 pressure=30 migrate=30 vms=4
 else
 	secs=10 procs=2 threads=3 guests=200 kills=20 pressure=8 migrate=5 vms=3
 fi
