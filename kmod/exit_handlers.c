@@ -44,6 +44,11 @@ static int handle_external_interrupt(struct kvmx_vcpu *v)
 	return 1;	/* the host took it when interrupts came back on */
 }
 
+static int handle_preemption_timer(struct kvmx_vcpu *v)
+{
+	return 1;	/* the host had its look (interrupts, scheduler): go on */
+}
+
 static int handle_triple_fault(struct kvmx_vcpu *v)
 {
 	v->run->exit_reason = KVMX_EXIT_SHUTDOWN;
@@ -370,6 +375,7 @@ static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_INVVPID]			= handle_ud,
 	[EXIT_REASON_WBINVD]			= handle_skip,
 	[EXIT_REASON_XSETBV]			= handle_xsetbv,
+	[EXIT_REASON_PREEMPTION_TIMER]		= handle_preemption_timer,
 	[EXIT_REASON_VMFUNC]			= handle_ud,
 };
 

@@ -29,6 +29,8 @@
 #include <asm/special_insns.h>
 #include <asm/tlbflush.h>
 
+#include <asm/tsc.h>
+
 #include "kvmx.h"
 #include "vmx_ops.h"
 
@@ -341,6 +343,18 @@ void kvmx_vmcs_setup(struct kvmx_vcpu *v)
 
 	/* Controls (SDM 25.6-25.8), as chosen at load time. */
 	vmcs_write(VMCS_PIN_BASED_CTLS, kvmx_ctls.pin);
+	/*
+	 * The VMX-preemption timer (SDM 26.5.1) makes a guest exit after about
+	 * a millisecond without exits, whatever it does: the host then gets
+	 * its interrupts even where they alone would not reach it (Bochs
+	 * takes none out of a guest with IF=0).  Its rate is the TSC's,
+	 * divided by 2^IA32_VMX_MISC[4:0]; without "save preemption timer
+	 * value" every entry starts it afresh.
+	 */
+	if (kvmx_ctls.pin & PIN_PREEMPTION_TIMER)
+		vmcs_write(VMCS_PREEMPTION_TIMER_VALUE,
+			   max_t(u64, 1, min_t(u64, U32_MAX,
+					       (u64)tsc_khz >> (kvmx_host_caps.misc & 0x1f))));
 	v->proc_ctls = kvmx_ctls.proc;
 	vmcs_write(VMCS_PROC_BASED_CTLS, v->proc_ctls);
 	vmcs_write(VMCS_PROC_BASED_CTLS2, kvmx_ctls.proc2);

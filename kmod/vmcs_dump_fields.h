@@ -70,7 +70,6 @@ enum vmcs_dump_field {
 	VMCS_NOTIFY_WINDOW		= 0x00004024,
 	/* 32-bit guest-state fields (B.3.3) */
 	VMCS_GUEST_SMBASE		= 0x00004828,
-	VMCS_PREEMPTION_TIMER_VALUE	= 0x0000482e,
 
 	/* natural-width control fields (B.4.1) */
 	VMCS_CR3_TARGET_VALUE0		= 0x00006008,

@@ -126,7 +126,7 @@ const struct vmx_bit_group vmx_ept_vpid_group =
 
 /* What kvmx's VMCS setup relies on, and what it uses when present. */
 #define PIN_REQUIRED	(PIN_EXT_INTR_EXITING | PIN_NMI_EXITING)
-#define PIN_OPTIONAL	(PIN_VIRTUAL_NMIS)
+#define PIN_OPTIONAL	(PIN_VIRTUAL_NMIS | PIN_PREEMPTION_TIMER)
 #define PROC_REQUIRED	(PROC_HLT_EXITING | PROC_USE_IO_BITMAPS | \
 			 PROC_USE_MSR_BITMAPS | PROC_SECONDARY_CONTROLS | \
 			 PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING | \

@@ -440,6 +440,34 @@ TEST(KvmxApi, UnknownIoctlsAreENOTTY)
 
 // kvmx only: the run mapping is exactly what GET_VCPU_MMAP_SIZE says (KVM
 // lets a larger mapping succeed and faults on access).
+// Found by make stress (2 CPUs): a fuzzed guest spinning with IF=0 and no
+// exits kept a Bochs CPU for good, since Bochs takes no host interrupt out
+// of such a guest.  kvmx now arms the VMX-preemption timer: the guest exits
+// within about a millisecond whatever it does.  kvmx only: kvm_intel does
+// not, and this guest would take the rig's CPU from it.
+TEST(KvmxApi, GuestSpinningWithInterruptsOffStillTakesSignals)
+{
+	Env e("/dev/kvmx");
+	e.real_mode({ 0xfa, 0xeb, 0xfe });	// cli ; jmp $
+	struct sigaction sa {};
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, nullptr);
+	pthread_t self = pthread_self();
+	std::atomic<bool> done{ false };
+	std::thread kicker([self, &done] {
+		for (int i = 0; i < 100 && !done; i++) {
+			usleep(100000);
+			if (!done)
+				pthread_kill(self, SIGUSR1);
+		}
+	});
+	int r = e.run_once();
+	done = true;
+	kicker.join();
+	EXPECT_EQ(r, EINTR);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_INTR);
+}
+
 TEST(KvmxApi, RunPageMmapIsBounded)
 {
 	Env e("/dev/kvmx");

@@ -157,15 +157,6 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, Clock::time_point en
 				arg = r.chance(70) ? r.below(8) : r.interesting();
 			else if (r.chance(3))
 				arg = r.interesting();			// a bad pointer
-			if (nr == KVMX_SET_REGS && buf.size() >= sizeof(kvmx_regs)) {
-				// IF=1 always: Bochs takes no host interrupt (timer,
-				// IPI) out of a guest that spins with IF=0, and that
-				// CPU would be lost to the rig (see README, The rig).
-				kvmx_regs regs;
-				std::memcpy(&regs, buf.data(), sizeof(regs));
-				regs.rflags |= 0x200;
-				std::memcpy(buf.data(), &regs, sizeof(regs));
-			}
 			if (nr == KVMX_RUN)
 				ualarm(20000, 0);			// never stay in a guest long
 			int ret = ::ioctl(fd, nr, arg);
