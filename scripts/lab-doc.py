@@ -54,7 +54,8 @@ def main():
         if len(lines) > most:
             lines = lines[:most - 1] + [f'... ({len(lines) - most + 1} more lines)']
         shown = cmd.replace('/kvmx/guests/', 'build/guests/')
-        shown = shown.replace('/sys/kernel/tracing/', '$T/')
+        if marker == 'TRACE':	# the log shows it without its quotes
+            shown = 'grep -E "kvmx_ept_fault|KVM_EXIT 6 " /sys/kernel/tracing/trace'
         body = '\n'.join(lines)
         if marker == 'GUEST':
             block = f'```\n{body}\n```'
