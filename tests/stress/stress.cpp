@@ -49,6 +49,9 @@ const unsigned long kIoctls[] = {
 	KVMX_GET_CPUID2, KVMX_GET_VMX_INFO,
 };
 
+// What any ioctl of the subset may write at its argument, at most.
+constexpr size_t kArgRoom = 64 << 10;
+
 struct Rng {
 	std::mt19937_64 g;
 	explicit Rng(uint64_t seed) : g(seed) {}
@@ -141,6 +144,10 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, Clock::time_point en
 				nr = (nr & ~(0x3fffUL << 16)) | (r.below(0x3fff) << 16);	// wrong size
 			buf.assign(16 + r.below(4096 + 64), 0);
 			fill_arg(r, buf);
+			// Room for whatever the call may write back: GET_MSRS and the
+			// CPUID calls write as many entries as the (random) count says,
+			// as on KVM.  Without it the fuzzer corrupts its own heap (seen).
+			buf.resize(kArgRoom);
 			unsigned long arg = reinterpret_cast<unsigned long>(buf.data());
 			if (nr == KVMX_SET_USER_MEMORY_REGION && r.chance(70) && !mems.empty()) {
 				// A plausible region: real memory, sometimes overlapping.
