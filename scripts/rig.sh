@@ -119,9 +119,19 @@ bochs_pid=$!
 trap 'pkill -P $bochs_pid 2>/dev/null; kill $bochs_pid 2>/dev/null' EXIT
 touch "$out/serial.log"
 done_at=""
+# serial.timed: the console with the wall time each line arrived at, to see
+# where a long job spends its time (rig time and wall time differ a lot).
+seen=0
+: >"$out/serial.timed"
 while kill -0 $bochs_pid 2>/dev/null; do
 	sleep 2
 	now=$(date +%s)
+	n=$(wc -l <"$out/serial.log")
+	if [ "$n" -gt "$seen" ]; then
+		sed -n "$((seen + 1)),${n}p" "$out/serial.log" | tr -d '\r' |
+			sed "s/^/[+$((now - start))s] /" >>"$out/serial.timed"
+		seen=$n
+	fi
 	if [ -z "$done_at" ] && grep -a -q -e '^KVMX-DONE' -e 'end Kernel panic' "$out/serial.log"; then
 		done_at=$now	# give poweroff a moment, then pull the plug
 	fi

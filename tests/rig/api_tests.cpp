@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -32,6 +34,17 @@ using rig::Env;
 namespace {
 
 class Api : public testing::TestWithParam<std::string> {};
+
+// One of kvmx's accounting counters (sysfs): what the module holds now.
+long acct(const char *name)
+{
+	std::ifstream f(std::string("/sys/class/misc/kvmx/accounting/") + name);
+	long v = -1;
+	f >> v;
+	return v;
+}
+
+bool is_kvmx(const std::string &dev) { return dev == "/dev/kvmx"; }
 
 TEST_P(Api, OverlappingSlotsAreRefused)
 {
@@ -169,15 +182,20 @@ void on_usr1(int) {}
 
 // KVM_RUN of a guest that never exits by itself: a thread sends SIGUSR1
 // every 100 ms (at most ~10 s) until the run comes back, which must be
-// with EINTR and KVM_EXIT_INTR.
-void expect_run_ends_by_signal(Env &e)
+// with EINTR and KVM_EXIT_INTR.  @meanwhile, if given, is done by that
+// thread 300 ms into the run, before the first signal.
+void expect_run_ends_by_signal(Env &e, const std::function<void()> &meanwhile = nullptr)
 {
 	struct sigaction sa {};
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, nullptr);
 	pthread_t self = pthread_self();
 	std::atomic<bool> done{ false };
-	std::thread kicker([self, &done] {
+	std::thread kicker([self, &done, &meanwhile] {
+		if (meanwhile) {
+			usleep(300000);
+			meanwhile();
+		}
 		for (int i = 0; i < 100 && !done; i++) {
 			usleep(100000);
 			if (!done)
@@ -385,6 +403,132 @@ TEST_P(Api, VcpuIsUnusableFromAnotherProcess)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+// Every fd of a VM closed by another thread while a thread sits in its
+// KVM_RUN: the run holds its own reference, so it goes on and ends by the
+// signal as usual; the VM goes when the last reference (the run page's
+// mapping) does, and the device is fine afterwards.
+TEST_P(Api, ClosingEveryFdWhileAThreadIsInRun)
+{
+	auto e = std::make_unique<Env>(GetParam());
+	e->real_mode({ 0xfb, 0x40, 0xeb, 0xfd });	// sti ; 1: inc ax ; jmp 1b
+	const int fds[] = { e->vcpu.get(), e->vm.get(), e->sys.get() };
+	expect_run_ends_by_signal(*e, [&fds] {
+		for (int fd : fds)
+			::close(fd);
+	});
+	// Closed by the other thread already: the Fd objects must not close
+	// those numbers again.
+	e->vcpu.release();
+	e->vm.release();
+	e->sys.release();
+	EXPECT_EQ(::ioctl(fds[0], KVMX_GET_REGS, nullptr), -1);
+	EXPECT_EQ(errno, EBADF);
+	e.reset();
+	if (is_kvmx(GetParam())) {
+		EXPECT_EQ(acct("vms"), 0) << "the VM outlived its last reference";
+	}
+	Env again(GetParam());
+	again.real_mode({ 0xf4 });
+	ASSERT_EQ(again.run_once(), 0);
+	EXPECT_EQ(again.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+}
+
+// send_fds/recv_fds: fds over a unix socket (SCM_RIGHTS), as a VMM would
+// hand a VM to a helper process.
+bool send_fds(int sock, const std::vector<int> &fds)
+{
+	char byte = 'f';
+	iovec iov{ &byte, 1 };
+	std::vector<char> ctl(CMSG_SPACE(sizeof(int) * fds.size()));
+	msghdr msg{};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.data();
+	msg.msg_controllen = ctl.size();
+	cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+	std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+	return ::sendmsg(sock, &msg, 0) == 1;
+}
+
+std::vector<int> recv_fds(int sock, size_t n)
+{
+	char byte;
+	iovec iov{ &byte, 1 };
+	std::vector<char> ctl(CMSG_SPACE(sizeof(int) * n));
+	msghdr msg{};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.data();
+	msg.msg_controllen = ctl.size();
+	if (::recvmsg(sock, &msg, 0) != 1)
+		return {};
+	cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n))
+		return {};
+	std::vector<int> fds(n);
+	std::memcpy(fds.data(), CMSG_DATA(c), sizeof(int) * n);
+	return fds;
+}
+
+// Isolation: a VM's fds passed to another process (which has a VM of its
+// own) reach nothing there: every VM and vCPU ioctl on them is EIO, and
+// neither VM is disturbed by the attempt.
+TEST_P(Api, FdsPassedToAnotherProcessReachNothing)
+{
+	int sp[2];
+	ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	pid_t pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		::close(sp[0]);
+		int why = 0;
+		try {
+			Env mine(GetParam());
+			mine.mem->put<uint32_t>(0x2000, 0xc0ffee);
+			mine.real_mode({ 0x66, 0xa1, 0x00, 0x20, 0xf4 });	// mov eax,[0x2000] ; hlt
+			std::vector<int> theirs = recv_fds(sp[1], 2);	// VM, vCPU
+			if (theirs.size() != 2)
+				_exit(10);
+			kvmx_userspace_memory_region r{ 1, 0, 0x100000, 0x1000,
+							reinterpret_cast<uint64_t>(mine.mem->host()) };
+			kvmx_regs regs{};
+			auto eio = [](int ret) { return ret == -1 && errno == EIO; };
+			if (!eio(::ioctl(theirs[0], KVMX_SET_USER_MEMORY_REGION, &r)))
+				why |= 1;
+			if (!eio(::ioctl(theirs[0], KVMX_CREATE_VCPU, 1)))
+				why |= 2;
+			if (!eio(::ioctl(theirs[1], KVMX_RUN, 0)))
+				why |= 4;
+			if (!eio(::ioctl(theirs[1], KVMX_GET_REGS, &regs)))
+				why |= 8;
+			if (mine.run_once() != 0 || mine.run->exit_reason != KVMX_EXIT_HLT ||
+			    (mine.regs().rax & 0xffffffff) != 0xc0ffee)
+				why |= 16;
+		} catch (...) {
+			why |= 32;
+		}
+		_exit(why);
+	}
+	::close(sp[1]);
+	Env e(GetParam());
+	e.mem->put<uint32_t>(0x2000, 0x5eed);
+	e.real_mode({ 0x66, 0xa1, 0x00, 0x20, 0xf4 });
+	ASSERT_TRUE(send_fds(sp[0], { e.vm.get(), e.vcpu.get() }));
+	::close(sp[0]);
+	int status = 0;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(WEXITSTATUS(status), 0)
+		<< "1: slot set, 2: vCPU made, 4: run, 8: regs read through the passed fds; "
+		   "16: the other process's own VM misbehaved; 32: it could not make one";
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(e.regs().rax & 0xffffffff, 0x5eedu);
+}
+
 TEST_P(Api, PortIoInCompletesOnTheNextRun)
 {
 	Env e(GetParam());
@@ -469,13 +613,6 @@ TEST(KvmxApi, ReservedEferBitsAreRefused)
 
 // kvmx only: the module's accounting (sysfs) follows what a VM holds and is
 // all zeros again once the VM's fds are closed.
-long acct(const char *name)
-{
-	std::ifstream f(std::string("/sys/class/misc/kvmx/accounting/") + name);
-	long v = -1;
-	f >> v;
-	return v;
-}
 
 TEST(KvmxApi, AccountingFollowsAVmAndReturnsToZero)
 {

@@ -253,19 +253,15 @@ void random_code(Rng &r, uint8_t *p, size_t n)
 	}
 }
 
-// Returns false if the device misbehaved (an errno it must not give, an
-// undefined exit).
-bool one_guest(const char *dev, Rng &r, uint64_t &exits)
+// A VM with @mem as its RAM at 0 and one vCPU with its run page mapped;
+// false if a step failed (errno tells why).
+bool open_vm(Vm &v, const char *dev, kvmx::GuestMemory &mem)
 {
-	Vm v;
 	v.sys = ::open(dev, O_RDWR | O_CLOEXEC);
 	v.vm = ::ioctl(v.sys, KVMX_CREATE_VM, 0);
 	if (v.vm < 0)
 		return false;
-	uint64_t size = 4 << 20;
-	kvmx::GuestMemory mem(size);
-	random_code(r, mem.at(0, 0x10000), 0x10000);
-	kvmx_userspace_memory_region m{ 0, 0, 0, size, reinterpret_cast<uint64_t>(mem.host()) };
+	kvmx_userspace_memory_region m{ 0, 0, 0, mem.size(), reinterpret_cast<uint64_t>(mem.host()) };
 	if (::ioctl(v.vm, KVMX_SET_USER_MEMORY_REGION, &m))
 		return false;
 	v.vcpu = ::ioctl(v.vm, KVMX_CREATE_VCPU, 0);
@@ -277,6 +273,38 @@ bool one_guest(const char *dev, Rng &r, uint64_t &exits)
 	if (p == MAP_FAILED)
 		return false;
 	v.run = static_cast<kvmx_run *>(p);
+	return true;
+}
+
+// open_vm(), then the vCPU in @mode running @code at 0x1000 with IF=1.
+bool make_vm(Vm &v, const char *dev, kvmx::GuestMemory &mem, kvmx::CpuMode mode,
+	     const std::vector<uint8_t> &code)
+{
+	std::memcpy(mem.at(0x1000, code.size()), code.data(), code.size());
+	if (!open_vm(v, dev, mem))
+		return false;
+	kvmx_sregs s{};
+	if (::ioctl(v.vcpu, KVMX_GET_SREGS, &s))
+		return false;
+	kvmx::ModeSetup ms = kvmx::setup_cpu_mode(mode, mem, s);
+	if (::ioctl(v.vcpu, KVMX_SET_SREGS, &ms.sregs))
+		return false;
+	kvmx_regs regs{};
+	regs.rip = 0x1000;
+	regs.rsp = ms.stack_top;
+	regs.rflags = 0x202;
+	return ::ioctl(v.vcpu, KVMX_SET_REGS, &regs) == 0;
+}
+
+// Returns false if the device misbehaved (an errno it must not give, an
+// undefined exit).
+bool one_guest(const char *dev, Rng &r, uint64_t &exits)
+{
+	Vm v;
+	kvmx::GuestMemory mem(4 << 20);
+	random_code(r, mem.at(0, 0x10000), 0x10000);
+	if (!open_vm(v, dev, mem))
+		return false;
 
 	kvmx_sregs s{};
 	::ioctl(v.vcpu, KVMX_GET_SREGS, &s);
@@ -363,41 +391,6 @@ int stress_kill(const char *dev, int count, uint64_t seed)
 	return 0;
 }
 
-
-// A VM with @size bytes of RAM at 0 and one vCPU in @mode running @code at
-// 0x1000 with IF=1; false if a step failed (errno tells why).
-bool make_vm(Vm &v, const char *dev, kvmx::GuestMemory &mem, kvmx::CpuMode mode,
-	     const std::vector<uint8_t> &code)
-{
-	v.sys = ::open(dev, O_RDWR | O_CLOEXEC);
-	v.vm = ::ioctl(v.sys, KVMX_CREATE_VM, 0);
-	if (v.vm < 0)
-		return false;
-	std::memcpy(mem.at(0x1000, code.size()), code.data(), code.size());
-	kvmx_userspace_memory_region m{ 0, 0, 0, mem.size(), reinterpret_cast<uint64_t>(mem.host()) };
-	if (::ioctl(v.vm, KVMX_SET_USER_MEMORY_REGION, &m))
-		return false;
-	v.vcpu = ::ioctl(v.vm, KVMX_CREATE_VCPU, 0);
-	if (v.vcpu < 0)
-		return false;
-	v.run_size = ::ioctl(v.sys, KVMX_GET_VCPU_MMAP_SIZE, 0);
-	void *p = ::mmap(nullptr, static_cast<size_t>(v.run_size), PROT_READ | PROT_WRITE, MAP_SHARED,
-			 v.vcpu, 0);
-	if (p == MAP_FAILED)
-		return false;
-	v.run = static_cast<kvmx_run *>(p);
-	kvmx_sregs s{};
-	if (::ioctl(v.vcpu, KVMX_GET_SREGS, &s))
-		return false;
-	kvmx::ModeSetup ms = kvmx::setup_cpu_mode(mode, mem, s);
-	if (::ioctl(v.vcpu, KVMX_SET_SREGS, &ms.sregs))
-		return false;
-	kvmx_regs regs{};
-	regs.rip = 0x1000;
-	regs.rsp = ms.stack_top;
-	regs.rflags = 0x202;
-	return ::ioctl(v.vcpu, KVMX_SET_REGS, &regs) == 0;
-}
 
 // Memory pressure: guests fault in more RAM than their memory cgroup allows.
 // The charge for a pinned page (or an EPT table) fails: KVM_RUN must give a

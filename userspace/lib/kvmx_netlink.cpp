@@ -44,6 +44,26 @@ template <typename T> std::vector<T> array_attr(const nlattr *a)
 	return v;
 }
 
+// Calls @f on each attribute of one reply message, in order.
+template <typename F> void for_each_attr(nlattr *head, int len, F &&f)
+{
+	nlattr *a;
+	int rem;
+	nla_for_each_attr(a, head, len, rem)
+		f(a);
+}
+
+// The on_message of a reply that carries its answer as one array attribute.
+template <typename T> auto array_of(int type, std::vector<T> &out)
+{
+	return [type, &out](nlattr *head, int len) {
+		for_each_attr(head, len, [&](nlattr *a) {
+			if (nla_type(a) == type)
+				out = array_attr<T>(a);
+		});
+	};
+}
+
 void read_vm_info(const nlattr *a, VmInfo &vm)
 {
 	switch (nla_type(a)) {
@@ -137,10 +157,7 @@ std::vector<VmInfo> Netlink::list_vms()
 	std::vector<VmInfo> vms;
 	auto on_message = [&](nlattr *head, int len) {
 		VmInfo vm;
-		nlattr *a;
-		int rem;
-		nla_for_each_attr(a, head, len, rem)
-			read_vm_info(a, vm);
+		for_each_attr(head, len, [&](nlattr *a) { read_vm_info(a, vm); });
 		vms.push_back(vm);
 	};
 	transact(KVMX_CMD_LIST_VMS, true, [](nl_msg *) {}, on_message);
@@ -151,10 +168,8 @@ VmStats Netlink::stats(uint32_t vm)
 {
 	VmStats s;
 	auto on_message = [&](nlattr *head, int len) {
-		nlattr *a;
-		int rem;
 		uint32_t vcpu = 0;
-		nla_for_each_attr(a, head, len, rem) {
+		for_each_attr(head, len, [&](nlattr *a) {
 			if (nla_type(a) == KVMX_A_VCPU_ID) {
 				vcpu = nla_get_u32(a);
 			} else if (nla_type(a) == KVMX_A_VCPU_STATS) {
@@ -166,7 +181,7 @@ VmStats Netlink::stats(uint32_t vm)
 			} else {
 				read_vm_info(a, s.vm);
 			}
-		}
+		});
 	};
 	transact(KVMX_CMD_GET_STATS, false,
 		 [&](nl_msg *m) { nla_put_u32(m, KVMX_A_VM_ID, vm); }, on_message);
@@ -176,17 +191,10 @@ VmStats Netlink::stats(uint32_t vm)
 std::vector<kvmx_vmcs_field> Netlink::vmcs(uint32_t vm, uint32_t vcpu)
 {
 	std::vector<kvmx_vmcs_field> fields;
-	auto on_message = [&](nlattr *head, int len) {
-		nlattr *a;
-		int rem;
-		nla_for_each_attr(a, head, len, rem)
-			if (nla_type(a) == KVMX_A_VMCS_FIELDS)
-				fields = array_attr<kvmx_vmcs_field>(a);
-	};
 	transact(KVMX_CMD_GET_VMCS, false, [&](nl_msg *m) {
 		nla_put_u32(m, KVMX_A_VM_ID, vm);
 		nla_put_u32(m, KVMX_A_VCPU_ID, vcpu);
-	}, on_message);
+	}, array_of(KVMX_A_VMCS_FIELDS, fields));
 	return fields;
 }
 
@@ -194,11 +202,9 @@ std::vector<kvmx_ept_range> Netlink::ept(uint32_t vm)
 {
 	std::vector<kvmx_ept_range> ranges;
 	auto on_message = [&](nlattr *head, int len) {
-		nlattr *a;
-		int rem;
-		nla_for_each_attr(a, head, len, rem) {
+		for_each_attr(head, len, [&](nlattr *a) {
 			if (nla_type(a) != KVMX_A_EPT_RANGES)
-				continue;
+				return;
 			for (const auto &x : array_attr<kvmx_ept_range>(a)) {
 				// The kernel merges within a message; merge across them too.
 				if (!ranges.empty()) {
@@ -213,7 +219,7 @@ std::vector<kvmx_ept_range> Netlink::ept(uint32_t vm)
 				}
 				ranges.push_back(x);
 			}
-		}
+		});
 	};
 	transact(KVMX_CMD_GET_EPT, true,
 		 [&](nl_msg *m) { nla_put_u32(m, KVMX_A_VM_ID, vm); }, on_message);
@@ -223,17 +229,10 @@ std::vector<kvmx_ept_range> Netlink::ept(uint32_t vm)
 std::vector<kvmx_ept_level> Netlink::walk_ept(uint32_t vm, uint64_t gpa)
 {
 	std::vector<kvmx_ept_level> levels;
-	auto on_message = [&](nlattr *head, int len) {
-		nlattr *a;
-		int rem;
-		nla_for_each_attr(a, head, len, rem)
-			if (nla_type(a) == KVMX_A_EPT_WALK)
-				levels = array_attr<kvmx_ept_level>(a);
-	};
 	transact(KVMX_CMD_WALK_EPT, false, [&](nl_msg *m) {
 		nla_put_u32(m, KVMX_A_VM_ID, vm);
 		nla_put_u64(m, KVMX_A_GPA, gpa);
-	}, on_message);
+	}, array_of(KVMX_A_EPT_WALK, levels));
 	return levels;
 }
 
@@ -255,9 +254,7 @@ std::optional<VmEvent> Netlink::next_event(int timeout_ms)
 	auto &got = pending_;
 	auto on_message = [&](nlattr *head, int len) {
 		VmEvent ev;
-		nlattr *a;
-		int rem;
-		nla_for_each_attr(a, head, len, rem) {
+		for_each_attr(head, len, [&](nlattr *a) {
 			switch (nla_type(a)) {
 			case KVMX_A_EVENT: ev.event = nla_get_u32(a); break;
 			case KVMX_A_VM_ID: ev.vm_id = nla_get_u32(a); break;
@@ -267,7 +264,7 @@ std::optional<VmEvent> Netlink::next_event(int timeout_ms)
 			case KVMX_A_VMCS_ERROR: ev.vmcs_error = nla_get_u32(a); break;
 			default: break;
 			}
-		}
+		});
 		got.push_back(ev);
 	};
 	Request r{ on_message };

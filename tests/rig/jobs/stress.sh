@@ -16,6 +16,7 @@ check kvmx.insmod insmod /kvmx/modules/kvmx.ko
 # step NAME CMD...: like check, and show the tool's "stress:" summary lines.
 step() {
 	name=$1; shift
+	echo "stress: $name starts at rig time $(cut -d' ' -f1 /proc/uptime) s"
 	"$@" >/tmp/$name.out 2>&1
 	rc=$?
 	grep '^stress:' /tmp/$name.out
