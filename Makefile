@@ -54,7 +54,7 @@ check:
 demo:
 	@scripts/demo.sh
 
-# Not part of check: the long stress run in the rig, 2 CPUs (about 25 minutes).
+# Not part of check: the long stress run in the rig, 2 CPUs (about 17 minutes).
 stress: setup rig-kmod userspace guests
 	RIG_STRESS_SCALE=full scripts/rig.sh --cpus 2 --timeout 2400 stress
 

@@ -56,9 +56,9 @@ step dkms scripts/dkms-test.sh
 
 # The rig: one boot per job, one result per test inside it.
 # linux: boot Debian's kernel as a kvmx guest (and under QEMU + kvm_intel).
-# stress: the short version of make stress.
+# stress: the short version of make stress (2 CPUs, like make stress).
 export RIG_LINUX_GUEST=1 RIG_QEMU=1 RIG_STRESS_SCALE=short
-for job in "check --cpus 1" "smp --cpus 2" "linux --cpus 1" "stress --cpus 1"; do
+for job in "check --cpus 1" "smp --cpus 2" "linux --cpus 1" "stress --cpus 2"; do
 	set -- $job
 	name=$1; shift
 	scripts/rig.sh "$@" "$name" 2>&1 | tee "$logdir/rig-$name.log" | grep -v '^  ' >&2

@@ -183,7 +183,7 @@ void on_usr1(int) {}
 // KVM_RUN of a guest that never exits by itself: a thread sends SIGUSR1
 // every 100 ms (at most ~10 s) until the run comes back, which must be
 // with EINTR and KVM_EXIT_INTR.  @meanwhile, if given, is done by that
-// thread 300 ms into the run, before the first signal.
+// thread 100 ms into the run, before the first signal.
 void expect_run_ends_by_signal(Env &e, const std::function<void()> &meanwhile = nullptr)
 {
 	struct sigaction sa {};
@@ -193,7 +193,7 @@ void expect_run_ends_by_signal(Env &e, const std::function<void()> &meanwhile = 
 	std::atomic<bool> done{ false };
 	std::thread kicker([self, &done, &meanwhile] {
 		if (meanwhile) {
-			usleep(300000);
+			usleep(100000);
 			meanwhile();
 		}
 		for (int i = 0; i < 100 && !done; i++) {

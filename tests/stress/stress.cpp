@@ -1,6 +1,6 @@
 // kvmx-stress: hammer a KVM-API device from the rig and see the host survive.
 //
-//   kvmx-stress ioctl  DEVICE SECONDS PROCS THREADS SEED   random ioctl sequences
+//   kvmx-stress ioctl  DEVICE CALLS PROCS THREADS SEED     random ioctl sequences
 //   kvmx-stress guests DEVICE COUNT SEED                   random guests
 //   kvmx-stress kill   DEVICE COUNT SEED                   SIGKILL mid-run
 //
@@ -9,11 +9,13 @@
 // the rig job then checks dmesg and the module's accounting.
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,13 +115,46 @@ struct Fds {
 
 void on_alarm(int) {}
 
+// A one-shot timer whose SIGALRM goes to the thread that made it.  ualarm()
+// is the process's: in a threaded fuzzer its signal lands on any thread, and
+// one thread's ualarm(0) cancels another's, so a thread in KVM_RUN could be
+// left spinning in its guest for good (seen: the 2-CPU run's ioctl phase
+// never ended).
+class ThreadTimer {
+public:
+	ThreadTimer()
+	{
+		sigevent sev{};
+		sev.sigev_notify = SIGEV_THREAD_ID;
+		sev.sigev_signo = SIGALRM;
+		sev._sigev_un._tid = static_cast<pid_t>(::gettid());	// sigev_notify_thread_id
+		if (::timer_create(CLOCK_MONOTONIC, &sev, &t_))
+			throw std::runtime_error("timer_create failed");
+	}
+	~ThreadTimer() { ::timer_delete(t_); }
+	ThreadTimer(const ThreadTimer &) = delete;
+	ThreadTimer &operator=(const ThreadTimer &) = delete;
+	// 0 disarms.
+	void arm(long usec)
+	{
+		itimerspec its{};
+		its.it_value.tv_sec = usec / 1000000;
+		its.it_value.tv_nsec = (usec % 1000000) * 1000;
+		::timer_settime(t_, 0, &its, nullptr);
+	}
+
+private:
+	timer_t t_{};
+};
+
 // One thread of random calls on fds shared with the other threads.
-void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, Clock::time_point end,
+void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 		  std::atomic<uint64_t> &calls, std::vector<void *> &mems)
 {
 	Rng r(seed);
+	ThreadTimer timer;
 	std::vector<uint8_t> buf;
-	while (Clock::now() < end) {
+	for (uint64_t i = 0; i < share; i++) {
 		unsigned what = static_cast<unsigned>(r.below(100));
 		if (what < 5) {
 			fds.add(::open(dev, O_RDWR | O_CLOEXEC));
@@ -165,10 +201,10 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, Clock::time_point en
 			else if (r.chance(3))
 				arg = r.interesting();			// a bad pointer
 			if (nr == KVMX_RUN)
-				ualarm(20000, 0);			// never stay in a guest long
+				timer.arm(2000);			// never stay in a guest long
 			int ret = ::ioctl(fd, nr, arg);
 			if (nr == KVMX_RUN)
-				ualarm(0, 0);
+				timer.arm(0);
 			if (ret >= 0 && (nr == KVMX_CREATE_VM || nr == KVMX_CREATE_VCPU))
 				fds.add(ret);
 		}
@@ -176,8 +212,12 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, Clock::time_point en
 	}
 }
 
-int stress_ioctl(const char *dev, int seconds, int procs, int threads, uint64_t seed)
+// The work is counted in calls, not seconds: under this load the rig's
+// clock runs at a fraction of its usual pace (a few rig seconds per wall
+// minute), so a time bound says little about how much was tested.
+int stress_ioctl(const char *dev, uint64_t total_calls, int procs, int threads, uint64_t seed)
 {
+	auto started = Clock::now();
 	std::vector<pid_t> kids;
 	int pipefd[2];
 	if (::pipe(pipefd))
@@ -194,11 +234,11 @@ int stress_ioctl(const char *dev, int seconds, int procs, int threads, uint64_t 
 						      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
 			Fds fds;
 			std::atomic<uint64_t> calls{ 0 };
-			auto end = Clock::now() + std::chrono::seconds(seconds);
+			uint64_t share = total_calls / static_cast<uint64_t>(procs * threads) + 1;
 			std::vector<std::thread> ts;
 			for (int t = 0; t < threads; t++)
 				ts.emplace_back(ioctl_worker, dev, std::ref(fds),
-						seed * 1000 + static_cast<uint64_t>(p * 100 + t), end,
+						seed * 1000 + static_cast<uint64_t>(p * 100 + t), share,
 						std::ref(calls), std::ref(mems));
 			for (auto &t : ts)
 				t.join();
@@ -209,18 +249,41 @@ int stress_ioctl(const char *dev, int seconds, int procs, int threads, uint64_t 
 		kids.push_back(pid);
 	}
 	::close(pipefd[1]);
+	// A child still there after this long (rig time) has a thread stuck in
+	// a call that should have ended: KVM_RUN must return on its timer's signal.
+	auto give_up = started + std::chrono::seconds(600);
+	int died = 0, hung = 0;
+	for (size_t left = kids.size(); left;) {
+		for (pid_t &k : kids) {
+			int st;
+			if (k <= 0 || ::waitpid(k, &st, WNOHANG) != k)
+				continue;
+			if (!WIFEXITED(st) || WEXITSTATUS(st))
+				died++;
+			k = 0;
+			left--;
+		}
+		if (left && Clock::now() > give_up) {
+			for (pid_t &k : kids) {
+				if (k <= 0)
+					continue;
+				::kill(k, SIGKILL);
+				::waitpid(k, nullptr, 0);
+				k = 0;
+				hung++;
+			}
+			break;
+		}
+		::usleep(50000);
+	}
 	uint64_t total = 0, n;
 	while (::read(pipefd[0], &n, sizeof(n)) == sizeof(n))
 		total += n;
-	int bad = 0;
-	for (pid_t k : kids) {
-		int st;
-		::waitpid(k, &st, 0);
-		if (!WIFEXITED(st) || WEXITSTATUS(st))
-			bad++;
-	}
-	std::printf("stress: ioctl: %llu calls in %d s, %d processes x %d threads, %d died\n",
-		    static_cast<unsigned long long>(total), seconds, procs, threads, bad);
+	double secs = std::chrono::duration<double>(Clock::now() - started).count();
+	std::printf("stress: ioctl: %llu calls in %.1f s of rig time, %d processes x %d threads, "
+		    "%d died, %d hung\n",
+		    static_cast<unsigned long long>(total), secs, procs, threads, died, hung);
+	int bad = died + hung;
 	return bad ? 1 : 0;
 }
 
@@ -300,6 +363,7 @@ bool make_vm(Vm &v, const char *dev, kvmx::GuestMemory &mem, kvmx::CpuMode mode,
 // undefined exit).
 bool one_guest(const char *dev, Rng &r, uint64_t &exits)
 {
+	ThreadTimer timer;
 	Vm v;
 	kvmx::GuestMemory mem(4 << 20);
 	random_code(r, mem.at(0, 0x10000), 0x10000);
@@ -330,9 +394,12 @@ bool one_guest(const char *dev, Rng &r, uint64_t &exits)
 	::ioctl(v.vcpu, KVMX_SET_REGS, &regs);
 
 	for (int i = 0; i < 64; i++) {
-		ualarm(20000, 0);	// a guest that loops without exits: 20 ms
+		// A guest that loops without exits: 2 ms of rig time, which costs
+		// Bochs some 2 million instructions, is plenty (kvmx's preemption
+		// timer makes it exit every ~1 ms anyway).
+		timer.arm(2000);
 		int ret = ::ioctl(v.vcpu, KVMX_RUN, 0);
-		ualarm(0, 0);
+		timer.arm(0);
 		exits++;
 		if (ret < 0)
 			return errno == EINTR || errno == EFAULT;
@@ -362,9 +429,14 @@ int stress_guests(const char *dev, int count, uint64_t seed)
 	Rng r(seed);
 	int bad = 0;
 	uint64_t exits = 0;
-	for (int i = 0; i < count; i++)
+	auto started = Clock::now();
+	for (int i = 0; i < count; i++) {
 		if (!one_guest(dev, r, exits))
 			bad++;
+		if ((i + 1) % 100 == 0)
+			std::fprintf(stderr, "progress: %d guests, %.1f s of rig time\n", i + 1,
+				    std::chrono::duration<double>(Clock::now() - started).count());
+	}
 	std::printf("stress: guests: %d random guests, %llu runs, %d misbehaved\n", count,
 		    static_cast<unsigned long long>(exits), bad);
 	return bad ? 1 : 0;
@@ -383,7 +455,8 @@ int stress_kill(const char *dev, int count, uint64_t seed)
 			for (;;)
 				one_guest(dev, cr, ex);
 		}
-		::usleep(static_cast<useconds_t>(1000 + r.below(200000)));
+		// 0.5-20 ms: from opening the device to a few hundred runs in.
+		::usleep(static_cast<useconds_t>(500 + r.below(20000)));
 		::kill(pid, SIGKILL);
 		::waitpid(pid, nullptr, 0);
 	}
@@ -472,7 +545,7 @@ int stress_pressure(const char *dev, int count, uint64_t seed)
 // Several VMs at once, their vCPU threads moved between CPUs every few
 // milliseconds while they run; each guest counts, and every count must
 // arrive in order: no state lost or replayed across a migration.
-int stress_migrate(const char *dev, int seconds, int vms)
+int stress_migrate(const char *dev, int msecs, int vms)
 {
 	// Real mode: esi counts; OUT it to port 0x10; spin a little; again.
 	const std::vector<uint8_t> code = {
@@ -519,7 +592,7 @@ int stress_migrate(const char *dev, int seconds, int vms)
 			}
 		});
 	}
-	auto end = Clock::now() + std::chrono::seconds(seconds);
+	auto end = Clock::now() + std::chrono::milliseconds(msecs);
 	for (unsigned k = 0; Clock::now() < end; k++) {
 		for (int i = 0; i < vms; i++) {
 			pid_t tid = tids[static_cast<size_t>(i)];
@@ -536,8 +609,8 @@ int stress_migrate(const char *dev, int seconds, int vms)
 	stop = true;
 	for (auto &t : ts)
 		t.join();
-	std::printf("stress: migrate: %d VMs on %d CPUs for %d s: %llu counts in order, "
-		    "%llu forced moves, %d errors\n", vms, ncpus, seconds,
+	std::printf("stress: migrate: %d VMs on %d CPUs for %d ms: %llu counts in order, "
+		    "%llu forced moves, %d errors\n", vms, ncpus, msecs,
 		    static_cast<unsigned long long>(outs.load()),
 		    static_cast<unsigned long long>(moves.load()), bad.load());
 	return bad || outs == 0 ? 1 : 0;
@@ -550,8 +623,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, nullptr, _IONBF, 0);
 	std::string cmd = argc > 1 ? argv[1] : "";
 	if (cmd == "ioctl" && argc == 7)
-		return stress_ioctl(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]),
-				    std::strtoull(argv[6], nullptr, 0));
+		return stress_ioctl(argv[2], std::strtoull(argv[3], nullptr, 0), std::atoi(argv[4]),
+				    std::atoi(argv[5]), std::strtoull(argv[6], nullptr, 0));
 	if (cmd == "guests" && argc == 5)
 		return stress_guests(argv[2], std::atoi(argv[3]), std::strtoull(argv[4], nullptr, 0));
 	if (cmd == "kill" && argc == 5)
@@ -560,10 +633,10 @@ int main(int argc, char **argv)
 		return stress_pressure(argv[2], std::atoi(argv[3]), std::strtoull(argv[4], nullptr, 0));
 	if (cmd == "migrate" && argc == 5)
 		return stress_migrate(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
-	std::fprintf(stderr, "usage: kvmx-stress ioctl DEV SECONDS PROCS THREADS SEED\n"
+	std::fprintf(stderr, "usage: kvmx-stress ioctl DEV CALLS PROCS THREADS SEED\n"
 			     "       kvmx-stress guests DEV COUNT SEED\n"
 			     "       kvmx-stress kill DEV COUNT SEED\n"
 			     "       kvmx-stress pressure DEV COUNT SEED\n"
-			     "       kvmx-stress migrate DEV SECONDS VMS\n");
+			     "       kvmx-stress migrate DEV MSECS VMS\n");
 	return 2;
 }
