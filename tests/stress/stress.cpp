@@ -1,12 +1,15 @@
 // kvmx-stress: hammer a KVM-API device from the rig and see the host survive.
 //
-//   kvmx-stress ioctl  DEVICE CALLS PROCS THREADS SEED     random ioctl sequences
-//   kvmx-stress guests DEVICE COUNT SEED                   random guests
-//   kvmx-stress kill   DEVICE COUNT SEED                   SIGKILL mid-run
+//   kvmx-stress ioctl    DEVICE CALLS PROCS THREADS SEED   random ioctl sequences
+//   kvmx-stress guests   DEVICE COUNT SEED                 random and mutated guests
+//   kvmx-stress kill     DEVICE COUNT SEED                 SIGKILL mid-run
+//   kvmx-stress pressure DEVICE COUNT SEED                 guests in a small memory cgroup
+//   kvmx-stress migrate  DEVICE MSECS VMS                  vCPU threads moved between CPUs
 //
 // Each prints one "stress: ..." summary line and exits 0 if the device
-// behaved (only errno-style failures, every guest ended with a defined exit);
-// the rig job then checks dmesg and the module's accounting.
+// behaved (only errno-style failures, every guest ended with a defined exit,
+// nothing left behind); the rig job then checks dmesg and the module's
+// accounting.
 #include <fcntl.h>
 #include <signal.h>
 #include <time.h>
@@ -15,7 +18,6 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -316,6 +318,55 @@ void random_code(Rng &r, uint8_t *p, size_t n)
 	}
 }
 
+// Instructions that make a guest exit, or change what the next exit sees:
+// the dictionary that mutated guests are built from.  Most decode (to
+// something) in every mode.
+const std::vector<uint8_t> kExitingInsns[] = {
+	{ 0x0f, 0xa2 },				// cpuid
+	{ 0xe6, 0x10 },				// out 0x10, al
+	{ 0xec },				// in al, dx
+	{ 0x6e },				// outsb
+	{ 0xf3, 0x6c },				// rep insb
+	{ 0xf4 },				// hlt
+	{ 0x0f, 0x01, 0xc1 },			// vmcall
+	{ 0x0f, 0x32 },				// rdmsr
+	{ 0x0f, 0x30 },				// wrmsr
+	{ 0x0f, 0x20, 0xc0 },			// mov eax, cr0
+	{ 0x0f, 0x22, 0xd8 },			// mov cr3, eax
+	{ 0x0f, 0x22, 0xe0 },			// mov cr4, eax
+	{ 0x0f, 0x21, 0xf8 },			// mov eax, dr7
+	{ 0x0f, 0x01, 0xd1 },			// xsetbv
+	{ 0x0f, 0x09 },				// wbinvd
+	{ 0x0f, 0x31 },				// rdtsc
+	{ 0xcc },				// int3
+	{ 0xcd, 0x80 },				// int 0x80
+	{ 0x0f, 0x0b },				// ud2
+	{ 0xa3, 0x00, 0x00, 0x00, 0xd0 },	// mov [0xd0000000], eax (32-bit)
+	{ 0x8b, 0x07 },				// mov eax, [edi] / ax, [bx]
+	{ 0x89, 0x07 },				// mov [edi], eax
+	{ 0x0f, 0x01, 0xc4 },			// vmxoff
+	{ 0x0f, 0xc7, 0x30 },			// vmptrld [eax]
+	{ 0x0f, 0x01, 0xf9 },			// rdtscp
+	{ 0xeb, 0xfe },				// jmp $
+	{ 0x40 },				// inc eax (a REX prefix in long mode)
+	{ 0x66 },				// operand size prefix
+};
+
+// A program of 4-40 instructions from kExitingInsns, then up to 4 bytes
+// mutated: code that reaches exit handlers with odd operands far more often
+// than random bytes do.
+std::vector<uint8_t> mutated_program(Rng &r)
+{
+	std::vector<uint8_t> code;
+	for (uint64_t n = 4 + r.below(37); n; n--) {
+		const auto &insn = kExitingInsns[r.below(std::size(kExitingInsns))];
+		code.insert(code.end(), insn.begin(), insn.end());
+	}
+	for (uint64_t n = r.below(5); n; n--)
+		code[r.below(code.size())] = static_cast<uint8_t>(r());
+	return code;
+}
+
 // A VM with @mem as its RAM at 0 and one vCPU with its run page mapped;
 // false if a step failed (errno tells why).
 bool open_vm(Vm &v, const char *dev, kvmx::GuestMemory &mem)
@@ -367,6 +418,12 @@ bool one_guest(const char *dev, Rng &r, uint64_t &exits)
 	Vm v;
 	kvmx::GuestMemory mem(4 << 20);
 	random_code(r, mem.at(0, 0x10000), 0x10000);
+	// Half the guests start in random bytes, half in a mutated program.
+	uint64_t rip = 0x1000 + r.below(0x100);
+	if (r.chance(50)) {
+		std::vector<uint8_t> code = mutated_program(r);
+		std::memcpy(mem.at(rip, code.size()), code.data(), code.size());
+	}
 	if (!open_vm(v, dev, mem))
 		return false;
 
@@ -388,7 +445,7 @@ bool one_guest(const char *dev, Rng &r, uint64_t &exits)
 			 &regs.r8, &regs.r9, &regs.r10, &regs.r11, &regs.r12, &regs.r13, &regs.r14,
 			 &regs.r15 })
 		*q = r.interesting();
-	regs.rip = 0x1000 + r.below(0x100);
+	regs.rip = rip;
 	regs.rsp = ms.stack_top;
 	regs.rflags = 0x202;	// IF on, for the same reason as random_code()
 	::ioctl(v.vcpu, KVMX_SET_REGS, &regs);
@@ -442,11 +499,35 @@ int stress_guests(const char *dev, int count, uint64_t seed)
 	return bad ? 1 : 0;
 }
 
+// What kvmx's accounting (sysfs) says the module holds, as "name=value"
+// for each counter that is not zero; "" when nothing is held (or on a
+// device without that accounting).
+std::string module_holds()
+{
+	static const char *const names[] = { "vms", "vcpus", "vmcs_pages", "run_pages",
+					     "ept_pages", "pinned_pages", "kmalloc_bytes" };
+	std::string held;
+	for (const char *n : names) {
+		FILE *f = std::fopen((std::string("/sys/class/misc/kvmx/accounting/") + n).c_str(), "r");
+		long v = 0;
+		if (!f)
+			continue;
+		if (std::fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		std::fclose(f);
+		if (v)
+			held += std::string(held.empty() ? "" : " ") + n + "=" + std::to_string(v);
+	}
+	return held;
+}
+
 // A child runs a guest (spinning, with exits) and is SIGKILLed at a random
-// moment: in the middle of KVM_RUN, of an ioctl, or of its own exit.
+// moment: in the middle of KVM_RUN, of an ioctl, or of its own exit.  Once
+// it is reaped its fds are gone, so the module must hold nothing.
 int stress_kill(const char *dev, int count, uint64_t seed)
 {
 	Rng r(seed);
+	int leaks = 0;
 	for (int i = 0; i < count; i++) {
 		pid_t pid = ::fork();
 		if (pid == 0) {
@@ -459,9 +540,15 @@ int stress_kill(const char *dev, int count, uint64_t seed)
 		::usleep(static_cast<useconds_t>(500 + r.below(20000)));
 		::kill(pid, SIGKILL);
 		::waitpid(pid, nullptr, 0);
+		if (std::string held = module_holds(); !held.empty()) {
+			std::printf("stress: kill %d: after the child was reaped kvmx still holds %s\n",
+				    i, held.c_str());
+			leaks++;
+		}
 	}
-	std::printf("stress: kill: %d guests killed mid-run\n", count);
-	return 0;
+	std::printf("stress: kill: %d guests killed mid-run, %d left something behind\n", count,
+		    leaks);
+	return leaks ? 1 : 0;
 }
 
 
