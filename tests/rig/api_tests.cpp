@@ -613,7 +613,6 @@ TEST(KvmxApi, ReservedEferBitsAreRefused)
 
 // kvmx only: the module's accounting (sysfs) follows what a VM holds and is
 // all zeros again once the VM's fds are closed.
-
 TEST(KvmxApi, AccountingFollowsAVmAndReturnsToZero)
 {
 	for (const char *n : { "vms", "vcpus", "vmcs_pages", "run_pages", "ept_pages", "pinned_pages",

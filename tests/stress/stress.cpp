@@ -26,6 +26,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -285,8 +287,7 @@ int stress_ioctl(const char *dev, uint64_t total_calls, int procs, int threads, 
 	std::printf("stress: ioctl: %llu calls in %.1f s of rig time, %d processes x %d threads, "
 		    "%d died, %d hung\n",
 		    static_cast<unsigned long long>(total), secs, procs, threads, died, hung);
-	int bad = died + hung;
-	return bad ? 1 : 0;
+	return died + hung ? 1 : 0;
 }
 
 // ---- random guests ----
@@ -504,19 +505,16 @@ int stress_guests(const char *dev, int count, uint64_t seed)
 // device without that accounting).
 std::string module_holds()
 {
-	static const char *const names[] = { "vms", "vcpus", "vmcs_pages", "run_pages",
-					     "ept_pages", "pinned_pages", "kmalloc_bytes" };
+	namespace fs = std::filesystem;
 	std::string held;
-	for (const char *n : names) {
-		FILE *f = std::fopen((std::string("/sys/class/misc/kvmx/accounting/") + n).c_str(), "r");
-		long v = 0;
-		if (!f)
-			continue;
-		if (std::fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		std::fclose(f);
+	std::error_code ec;
+	for (const auto &f : fs::directory_iterator("/sys/class/misc/kvmx/accounting", ec)) {
+		std::ifstream in(f.path());
+		long v = -1;
+		in >> v;
 		if (v)
-			held += std::string(held.empty() ? "" : " ") + n + "=" + std::to_string(v);
+			held += (held.empty() ? "" : " ") + f.path().filename().string() + "=" +
+				std::to_string(v);
 	}
 	return held;
 }
