@@ -14,33 +14,31 @@
 #include "guest_walk.h"
 #include "vmx_ops.h"
 
-/* Copy to/from guest-physical memory through the slots' userspace mappings. */
+/*
+ * Copy to/from guest-physical memory through the slots' userspace mappings.
+ * The slot is looked up under vm->lock, the copy made without it: a copy
+ * may sleep for as long as the VMM's memory wants (userfaultfd, FUSE), and
+ * other vCPUs, netlink readers and teardown need the lock meanwhile.  A slot
+ * that goes away during the copy leaves the copy to the VMM's own mapping.
+ */
 static int access_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len, bool write)
 {
-	struct kvmx_vm *vm = v->vm;
-	int r = 0;
-
-	mutex_lock(&vm->lock);
 	while (len) {
-		struct kvmx_memslot *s = kvmx_find_slot(vm, gpa >> PAGE_SHIFT);
 		unsigned int chunk = min_t(u64, len, PAGE_SIZE - (gpa & ~PAGE_MASK));
+		struct kvmx_slot_view s;
 		void __user *hva;
 
-		if (!s || (write && (s->flags & KVMX_MEM_READONLY))) {
-			r = -EFAULT;
-			break;
-		}
-		hva = (void __user *)(s->hva + (gpa - (s->base_gfn << PAGE_SHIFT)));
-		if (write ? copy_to_user(hva, buf, chunk) : copy_from_user(buf, hva, chunk)) {
-			r = -EFAULT;
-			break;
-		}
+		if (!kvmx_slot_view(v->vm, gpa >> PAGE_SHIFT, &s) ||
+		    (write && (s.flags & KVMX_MEM_READONLY)))
+			return -EFAULT;
+		hva = (void __user *)(s.hva + (gpa - (s.base_gfn << PAGE_SHIFT)));
+		if (write ? copy_to_user(hva, buf, chunk) : copy_from_user(buf, hva, chunk))
+			return -EFAULT;
 		gpa += chunk;
 		buf += chunk;
 		len -= chunk;
 	}
-	mutex_unlock(&vm->lock);
-	return r;
+	return 0;
 }
 
 int kvmx_read_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len)
@@ -103,14 +101,6 @@ static unsigned int code_mode(struct kvmx_vcpu *v)
 	return (cs_ar & BIT(14)) ? 32 : 16;
 }
 
-static void emulation_failed(struct kvmx_vcpu *v, const u8 *insn, unsigned int len)
-{
-	kvmx_internal_error(v, KVMX_INTERNAL_ERROR_EMULATION);
-	/* The instruction bytes follow, as KVM reports them. */
-	v->run->internal.ndata = 6;
-	memcpy(&v->run->internal.data[4], insn, min_t(unsigned int, len, 16));
-}
-
 int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa)
 {
 	struct kvmx_run *run = v->run;
@@ -127,7 +117,7 @@ int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa)
 	while (avail && access_gla(v, gla, insn, avail, WALK_FETCH))
 		avail = min_t(unsigned int, avail - 1, PAGE_SIZE - (gla & ~PAGE_MASK));
 	if (!avail || insn_decode_mmio(insn, avail, mode, &v->mmio)) {
-		emulation_failed(v, insn, avail);
+		kvmx_emulation_failed(v, insn, avail);
 		return 0;
 	}
 	run->exit_reason = KVMX_EXIT_MMIO;
@@ -138,23 +128,47 @@ int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa)
 		run->mmio.is_write = 1;
 		value = insn_mmio_store_value(&v->mmio, kvmx_reg_read(v, v->mmio.reg));
 		memcpy(run->mmio.data, &value, v->mmio.size);
-		v->pending = PENDING_MMIO_WRITE;
+		kvmx_set_pending(v, PENDING_MMIO_WRITE);
 	} else {
 		run->mmio.is_write = 0;
-		v->pending = PENDING_MMIO_READ;
+		kvmx_set_pending(v, PENDING_MMIO_READ);
 	}
 	return 0;
 }
 
-static u64 addr_mask(unsigned int addr_size)
+/* Segment fields in the VMCS, by the segment number instructions encode. */
+static void read_seg(unsigned int seg, struct x86_seg *out)
 {
-	return addr_size == 2 ? ~0ULL : addr_size == 1 ? 0xffffffffULL : 0xffffULL;
+	out->base = vmcs_read(VMCS_GUEST_ES_BASE + 2 * seg);
+	out->limit = vmcs_read32(VMCS_GUEST_ES_LIMIT + 2 * seg);
+	out->ar = vmcs_read32(VMCS_GUEST_ES_AR + 2 * seg);
+}
+
+#define SEG_ES	0
+#define SEG_SS	2
+#define SEG_FS	4
+#define SEG_GS	5
+
+/*
+ * Linear address of element @i of the string I/O in v->pio: the address
+ * register moves and wraps at the instruction's address size, the segment's
+ * limit applies (SDM Vol. 2B INS/OUTS).  0, or the vector to raise.
+ */
+static int pio_element(struct kvmx_vcpu *v, u64 i, u64 *la)
+{
+	u64 ea = string_element_ea(v->pio.reg_start, v->pio.addr_size, i, v->pio.size,
+				   v->pio.down);
+
+	return seg_linear_address(&v->pio.segment, v->pio.seg == SEG_SS, code_mode(v), ea,
+				  v->pio.size, v->pio.seg == SEG_FS || v->pio.seg == SEG_GS, la);
 }
 
 /*
  * INS/OUTS (SDM Vol. 2B): as many elements as fit the I/O page go to
- * userspace in one exit; RSI/RDI/RCX move when it comes back, and a REP with
- * iterations left runs the instruction again for the next batch.
+ * userspace in one exit, up to the first one the segment refuses (a fault,
+ * raised when that element comes first); RSI/RDI/RCX move when it comes
+ * back, and a REP with iterations left runs the instruction again for the
+ * next batch.
  */
 int kvmx_handle_string_io(struct kvmx_vcpu *v)
 {
@@ -162,11 +176,11 @@ int kvmx_handle_string_io(struct kvmx_vcpu *v)
 	u32 info = vmcs_read32(VMCS_EXIT_INSTRUCTION_INFO);
 	struct kvmx_run *run = v->run;
 	u8 *data = kvmx_pio_data(v);
-	unsigned int size = IO_QUAL_SIZE(q), i;
-	u64 mask = addr_mask(INSN_INFO_ADDR_SIZE(info));
-	u64 count = (q & IO_QUAL_REP) ? v->regs[REG_RCX] & mask : 1;
-	bool down = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_DF;
-	u64 gla = vmcs_read(VMCS_GUEST_LINEAR_ADDRESS);
+	unsigned int size = IO_QUAL_SIZE(q);
+	unsigned int addr_size = INSN_INFO_ADDR_SIZE(info);
+	u64 mask = addr_size == 2 ? ~0ULL : addr_size == 1 ? 0xffffffffULL : 0xffffULL;
+	u64 count = (q & IO_QUAL_REP) ? v->regs[REG_RCX] & mask : 1, i;
+	int fault;
 
 	if (!count) {
 		kvmx_skip_instruction(v);
@@ -176,50 +190,60 @@ int kvmx_handle_string_io(struct kvmx_vcpu *v)
 	v->pio.in = q & IO_QUAL_IN;
 	v->pio.rep = q & IO_QUAL_REP;
 	v->pio.size = size;
-	v->pio.count = count;
-	v->pio.gla = gla;
-	v->pio.addr_size = INSN_INFO_ADDR_SIZE(info);
-	if (!v->pio.in) {
-		for (i = 0; i < count; i++) {
-			u64 a = gla + (down ? -(s64)i : (s64)i) * size;
+	v->pio.addr_size = addr_size;
+	v->pio.down = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_DF;
+	/* INS writes ES:rDI, always; OUTS reads DS:rSI or its override. */
+	v->pio.seg = v->pio.in ? SEG_ES : INSN_INFO_SEG(info);
+	v->pio.reg_start = v->regs[v->pio.in ? REG_RDI : REG_RSI];
+	read_seg(v->pio.seg, &v->pio.segment);
+	for (i = 0; i < count; i++) {
+		u64 la;
 
-			if (access_gla(v, a, data + i * size, size, 0)) {
-				emulation_failed(v, NULL, 0);
-				return 0;
+		fault = pio_element(v, i, &la);
+		if (fault) {
+			if (!i) {
+				kvmx_inject_exception(v, fault, true, 0);
+				return 1;
 			}
+			count = i;
+			break;
+		}
+		if (!v->pio.in && access_gla(v, la, data + i * size, size, 0)) {
+			kvmx_emulation_failed(v, NULL, 0);
+			return 0;
 		}
 	}
+	v->pio.count = count;
 	run->exit_reason = KVMX_EXIT_IO;
 	run->io.direction = v->pio.in ? KVMX_EXIT_IO_IN : KVMX_EXIT_IO_OUT;
 	run->io.size = size;
 	run->io.port = IO_QUAL_PORT(q);
 	run->io.count = count;
 	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
-	v->pending = PENDING_PIO_STRING;
+	kvmx_set_pending(v, PENDING_PIO_STRING);
 	return 0;
 }
 
 int kvmx_complete_string_io(struct kvmx_vcpu *v)
 {
 	u8 *data = kvmx_pio_data(v);
-	bool down = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_DF;
-	u64 mask = addr_mask(v->pio.addr_size);
+	u64 mask = v->pio.addr_size == 2 ? ~0ULL : v->pio.addr_size == 1 ? 0xffffffffULL : 0xffffULL;
 	unsigned int reg = v->pio.in ? REG_RDI : REG_RSI, i;
-	u64 delta = (u64)v->pio.count * v->pio.size, ptr;
 
 	if (v->pio.in) {
 		for (i = 0; i < v->pio.count; i++) {
-			u64 a = v->pio.gla + (down ? -(s64)i : (s64)i) * v->pio.size;
+			u64 la;
 
-			if (access_gla(v, a, data + i * v->pio.size, v->pio.size, WALK_WRITE)) {
-				emulation_failed(v, NULL, 0);
+			if (pio_element(v, i, &la) ||
+			    access_gla(v, la, data + i * v->pio.size, v->pio.size, WALK_WRITE)) {
+				kvmx_emulation_failed(v, NULL, 0);
 				return 0;
 			}
 		}
 	}
-	ptr = v->regs[reg];
-	ptr = down ? ptr - delta : ptr + delta;
-	v->regs[reg] = (v->regs[reg] & ~mask) | (ptr & mask);
+	v->regs[reg] = (v->regs[reg] & ~mask) |
+		       string_element_ea(v->pio.reg_start, v->pio.addr_size, v->pio.count,
+					 v->pio.size, v->pio.down);
 	if (v->pio.rep) {
 		u64 rcx = (v->regs[REG_RCX] & mask) - v->pio.count;
 

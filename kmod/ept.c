@@ -6,7 +6,10 @@
  * a memory slot pins the userspace page behind it and maps it.  Where the
  * slot and the host backing allow, a whole 2 MiB range is pinned at once and
  * mapped with one large entry (a transparent huge page) or, if the pages are
- * not contiguous, as 512 small ones.  All changes happen under vm->lock.
+ * not contiguous, as 512 small ones.  Pinning happens without vm->lock (it
+ * may sleep on userfaultfd or FUSE for as long as they like); tables and
+ * the slots' page arrays change only under it, after checking that no slot
+ * moved or went away meanwhile (vm->slots_gen).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -52,10 +55,31 @@ static void free_table(struct kvmx_vm *vm, u64 *table, int level)
 	kvmx_acct_add(ept_pages, -1);
 }
 
+static void invept_ipi(void *eptp)
+{
+	if (kvmx_ctls.invept_single)
+		vmx_invept(INVEPT_SINGLE_CONTEXT, *(u64 *)eptp);
+	else
+		vmx_invept(INVEPT_ALL_CONTEXT, 0);
+}
+
+void kvmx_ept_flush_local(struct kvmx_vm *vm)
+{
+	invept_ipi(&vm->eptp);
+}
+
 void kvmx_ept_destroy(struct kvmx_vm *vm)
 {
-	if (vm->ept_root)
-		free_table(vm, vm->ept_root, 4);
+	if (!vm->ept_root)
+		return;
+	/*
+	 * The root page may come back as another VM's root: no CPU may keep
+	 * translations cached under this EPTP (SDM 29.4.3.1).  VMX is still
+	 * on everywhere (the VM holds it).  A new VM's vCPUs flush too, on
+	 * each CPU they first run on (kvmx_vcpu_load()).
+	 */
+	on_each_cpu(invept_ipi, &vm->eptp, 1);
+	free_table(vm, vm->ept_root, 4);
 	vm->ept_root = NULL;
 }
 
@@ -87,16 +111,16 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, bool alloc)
 	return &table[(gpa >> (12 + 9 * (level - 1))) & 511];
 }
 
-static u64 leaf(struct kvmx_memslot *slot, struct page *page)
+static u64 leaf(u32 slot_flags, struct page *page)
 {
-	u64 perm = (slot->flags & KVMX_MEM_READONLY) ? EPT_READ | EPT_EXEC : EPT_TABLE;
+	u64 perm = (slot_flags & KVMX_MEM_READONLY) ? EPT_READ | EPT_EXEC : EPT_TABLE;
 
 	return page_to_phys(page) | perm | EPT_MT_WB | EPT_IGNORE_PAT;
 }
 
-static unsigned int gup_flags(struct kvmx_memslot *slot)
+static unsigned int gup_flags(u32 slot_flags)
 {
-	return FOLL_LONGTERM | ((slot->flags & KVMX_MEM_READONLY) ? 0 : FOLL_WRITE);
+	return FOLL_LONGTERM | ((slot_flags & KVMX_MEM_READONLY) ? 0 : FOLL_WRITE);
 }
 
 static bool contiguous_2m(struct page **pages)
@@ -112,86 +136,162 @@ static bool contiguous_2m(struct page **pages)
 	return true;
 }
 
-/* Try to pin and map the whole 2 MiB range around @gfn; 1 if it did. */
-static int fault_2m(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gfn)
+/* Pins @n user pages at @hva, charged to the VMM; all of them or -errno. */
+static int pin(struct kvmx_vm *vm, unsigned long hva, int n, u32 flags, struct page **pages)
 {
-	u64 first = gfn & ~(u64)(PAGES_2M - 1), idx = first - slot->base_gfn;
-	unsigned long hva = slot->hva + (idx << PAGE_SHIFT);
-	struct page **pages = &slot->pages[idx];
-	u64 *e;
-	int i, n;
+	int r = kvmx_charge_pinned(vm, n);
 
-	if (!kvmx_ctls.ept_2m || first < slot->base_gfn ||
-	    first + PAGES_2M > slot->base_gfn + slot->npages || (hva & (SZ_2M - 1)))
+	if (r)
+		return r;
+	r = pin_user_pages_fast(hva, n, gup_flags(flags), pages);
+	if (r == n)
 		return 0;
-	for (i = 0; i < PAGES_2M; i++)
-		if (pages[i])
-			return 0;	/* partly mapped already: stay small */
-	e = walk(vm, first << PAGE_SHIFT, 2, true);
-	if (!e)
-		return -ENOMEM;
-	if ((*e & EPT_TABLE) && !(*e & EPT_LARGE))
-		return 0;	/* a 4 KiB table is already there */
-
-	n = pin_user_pages_fast(hva, PAGES_2M, gup_flags(slot), pages);
-	if (n < PAGES_2M) {
-		/* Keep nothing half-done: the caller retries with one page. */
-		for (i = 0; i < n; i++) {
-			unpin_user_page(pages[i]);
-			pages[i] = NULL;
-		}
-		return 0;
-	}
-	atomic_long_add(PAGES_2M, &vm->pinned_pages);
-	kvmx_acct_add(pinned_pages, PAGES_2M);
-	if (contiguous_2m(pages)) {
-		*e = leaf(slot, pages[0]) | EPT_LARGE;
-		return 1;
-	}
-	/* Not a huge page: map the 512 pinned pages one by one. */
-	for (i = 0; i < PAGES_2M; i++) {
-		e = walk(vm, (first + i) << PAGE_SHIFT, 1, true);
-		if (!e)
-			return -ENOMEM;
-		*e = leaf(slot, pages[i]);
-	}
-	return 1;
+	if (r > 0)
+		unpin_user_pages(pages, r);
+	kvmx_uncharge_pinned(vm, n);
+	return r < 0 ? r : -EFAULT;
 }
 
-int kvmx_ept_fault(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gpa, bool write)
+static void unpin(struct kvmx_vm *vm, struct page **pages, int n)
 {
-	u64 gfn = gpa >> PAGE_SHIFT, idx = gfn - slot->base_gfn;
+	unpin_user_pages(pages, n);
+	kvmx_uncharge_pinned(vm, n);
+}
+
+/* Under vm->lock: the slot @view was copied from, if it is still there. */
+static struct kvmx_memslot *slot_still(struct kvmx_vm *vm, const struct kvmx_slot_view *view,
+				       u64 gfn)
+{
+	if (vm->slots_gen != view->gen)
+		return NULL;
+	return kvmx_find_slot(vm, gfn);
+}
+
+static void account_pins(struct kvmx_vm *vm, long n)
+{
+	atomic_long_add(n, &vm->pinned_pages);
+	kvmx_acct_add(pinned_pages, n);
+}
+
+/*
+ * Map the whole 2 MiB range around @gfn if the slot covers it, its backing
+ * is 2 MiB-aligned and nothing in it is mapped yet: 1 if it did, 0 to go
+ * on with one page, -errno.
+ */
+static int fault_2m(struct kvmx_vm *vm, const struct kvmx_slot_view *view, u64 gfn)
+{
+	u64 first = gfn & ~(u64)(PAGES_2M - 1), idx = first - view->base_gfn;
+	unsigned long hva = view->hva + (idx << PAGE_SHIFT);
+	struct kvmx_memslot *slot;
+	struct page **pages;
+	u64 *e;
+	int i, r;
+
+	if (!kvmx_ctls.ept_2m || first < view->base_gfn ||
+	    first + PAGES_2M > view->base_gfn + view->npages || (hva & (SZ_2M - 1)))
+		return 0;
+	pages = kvmalloc_array(PAGES_2M, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return -ENOMEM;
+	/* Not all there (unmapped, no permission): the caller tries one page. */
+	if (pin(vm, hva, PAGES_2M, view->flags, pages)) {
+		kvfree(pages);
+		return 0;
+	}
+	mutex_lock(&vm->lock);
+	slot = slot_still(vm, view, gfn);
+	r = 0;
+	if (!slot)
+		goto out;	/* moved or gone: the guest faults again */
+	for (i = 0; i < PAGES_2M; i++)
+		if (slot->pages[idx + i])
+			goto out;	/* partly mapped already: stay small */
+	e = walk(vm, first << PAGE_SHIFT, 2, true);
+	if (!e) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((*e & EPT_TABLE) && !(*e & EPT_LARGE))
+		goto out;	/* a 4 KiB table is already there */
+	if (contiguous_2m(pages)) {
+		*e = leaf(view->flags, pages[0]) | EPT_LARGE;
+	} else {
+		/* Not a huge page: map the 512 pinned pages one by one. */
+		for (i = 0; i < PAGES_2M; i++) {
+			e = walk(vm, (first + i) << PAGE_SHIFT, 1, true);
+			if (!e) {
+				/* Keep what is mapped; the rest faults again. */
+				r = -ENOMEM;
+				unpin(vm, &pages[i], PAGES_2M - i);
+				account_pins(vm, i);
+				memcpy(&slot->pages[idx], pages, i * sizeof(*pages));
+				mutex_unlock(&vm->lock);
+				kvfree(pages);
+				return r;
+			}
+			*e = leaf(view->flags, pages[i]);
+		}
+	}
+	memcpy(&slot->pages[idx], pages, PAGES_2M * sizeof(*pages));
+	account_pins(vm, PAGES_2M);
+	mutex_unlock(&vm->lock);
+	kvfree(pages);
+	return 1;
+out:
+	mutex_unlock(&vm->lock);
+	unpin(vm, pages, PAGES_2M);
+	kvfree(pages);
+	return r;
+}
+
+int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write)
+{
+	u64 gfn = gpa >> PAGE_SHIFT, idx;
+	struct kvmx_slot_view view;
+	struct kvmx_memslot *slot;
+	struct page *page = NULL;
 	u64 *e;
 	int r;
 
-	if (!slot->pages[idx]) {
-		r = fault_2m(vm, slot, gfn);
-		if (r)
-			return r < 0 ? r : 0;
-		r = pin_user_pages_fast(slot->hva + (idx << PAGE_SHIFT), 1,
-					gup_flags(slot), &slot->pages[idx]);
-		if (r != 1) {
-			slot->pages[idx] = NULL;
-			return r < 0 ? r : -EFAULT;
-		}
-		atomic_long_inc(&vm->pinned_pages);
-		kvmx_acct_add(pinned_pages, 1);
-	}
-	e = walk(vm, gpa, 1, true);
-	if (!e)
-		return -ENOMEM;
-	if (*e & EPT_LARGE)
-		return 0;	/* another vCPU mapped the 2 MiB range meanwhile */
-	*e = leaf(slot, slot->pages[idx]);
-	return 0;
-}
+	if (!kvmx_slot_view(vm, gfn, &view) || (write && (view.flags & KVMX_MEM_READONLY)))
+		return 0;
+	idx = gfn - view.base_gfn;
 
-static void invept_ipi(void *eptp)
-{
-	if (kvmx_ctls.invept_single)
-		vmx_invept(INVEPT_SINGLE_CONTEXT, *(u64 *)eptp);
-	else
-		vmx_invept(INVEPT_ALL_CONTEXT, 0);
+	mutex_lock(&vm->lock);
+	slot = slot_still(vm, &view, gfn);
+	if (slot && slot->pages[idx])
+		goto map;	/* pinned already (another vCPU, a zapped entry) */
+	mutex_unlock(&vm->lock);
+	if (!slot)
+		return 1;	/* the slots changed: fault again */
+
+	r = fault_2m(vm, &view, gfn);
+	if (r)
+		return r;
+	r = pin(vm, view.hva + (idx << PAGE_SHIFT), 1, view.flags, &page);
+	if (r)
+		return r;
+
+	mutex_lock(&vm->lock);
+	slot = slot_still(vm, &view, gfn);
+	if (!slot)
+		goto drop;
+	if (!slot->pages[idx]) {
+		slot->pages[idx] = page;
+		account_pins(vm, 1);
+		page = NULL;
+	}
+map:
+	e = walk(vm, gpa, 1, true);
+	r = e ? 1 : -ENOMEM;
+	/* A 2 MiB leaf may have come meanwhile: it maps this page already. */
+	if (e && !(*e & EPT_LARGE))
+		*e = leaf(slot->flags, slot->pages[idx]);
+drop:
+	mutex_unlock(&vm->lock);
+	if (page)
+		unpin(vm, &page, 1);
+	return slot ? r : 1;
 }
 
 void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages)

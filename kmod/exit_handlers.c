@@ -15,27 +15,96 @@
 #include "vmx_ops.h"
 #include "trace.h"
 
-void kvmx_internal_error(struct kvmx_vcpu *v, u32 suberror)
+/*
+ * KVM_EXIT_INTERNAL_ERROR, laid out as KVM lays it out so KVM clients read it
+ * unchanged: each value once, ndata counting them.
+ */
+void kvmx_unexpected_exit(struct kvmx_vcpu *v)
 {
 	struct kvmx_run *run = v->run;
 
 	run->exit_reason = KVMX_EXIT_INTERNAL_ERROR;
-	run->internal.suberror = suberror;
-	run->internal.ndata = 4;
-	run->internal.data[0] = v->exit_reason;
-	run->internal.data[1] = vmcs_read(VMCS_EXIT_QUALIFICATION);
-	run->internal.data[2] = vmcs_read(VMCS_GUEST_RIP);
-	run->internal.data[3] = run->fail_entry.cpu;
+	run->internal.suberror = KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON;
+	run->internal.ndata = 0;
+	run->internal.data[run->internal.ndata++] = v->exit_reason;
+	run->internal.data[run->internal.ndata++] = v->last_cpu;
 }
 
-static int handle_nmi(struct kvmx_vcpu *v)
+/*
+ * The flags, the instruction bytes, then the exit (reason, qualification,
+ * IDT-vectoring information, interruption information and its error code),
+ * then the CPU of the last entry.
+ */
+void kvmx_emulation_failed(struct kvmx_vcpu *v, const u8 *insn, unsigned int len)
 {
-	u32 info = vmcs_read32(VMCS_EXIT_INTR_INFO);
+	struct kvmx_run *run = v->run;
+	u32 intr = 0, error = 0;
+	unsigned int n;
+
+	run->exit_reason = KVMX_EXIT_INTERNAL_ERROR;
+	run->emulation_failure.suberror = KVMX_INTERNAL_ERROR_EMULATION;
+	run->emulation_failure.flags = 0;
+	n = 1;
+	if (insn && len) {
+		len = min_t(unsigned int, len, sizeof(run->emulation_failure.insn_bytes));
+		run->emulation_failure.flags = KVMX_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+		run->emulation_failure.insn_size = len;
+		memset(run->emulation_failure.insn_bytes, 0x90,
+		       sizeof(run->emulation_failure.insn_bytes));
+		memcpy(run->emulation_failure.insn_bytes, insn, len);
+		n = 3;
+	}
+	if (EXIT_REASON_BASIC(v->exit_reason) == EXIT_REASON_EXCEPTION_NMI) {
+		intr = v->exit_intr_info;
+		if (intr & INTR_INFO_DELIVER_CODE)
+			error = vmcs_read32(VMCS_EXIT_INTR_ERROR_CODE);
+	}
+	run->internal.data[n++] = v->exit_reason;
+	run->internal.data[n++] = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	run->internal.data[n++] = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+	run->internal.data[n++] = intr;
+	run->internal.data[n++] = error;
+	run->internal.data[n++] = v->last_cpu;
+	run->internal.ndata = n;
+}
+
+/*
+ * Exceptions kvmx intercepts (exception bitmap, vmcs.c) and NMIs.  #DB and
+ * #AC are reflected into the guest: intercepting them means a guest whose
+ * delivery of one raises it again (CVE-2015-8104, CVE-2015-5307) exits each
+ * time instead of looping inside the CPU for ever.
+ */
+static int handle_exception_nmi(struct kvmx_vcpu *v)
+{
+	u32 info = v->exit_intr_info;
+	unsigned int vector = INTR_INFO_VECTOR(info);
 
 	if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI)
 		return 1;	/* delivered to the host right after the exit */
-	/* The exception bitmap is empty: any other exception is a kvmx bug. */
-	kvmx_internal_error(v, KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
+	switch (vector) {
+	case X86_VEC_MC:
+		return 1;	/* the host's handler ran right after the exit */
+	case X86_VEC_DB:
+		/*
+		 * ICEBP (INT1) exits before it executes: skip it, then raise
+		 * its #DB.  Other #DBs are traps or faults already taken.
+		 * The exit doesn't set DR6.BS for a single step under STI/MOV
+		 * SS blocking; entry then insists on it (SDM 26.3.1.5).
+		 */
+		if (INTR_INFO_TYPE(info) == INTR_TYPE_PRIV_SOFT_EXCEPTION)
+			kvmx_skip_instruction(v);
+		else if ((vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_TF) &&
+			 (vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
+			  (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
+			vmcs_write(VMCS_GUEST_PENDING_DBG_EXCEPTIONS,
+				   vmcs_read(VMCS_GUEST_PENDING_DBG_EXCEPTIONS) | X86_DR6_BS);
+		kvmx_inject_debug(v, vmcs_read(VMCS_EXIT_QUALIFICATION));
+		return 1;
+	case X86_VEC_AC:
+		kvmx_inject_exception(v, X86_VEC_AC, true, 0);
+		return 1;
+	}
+	kvmx_unexpected_exit(v);
 	return 0;
 }
 
@@ -81,6 +150,23 @@ static int handle_hlt(struct kvmx_vcpu *v)
 	kvmx_skip_instruction(v);
 	v->run->exit_reason = KVMX_EXIT_HLT;
 	return 0;
+}
+
+/* No vPMU is offered: RDPMC faults, as on kvm_intel without one. */
+static int handle_rdpmc(struct kvmx_vcpu *v)
+{
+	kvmx_inject_gp(v);
+	return 1;
+}
+
+/*
+ * MONITOR/MWAIT exit so a guest can't idle a host CPU in MWAIT; they are
+ * NOPs, as kvm_intel makes them by default (KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS).
+ */
+static int handle_monitor_mwait(struct kvmx_vcpu *v)
+{
+	kvmx_skip_instruction(v);
+	return 1;
 }
 
 static int handle_skip(struct kvmx_vcpu *v)
@@ -137,15 +223,22 @@ static int handle_wrmsr(struct kvmx_vcpu *v)
 	return 1;
 }
 
-/* MOV to CR0 (or LMSW) that touches PE, PG or NE (SDM 10.8.5, 4.1.1). */
+/* CR0 bits that exist (SDM 2.5); writing the others is ignored, as on hardware. */
+#define CR0_DEFINED	(X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | X86_CR0_ET | \
+			 X86_CR0_NE | X86_CR0_WP | X86_CR0_AM | X86_CR0_NW | X86_CR0_CD | \
+			 X86_CR0_PG)
+
+/* MOV to CR0 (or LMSW) that touches PE, PG or NE (SDM 10.8.5, 4.1.1); 1 = #GP. */
 static int set_cr0(struct kvmx_vcpu *v, u64 val)
 {
 	u64 old;
 
 	kvmx_sync_crs(v);
 	old = v->cr0;
-	val |= X86_CR0_ET;
-	if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)) ||
+	if (val >> 32)
+		return 1;
+	val = (val & CR0_DEFINED) | X86_CR0_ET;
+	if (((val & X86_CR0_PG) && !(val & X86_CR0_PE)) ||
 	    ((val & X86_CR0_NW) && !(val & X86_CR0_CD)))
 		return 1;
 	if (!(old & X86_CR0_PG) && (val & X86_CR0_PG) && (v->efer & EFER_LME)) {
@@ -157,24 +250,49 @@ static int set_cr0(struct kvmx_vcpu *v, u64 val)
 		/* Leaving long mode is only allowed from compatibility mode. */
 		if (vmcs_read32(VMCS_GUEST_CS_AR) & BIT(13))
 			return 1;
+		/* CR4.PCIDE must be clear first (SDM 4.10.1). */
+		if (v->cr4 & X86_CR4_PCIDE)
+			return 1;
 		v->efer &= ~EFER_LMA;
 	}
 	vmcs_write(VMCS_GUEST_IA32_EFER, v->efer);
 	kvmx_update_entry_ctls(v);
 	kvmx_set_cr0_hw(v, val);
+	/* Paging switched: the CPU would have flushed the TLB (SDM 4.10.4.1). */
+	if ((old ^ val) & X86_CR0_PG)
+		v->flush_guest_tlb = true;
 	if (kvmx_load_pdptrs(v))
 		return 1;
 	return 0;
 }
 
+/*
+ * MOV to CR4 that touches a bit kvmx owns: every check the CPU would make
+ * happens here, so a bad value is #GP in the guest, never a failed entry.
+ */
 static int set_cr4(struct kvmx_vcpu *v, u64 val)
 {
+	u64 old;
+
 	kvmx_sync_crs(v);
+	old = v->cr4;
 	if (val & ~kvmx_cr4_allowed())
 		return 1;
 	if ((v->efer & EFER_LMA) && !(val & X86_CR4_PAE))
 		return 1;
+	/* PCIDE: only in IA-32e mode, and only turned on with CR3[11:0] = 0. */
+	if ((val & X86_CR4_PCIDE) && !(old & X86_CR4_PCIDE) &&
+	    (!(v->efer & EFER_LMA) || (vmcs_read(VMCS_GUEST_CR3) & 0xfff)))
+		return 1;
+	/* LA57 can't change in IA-32e mode. */
+	if ((v->efer & EFER_LMA) && ((val ^ old) & X86_CR4_LA57))
+		return 1;
 	kvmx_set_cr4_hw(v, val);
+	/* What flushes the TLB on the CPU (SDM 4.10.4.1). */
+	if (((val ^ old) & (X86_CR4_PGE | X86_CR4_PAE | X86_CR4_PSE)) ||
+	    ((old & X86_CR4_PCIDE) && !(val & X86_CR4_PCIDE)) ||
+	    ((val & X86_CR4_SMEP) && !(old & X86_CR4_SMEP)))
+		v->flush_guest_tlb = true;
 	return kvmx_load_pdptrs(v) ? 1 : 0;
 }
 
@@ -217,19 +335,28 @@ static int handle_cr(struct kvmx_vcpu *v)
 		kvmx_skip_instruction(v);
 	return 1;
 unexpected:
-	kvmx_internal_error(v, KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
+	kvmx_unexpected_exit(v);
 	return 0;
 }
 
-/* MOV DR: kept in software, the guest's breakpoints are not armed. */
+/*
+ * MOV DR: the registers live in software; DR7 also goes to the VMCS (the
+ * entry loads it) and DR0-3 into the hardware before an entry whose DR7
+ * arms them (run.c).  DR6 is kept here: intercepted #DBs update it.
+ */
 static int handle_dr(struct kvmx_vcpu *v)
 {
 	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
-	unsigned int dr = q & 7, reg = (q >> 8) & 15;
-	bool from = q & BIT(4);
+	unsigned int dr = DR_QUAL_NUM(q), reg = DR_QUAL_REG(q);
+	bool from = q & DR_QUAL_FROM_DR;
 	u64 val;
 
 	kvmx_sync_crs(v);
+	/* General detect: any access to a DR faults first (SDM 18.2.4). */
+	if (v->dr7 & X86_DR7_GD) {
+		kvmx_inject_debug(v, X86_DR6_BD);
+		return 1;
+	}
 	if (dr == 4 || dr == 5) {
 		if (v->cr4 & X86_CR4_DE) {
 			kvmx_inject_ud(v);
@@ -250,8 +377,10 @@ static int handle_dr(struct kvmx_vcpu *v)
 			v->dr[dr] = val;
 		else if (dr == 6)
 			v->dr6 = val | KVMX_DR6_FIXED;
-		else
-			v->dr7 = (val & ~0x2000ULL) | KVMX_DR7_FIXED;
+		else {
+			v->dr7 = val | KVMX_DR7_FIXED;
+			vmcs_write(VMCS_GUEST_DR7, v->dr7);
+		}
 	}
 	kvmx_skip_instruction(v);
 	return 1;
@@ -273,10 +402,10 @@ static int handle_io(struct kvmx_vcpu *v)
 	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
 	v->pio.size = size;
 	if (q & IO_QUAL_IN) {
-		v->pending = PENDING_PIO_IN;
+		kvmx_set_pending(v, PENDING_PIO_IN);
 	} else {
 		memcpy(kvmx_pio_data(v), &v->regs[REG_RAX], size);
-		v->pending = PENDING_SKIP;	/* done when userspace comes back */
+		kvmx_set_pending(v, PENDING_SKIP);	/* done when userspace comes back */
 	}
 	return 0;
 }
@@ -285,24 +414,17 @@ static int handle_ept_violation(struct kvmx_vcpu *v)
 {
 	u64 gpa = vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS);
 	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
-	struct kvmx_vm *vm = v->vm;
-	struct kvmx_memslot *slot;
-	bool write = q & EPT_QUAL_WRITE;
 	int r;
 
 	/* Faulting pages in and decoding run host code over host data. */
 	v->l1d_flush_pending = true;
-	mutex_lock(&vm->lock);
-	slot = kvmx_find_slot(vm, gpa >> PAGE_SHIFT);
-	if (slot && !(write && (slot->flags & KVMX_MEM_READONLY))) {
-		r = kvmx_ept_fault(vm, slot, gpa, write);
-		mutex_unlock(&vm->lock);
+	r = kvmx_ept_fault(v->vm, gpa, q & EPT_QUAL_WRITE);
+	if (r) {
 		v->stat.ept_faults++;
 		trace_kvmx_ept_fault(v, gpa, q, false);
 		/* Memory userspace can't back (unmapped, no permission): -EFAULT. */
-		return r ? r : 1;
+		return r;
 	}
-	mutex_unlock(&vm->lock);
 	/* No RAM here (or a write to ROM): a device register. */
 	v->stat.mmio_exits++;
 	trace_kvmx_ept_fault(v, gpa, q, true);
@@ -313,7 +435,7 @@ static int handle_ept_misconfig(struct kvmx_vcpu *v)
 {
 	pr_err_ratelimited("EPT misconfiguration at GPA %#llx\n",
 			   (u64)vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS));
-	kvmx_internal_error(v, KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
+	kvmx_unexpected_exit(v);
 	return 0;
 }
 
@@ -343,7 +465,7 @@ static int handle_xsetbv(struct kvmx_vcpu *v)
 typedef int (*exit_handler_t)(struct kvmx_vcpu *v);
 
 static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
-	[EXIT_REASON_EXCEPTION_NMI]		= handle_nmi,
+	[EXIT_REASON_EXCEPTION_NMI]		= handle_exception_nmi,
 	[EXIT_REASON_EXTERNAL_INTERRUPT]	= handle_external_interrupt,
 	[EXIT_REASON_TRIPLE_FAULT]		= handle_triple_fault,
 	[EXIT_REASON_INTERRUPT_WINDOW]		= handle_interrupt_window,
@@ -351,6 +473,7 @@ static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_GETSEC]			= handle_ud,
 	[EXIT_REASON_HLT]			= handle_hlt,
 	[EXIT_REASON_INVD]			= handle_skip,
+	[EXIT_REASON_RDPMC]			= handle_rdpmc,
 	[EXIT_REASON_VMCALL]			= handle_vmcall,
 	[EXIT_REASON_VMCLEAR]			= handle_ud,
 	[EXIT_REASON_VMLAUNCH]			= handle_ud,
@@ -366,8 +489,8 @@ static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_IO_INSTRUCTION]		= handle_io,
 	[EXIT_REASON_MSR_READ]			= handle_rdmsr,
 	[EXIT_REASON_MSR_WRITE]			= handle_wrmsr,
-	[EXIT_REASON_MWAIT]			= handle_ud,
-	[EXIT_REASON_MONITOR]			= handle_ud,
+	[EXIT_REASON_MWAIT]			= handle_monitor_mwait,
+	[EXIT_REASON_MONITOR]			= handle_monitor_mwait,
 	[EXIT_REASON_PAUSE]			= handle_skip,
 	[EXIT_REASON_EPT_VIOLATION]		= handle_ept_violation,
 	[EXIT_REASON_EPT_MISCONFIG]		= handle_ept_misconfig,
@@ -396,8 +519,14 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 	if (basic < EXIT_REASON_MAX && kvmx_exit_handlers[basic])
 		return kvmx_exit_handlers[basic](v);
 	pr_err_ratelimited("unexpected VM exit %u\n", basic);
-	kvmx_internal_error(v, KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON);
+	kvmx_unexpected_exit(v);
 	return 0;
+}
+
+void kvmx_set_pending(struct kvmx_vcpu *v, enum kvmx_pending_user p)
+{
+	v->pending = p;
+	v->pending_rip = kvmx_linear_rip(v);
 }
 
 /* Finish what the last exit to userspace left open; 1 to go on. */
@@ -408,6 +537,12 @@ int kvmx_complete_userspace(struct kvmx_vcpu *v)
 	u64 data = 0;
 
 	v->pending = PENDING_NONE;
+	/*
+	 * Userspace moved RIP (KVM_SET_REGS/SREGS) off the instruction: it
+	 * took over, the instruction is not finished (KVM's rule).
+	 */
+	if (p != PENDING_NONE && kvmx_linear_rip(v) != v->pending_rip)
+		return 1;
 	switch (p) {
 	case PENDING_NONE:
 		break;

@@ -20,6 +20,7 @@
 #include "vmx_features.h"
 #include "vmcs_fields.h"
 #include "insn_decode.h"
+#include "x86_rules.h"
 
 #define KVMX_MAX_VCPUS		64
 #define KVMX_MAX_MEMSLOTS	32
@@ -55,6 +56,14 @@ struct kvmx_memslot {
 	struct page **pages;	/* pinned on first touch, NULL until then */
 };
 
+/* What the EPT fault path needs of a slot, copied under vm->lock. */
+struct kvmx_slot_view {
+	u64 base_gfn, npages;
+	unsigned long hva;
+	u32 flags;
+	u64 gen;		/* vm->slots_gen when copied */
+};
+
 /* ---- the VM (vm.c) ---- */
 struct kvmx_vm {
 	struct kref ref;		/* the VM fd and each vCPU fd */
@@ -65,6 +74,7 @@ struct kvmx_vm {
 	struct list_head list;		/* on kvmx_vms */
 	struct mutex lock;		/* slots, EPT, vCPU creation */
 	struct kvmx_memslot slots[KVMX_MAX_MEMSLOTS];
+	u64 slots_gen;			/* bumped when a slot moves or goes */
 	u64 *ept_root;			/* EPT PML4, a kernel page */
 	u64 eptp;
 	struct kvmx_vcpu *vcpus[KVMX_MAX_VCPUS];
@@ -100,13 +110,24 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 			   const struct kvmx_userspace_memory_region *r);
 void kvmx_free_memslots(struct kvmx_vm *vm);
 struct kvmx_memslot *kvmx_find_slot(struct kvmx_vm *vm, u64 gfn);
+/* The slot of @gfn copied into @view: false if no slot has it.  Takes vm->lock. */
+bool kvmx_slot_view(struct kvmx_vm *vm, u64 gfn, struct kvmx_slot_view *view);
+/* Pinned guest pages are charged to the VMM's RLIMIT_MEMLOCK, like VFIO's. */
+int kvmx_charge_pinned(struct kvmx_vm *vm, long npages);
+void kvmx_uncharge_pinned(struct kvmx_vm *vm, long npages);
 
 /* ---- ept.c ---- */
 int kvmx_ept_init(struct kvmx_vm *vm);
 void kvmx_ept_destroy(struct kvmx_vm *vm);
-/* Map @gpa's page (and its neighbours when it can) after an EPT violation. */
-int kvmx_ept_fault(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gpa,
-		   bool write);
+/*
+ * Map @gpa's page (and its neighbours when it can) after an EPT violation:
+ * 1 if it is mapped (or the guest should just retry), 0 if no RAM slot
+ * backs it for this access (a device: MMIO), or -errno.  Pins user pages
+ * without vm->lock held.
+ */
+int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write);
+/* INVEPT of @vm's EPTP on this CPU. */
+void kvmx_ept_flush_local(struct kvmx_vm *vm);
 /* Remove the mappings of [gfn, gfn+npages) and flush them from every CPU. */
 void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages);
 
@@ -147,7 +168,10 @@ struct kvmx_vcpu {
 	unsigned long host_rsp;		/* cached VMCS HOST_RSP */
 	unsigned long host_cr3, host_cr4;
 	u32 entry_ctls, proc_ctls;	/* cached dynamic controls */
-	u16 host_ds, host_es, host_fs, host_gs;
+	u16 host_ds, host_es, host_fs, host_gs, host_ldt;
+	u64 host_debugctl;		/* VM exit clears IA32_DEBUGCTL */
+	u32 host_pkru, pkru;		/* PKRU is switched by hand, like KVM */
+	int last_cpu;			/* where the last VM entry was made */
 	u64 host_kernel_gs_base, host_star, host_lstar, host_cstar, host_fmask;
 	bool host_state_dirty;		/* GDT/TSS limits need restoring */
 	bool l1d_flush_pending;		/* host ran code that may fill L1D */
@@ -166,6 +190,16 @@ struct kvmx_vcpu {
 	struct kvmx_cpuid_entry2 *cpuid;
 	unsigned int cpuid_nent;
 	int pending_irq;		/* KVM_INTERRUPT vector, -1: none */
+	bool flush_guest_tlb;		/* an emulated CR write asks for it */
+	bool triple_fault;		/* an exception on #DF: shut down */
+
+	/* An exception a handler raised, delivered at the next entry. */
+	struct {
+		bool pending;
+		u8 vector;
+		bool has_error;
+		u32 error;
+	} exc;
 
 	/* An event whose delivery an exit interrupted, to re-inject. */
 	u32 reinject_info;
@@ -174,20 +208,22 @@ struct kvmx_vcpu {
 
 	/* The exit being handled. */
 	u32 exit_reason;
-	unsigned long exit_qual;
-	u32 exit_insn_len;
+	u32 exit_intr_info;		/* exception/NMI exits only */
 
 	/* Exits to userspace in flight. */
 	enum kvmx_pending_user pending;
+	u64 pending_rip;		/* linear RIP of the instruction to finish */
 	struct mmio_insn mmio;
 	struct {
 		bool in;
 		bool rep;
+		bool down;		/* EFLAGS.DF */
 		u8 size;
-		u8 seg;
-		u8 addr_size;
-		u32 count;
-		u64 gla;
+		u8 seg;			/* segment number, ES = 0 */
+		u8 addr_size;		/* as INSN_INFO_ADDR_SIZE() */
+		u32 count;		/* elements in this batch */
+		u64 reg_start;		/* RSI or RDI at the exit */
+		struct x86_seg segment;
 	} pio;
 };
 
@@ -208,6 +244,9 @@ void kvmx_sync_crs(struct kvmx_vcpu *v);
 u64 kvmx_cr4_allowed(void);
 void kvmx_inject_exception(struct kvmx_vcpu *v, unsigned int vector,
 			   bool has_error, u32 error);
+/* A #DB with @payload as DR6 would report it (exit-qualification format). */
+void kvmx_inject_debug(struct kvmx_vcpu *v, u64 payload);
+u64 kvmx_linear_rip(struct kvmx_vcpu *v);
 #define kvmx_inject_gp(v)	kvmx_inject_exception(v, 13, true, 0)
 #define kvmx_inject_ud(v)	kvmx_inject_exception(v, 6, false, 0)
 void kvmx_set_cr0_hw(struct kvmx_vcpu *v, u64 cr0);
@@ -280,6 +319,11 @@ int kvmx_mitigations_init(void);
 void kvmx_mitigations_exit(void);
 void kvmx_l1d_flush(struct kvmx_vcpu *v);
 
+/* What the host's speculation mitigations ask of kvmx, for `kvmx info`. */
+u64 kvmx_mitigations_active(void);
+/* Called from vmx_entry.S after every VM exit, before any RET. */
+void kvmx_spec_ctrl_restore_host(void);
+
 /* ---- vmx_entry.S ---- */
 int __kvmx_vcpu_run(unsigned long *regs, bool launched);
 /* Where VM exits land (HOST_RIP), inside __kvmx_vcpu_run. */
@@ -290,13 +334,18 @@ void kvmx_update_host_rsp(unsigned long host_rsp);
 void kvmx_emulate_vmcall(struct kvmx_vcpu *v);
 int kvmx_handle_exit(struct kvmx_vcpu *v);
 int kvmx_complete_userspace(struct kvmx_vcpu *v);
-void kvmx_internal_error(struct kvmx_vcpu *v, u32 suberror);
+/* KVM_EXIT_INTERNAL_ERROR for an exit kvmx does not expect. */
+void kvmx_unexpected_exit(struct kvmx_vcpu *v);
+/* KVM_EXIT_INTERNAL_ERROR for an instruction kvmx could not emulate. */
+void kvmx_emulation_failed(struct kvmx_vcpu *v, const u8 *insn, unsigned int len);
 
 /* ---- emulate.c: guest memory, MMIO and string I/O ---- */
 int kvmx_read_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len);
 int kvmx_write_gpa(struct kvmx_vcpu *v, u64 gpa, const void *buf, unsigned int len);
 int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa);
 int kvmx_handle_string_io(struct kvmx_vcpu *v);
+/* A userspace exit that resumes an instruction at the current RIP. */
+void kvmx_set_pending(struct kvmx_vcpu *v, enum kvmx_pending_user p);
 int kvmx_complete_string_io(struct kvmx_vcpu *v);
 
 /* ---- cpuid.c ---- */
@@ -312,6 +361,7 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u);
 int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool set);
 void kvmx_host_msrs_save_and_load_guest(struct kvmx_vcpu *v);
+void kvmx_host_msrs_save_guest(struct kvmx_vcpu *v);
 void kvmx_host_msrs_restore(struct kvmx_vcpu *v);
 int kvmx_set_efer(struct kvmx_vcpu *v, u64 efer, bool host);
 extern u64 kvmx_host_xcr0;

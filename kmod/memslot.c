@@ -3,8 +3,11 @@
  * Memory slots (KVM_SET_USER_MEMORY_REGION): which guest-physical ranges are
  * backed by which userspace memory.  A slot is created, moved or deleted;
  * resizing or re-pointing one is refused, as in KVM.  Pages are pinned by
- * the EPT fault path and unpinned here when the slot goes away.
+ * the EPT fault path and unpinned here when the slot goes away; pinned
+ * pages count against the VMM's RLIMIT_MEMLOCK (locked_vm), as VFIO's and
+ * io_uring's do, unless it has CAP_IPC_LOCK.
  */
+#include <linux/capability.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -29,6 +32,33 @@ struct kvmx_memslot *kvmx_find_slot(struct kvmx_vm *vm, u64 gfn)
 	return NULL;
 }
 
+bool kvmx_slot_view(struct kvmx_vm *vm, u64 gfn, struct kvmx_slot_view *view)
+{
+	struct kvmx_memslot *s;
+
+	mutex_lock(&vm->lock);
+	s = kvmx_find_slot(vm, gfn);
+	if (s) {
+		view->base_gfn = s->base_gfn;
+		view->npages = s->npages;
+		view->hva = s->hva;
+		view->flags = s->flags;
+		view->gen = vm->slots_gen;
+	}
+	mutex_unlock(&vm->lock);
+	return s;
+}
+
+int kvmx_charge_pinned(struct kvmx_vm *vm, long npages)
+{
+	return account_locked_vm(vm->mm, npages, true);
+}
+
+void kvmx_uncharge_pinned(struct kvmx_vm *vm, long npages)
+{
+	account_locked_vm(vm->mm, npages, false);
+}
+
 static bool overlaps(struct kvmx_vm *vm, int except, u64 gfn, u64 npages)
 {
 	int i;
@@ -43,29 +73,39 @@ static bool overlaps(struct kvmx_vm *vm, int except, u64 gfn, u64 npages)
 	return false;
 }
 
-/* Drop the slot's EPT mappings everywhere, then its pins. */
-static void unmap_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
+/*
+ * Drop the slot's EPT mappings everywhere, then its pins; returns how many
+ * pages were unpinned, for the caller to uncharge once vm->lock is dropped.
+ */
+static long unmap_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
 {
 	bool dirty = !(s->flags & KVMX_MEM_READONLY);
+	long n = 0;
 	u64 i;
 
+	/* A fault pinning pages for this slot now must not map them. */
+	vm->slots_gen++;
 	kvmx_ept_zap(vm, s->base_gfn, s->npages);
 	for (i = 0; i < s->npages; i++) {
 		if (!s->pages[i])
 			continue;
 		unpin_user_pages_dirty_lock(&s->pages[i], 1, dirty);
 		s->pages[i] = NULL;
-		atomic_long_dec(&vm->pinned_pages);
-		kvmx_acct_add(pinned_pages, -1);
+		n++;
 	}
+	atomic_long_sub(n, &vm->pinned_pages);
+	kvmx_acct_add(pinned_pages, -n);
+	return n;
 }
 
-static void delete_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
+static long delete_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
 {
-	unmap_slot(vm, s);
+	long n = unmap_slot(vm, s);
+
 	kvfree(s->pages);
 	kvmx_acct_add(kmalloc_bytes, -(long)(s->npages * sizeof(*s->pages)));
 	memset(s, 0, sizeof(*s));
+	return n;
 }
 
 int kvmx_set_memory_region(struct kvmx_vm *vm,
@@ -74,6 +114,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	struct kvmx_memslot *s;
 	u64 npages = r->memory_size >> PAGE_SHIFT;
 	u64 gfn = r->guest_phys_addr >> PAGE_SHIFT;
+	long unpinned = 0;
 	int err = 0;
 
 	/* Slot ids with an address-space id in bits 16+ are SMM's: not here. */
@@ -95,7 +136,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	s = &vm->slots[r->slot];
 	if (!r->memory_size) {
 		if (s->used)
-			delete_slot(vm, s);
+			unpinned = delete_slot(vm, s);
 		else
 			err = -EINVAL;	/* nothing to delete: KVM says EINVAL too */
 		goto out;
@@ -112,7 +153,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 			err = -EEXIST;
 			goto out;
 		}
-		unmap_slot(vm, s);
+		unpinned = unmap_slot(vm, s);
 		s->base_gfn = gfn;
 		goto out;
 	}
@@ -133,14 +174,17 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	s->used = true;
 out:
 	mutex_unlock(&vm->lock);
+	kvmx_uncharge_pinned(vm, unpinned);
 	return err;
 }
 
 void kvmx_free_memslots(struct kvmx_vm *vm)
 {
+	long unpinned = 0;
 	int i;
 
 	for (i = 0; i < KVMX_MAX_MEMSLOTS; i++)
 		if (vm->slots[i].used)
-			delete_slot(vm, &vm->slots[i]);
+			unpinned += delete_slot(vm, &vm->slots[i]);
+	kvmx_uncharge_pinned(vm, unpinned);
 }

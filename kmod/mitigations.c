@@ -12,11 +12,19 @@
  *    fault, or an interrupt ran on this CPU.  With X86_FEATURE_FLUSH_L1D the
  *    CPU does it (IA32_FLUSH_CMD); else we read a 64 KiB buffer.
  *  - MDS / MMIO stale data: VERW right before VMLAUNCH/VMRESUME, in
- *    vmx_entry.S (the kernel's X86_FEATURE_CLEAR_CPU_BUF alternative).
+ *    vmx_entry.S (the kernel's VM_CLEAR_CPU_BUFFERS alternative).
  *  - Spectre v2 / RSB: the return stack is refilled after every VM exit
  *    (X86_FEATURE_RSB_VMEXIT alternative, vmx_entry.S).
+ *  - SPEC_CTRL: with legacy IBRS (X86_FEATURE_KERNEL_IBRS) the host's value
+ *    is written again after every exit, before the first RET: IBRS protects
+ *    only after a write made in the more privileged mode.  The guest can't
+ *    write SPEC_CTRL (not offered), so it runs with the host's value.
+ *  - BHI: the branch history is cleared after every exit where the kernel
+ *    asks (X86_FEATURE_CLEAR_BHB_LOOP_ON_VMEXIT, vmx_entry.S).
  *  - Branch predictors: IBPB when a CPU switches to another vCPU's VMCS
- *    (X86_FEATURE_USE_IBPB), as kvm_intel 6.1 does.
+ *    (X86_FEATURE_USE_IBPB), as kvm_intel 6.1 does; VMSCAPE: IBPB before the
+ *    CPU that ran a guest returns to userspace (X86_FEATURE_IBPB_EXIT_TO_USER,
+ *    run.c).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -60,15 +68,62 @@ int kvmx_mitigations_init(void)
 			return -ENOMEM;
 		l1d_flush_buf = page_address(p);
 	}
-	pr_info("VM-entry mitigations: L1D flush %s%s, CPU buffer clearing %s, RSB fill on exit %s, IBPB on vCPU switch %s\n",
+	pr_info("VM-entry mitigations: L1D flush %s%s, mitigations mask %#llx (kvmx info lists them)\n",
 		kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_NEVER ? "off" :
 		kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_COND ? "when needed" : "always",
 		kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_NEVER ? "" :
 		l1d_flush_buf ? " (software)" : " (IA32_FLUSH_CMD)",
-		boot_cpu_has(X86_FEATURE_CLEAR_CPU_BUF) ? "on" : "off",
-		boot_cpu_has(X86_FEATURE_RSB_VMEXIT) ? "on" : "off",
-		boot_cpu_has(X86_FEATURE_USE_IBPB) ? "on" : "off");
+		kvmx_mitigations_active());
 	return 0;
+}
+
+/* The same alternatives vmx_entry.S and run.c follow, as KVMX_MITIGATION_* bits. */
+u64 kvmx_mitigations_active(void)
+{
+	u64 m = 0;
+
+	if (kvmx_l1d_flush_mode != KVMX_L1D_FLUSH_NEVER)
+		m |= KVMX_MITIGATION_L1D_FLUSH;
+	if (kvmx_l1d_flush_mode == KVMX_L1D_FLUSH_COND)
+		m |= KVMX_MITIGATION_L1D_FLUSH_COND;
+#ifdef X86_FEATURE_CLEAR_CPU_BUF_VM
+	if (cpu_feature_enabled(X86_FEATURE_CLEAR_CPU_BUF_VM))
+#else
+	if (cpu_feature_enabled(X86_FEATURE_CLEAR_CPU_BUF))
+#endif
+		m |= KVMX_MITIGATION_VERW;
+	if (cpu_feature_enabled(X86_FEATURE_RSB_VMEXIT))
+		m |= KVMX_MITIGATION_RSB_FILL;
+	if (cpu_feature_enabled(X86_FEATURE_USE_IBPB))
+		m |= KVMX_MITIGATION_IBPB_SWITCH;
+	if (cpu_feature_enabled(X86_FEATURE_MSR_SPEC_CTRL))
+		m |= KVMX_MITIGATION_SPEC_CTRL;
+	if (cpu_feature_enabled(X86_FEATURE_KERNEL_IBRS))
+		m |= KVMX_MITIGATION_KERNEL_IBRS;
+#ifdef X86_FEATURE_CLEAR_BHB_LOOP_ON_VMEXIT
+	if (cpu_feature_enabled(X86_FEATURE_CLEAR_BHB_LOOP_ON_VMEXIT))
+		m |= KVMX_MITIGATION_BHI_CLEAR;
+#endif
+#ifdef X86_FEATURE_IBPB_EXIT_TO_USER
+	if (cpu_feature_enabled(X86_FEATURE_IBPB_EXIT_TO_USER))
+		m |= KVMX_MITIGATION_IBPB_EXIT_USER;
+#endif
+	return m;
+}
+
+/*
+ * Right after the exit's RSB fill, before any unbalanced RET (vmx_entry.S):
+ * the guest ran with the host's SPEC_CTRL (it can't write its own), so only
+ * legacy IBRS needs the write, to take effect again in the host (what
+ * kvm_intel's vmx_spec_ctrl_restore_host() does when the values match).
+ */
+noinstr void kvmx_spec_ctrl_restore_host(void)
+{
+	if (!cpu_feature_enabled(X86_FEATURE_MSR_SPEC_CTRL))
+		return;
+	if (cpu_feature_enabled(X86_FEATURE_KERNEL_IBRS))
+		native_wrmsrl(MSR_IA32_SPEC_CTRL, this_cpu_read(x86_spec_ctrl_current));
+	barrier_nospec();
 }
 
 void kvmx_mitigations_exit(void)

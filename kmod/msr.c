@@ -7,7 +7,10 @@
  *
  * SYSCALL's MSRs and KERNEL_GS_BASE are not switched by VM entry/exit: the
  * guest's values are loaded before the first entry of a run and the host's
- * put back lazily, when the thread leaves the CPU or KVM_RUN returns.
+ * put back lazily, when the thread leaves the CPU or KVM_RUN returns.  Since
+ * the guest's values reach the real MSRs, each is tried with WRMSR's safe
+ * form when it is set: one the CPU refuses is a #GP for the guest (or an
+ * error for KVM_SET_MSRS), never a fault in the host.
  */
 #include <linux/uaccess.h>
 #include <linux/slab.h>
@@ -140,15 +143,28 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 	u64 *sw = switched_msr(v, index);
 
 	if (sw) {
+		unsigned long flags;
+		u64 old = 0;
+		int err;
+
 		if (index != MSR_STAR && index != MSR_SYSCALL_MASK && !canonical(data))
 			return 1;
-		/* The hardware holds the guest's value only while state is dirty. */
-		preempt_disable();
-		*sw = data;
-		if (v->host_state_dirty)
-			wrmsrl(index, data);
-		preempt_enable();
-		return 0;
+		/*
+		 * The hardware holds the guest's value only while state is
+		 * dirty; otherwise the host's goes back right after the try.
+		 */
+		local_irq_save(flags);
+		if (!v->host_state_dirty)
+			rdmsrl(index, old);
+		err = wrmsrl_safe(index, data);
+		if (!v->host_state_dirty)
+			wrmsrl(index, old);
+		else if (err)
+			wrmsrl(index, *sw);
+		if (!err)
+			*sw = data;
+		local_irq_restore(flags);
+		return err ? 1 : 0;
 	}
 	switch (index) {
 	case MSR_EFER:
@@ -214,9 +230,14 @@ void kvmx_host_msrs_save_and_load_guest(struct kvmx_vcpu *v)
 		wrmsrl(MSR_SYSCALL_MASK, v->fmask);
 }
 
-void kvmx_host_msrs_restore(struct kvmx_vcpu *v)
+/* The guest may have changed KERNEL_GS_BASE with SWAPGS: keep its value. */
+void kvmx_host_msrs_save_guest(struct kvmx_vcpu *v)
 {
 	rdmsrl(MSR_KERNEL_GS_BASE, v->kernel_gs_base);
+}
+
+void kvmx_host_msrs_restore(struct kvmx_vcpu *v)
+{
 	wrmsrl(MSR_KERNEL_GS_BASE, v->host_kernel_gs_base);
 	if (v->star != v->host_star)
 		wrmsrl(MSR_STAR, v->host_star);

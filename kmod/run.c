@@ -16,7 +16,11 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <asm/fpu/api.h>
+#include <asm/debugreg.h>
 #include <asm/fpu/xcr.h>
+#include <asm/mce.h>
+#include <asm/nospec-branch.h>
+#include <asm/pkru.h>
 #include <asm/special_insns.h>
 
 #include "kvmx.h"
@@ -50,24 +54,36 @@ static void set_intr_window(struct kvmx_vcpu *v, bool on)
 }
 
 /*
- * Events for the next entry (SDM 26.6): an event whose delivery the last
- * exit interrupted comes first, then an exception kvmx queued, then the
- * interrupt userspace gave with KVM_INTERRUPT when the guest can take it.
+ * Events for the next entry (SDM 26.6), one at a time: an exception a
+ * handler raised, else an event whose delivery the last exit interrupted,
+ * else the interrupt userspace gave with KVM_INTERRUPT when the guest can
+ * take it.  What doesn't fit waits for a later entry; nothing is dropped.
  */
 static void inject_events(struct kvmx_vcpu *v)
 {
 	bool busy = vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID;
 	bool want_window = v->run->request_interrupt_window;
 
-	if (v->reinject_info & INTR_INFO_VALID) {
-		if (!busy) {
-			vmcs_write(VMCS_ENTRY_INTR_INFO, v->reinject_info);
-			if (v->reinject_info & INTR_INFO_DELIVER_CODE)
-				vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, v->reinject_error);
-			vmcs_write(VMCS_ENTRY_INSTRUCTION_LEN, v->reinject_len);
-			busy = true;
+	if (v->exc.pending && !busy) {
+		u32 info = v->exc.vector | (INTR_TYPE_HARD_EXCEPTION << 8) | INTR_INFO_VALID;
+
+		if (v->exc.has_error) {
+			info |= INTR_INFO_DELIVER_CODE;
+			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, v->exc.error);
 		}
+		vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+		v->exc.pending = false;
+		v->stat.exc_injections++;
+		trace_kvmx_inject(v, info);
+		busy = true;
+	}
+	if ((v->reinject_info & INTR_INFO_VALID) && !busy) {
+		vmcs_write(VMCS_ENTRY_INTR_INFO, v->reinject_info);
+		if (v->reinject_info & INTR_INFO_DELIVER_CODE)
+			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, v->reinject_error);
+		vmcs_write(VMCS_ENTRY_INSTRUCTION_LEN, v->reinject_len);
 		v->reinject_info = 0;
+		busy = true;
 	}
 	if (v->pending_irq >= 0) {
 		if (!busy && interrupts_allowed(v)) {
@@ -85,6 +101,35 @@ static void inject_events(struct kvmx_vcpu *v)
 	set_intr_window(v, want_window);
 }
 
+/*
+ * Flushes the guest's own translations (its VPID) on this CPU.  Without a
+ * VPID every entry flushes them anyway.  A vCPU that moves flushes on the
+ * new CPU in kvmx_vcpu_load().
+ */
+static void flush_guest_tlb(struct kvmx_vcpu *v)
+{
+	v->flush_guest_tlb = false;
+	if (v->vpid)
+		vmx_invvpid((kvmx_host_caps.ept_vpid_cap & VPID_CAP_SINGLE) ?
+			    INVVPID_SINGLE_CONTEXT : INVVPID_ALL_CONTEXT, v->vpid, 0);
+}
+
+/*
+ * A machine check that hit the guest, or VM entry: the host's handler must
+ * see it (the fake ring-3 frame says "not in the kernel", as kvm_intel's).
+ */
+static void kvmx_machine_check(void)
+{
+#ifdef CONFIG_X86_MCE
+	struct pt_regs regs = {
+		.cs = 3,
+		.flags = X86_EFLAGS_IF,
+	};
+
+	do_machine_check(&regs);
+#endif
+}
+
 /* After an exit: remember an event the exit cut short (SDM 28.2.4). */
 static void save_idt_vectoring(struct kvmx_vcpu *v)
 {
@@ -100,7 +145,8 @@ static void save_idt_vectoring(struct kvmx_vcpu *v)
 	if (info & INTR_INFO_DELIVER_CODE)
 		v->reinject_error = vmcs_read32(VMCS_IDT_VECTORING_ERROR_CODE);
 	/* Software interrupts and exceptions need their instruction length. */
-	if (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION || type == 5)
+	if (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION ||
+	    type == INTR_TYPE_PRIV_SOFT_EXCEPTION)
 		v->reinject_len = vmcs_read32(VMCS_EXIT_INSTRUCTION_LEN);
 	else
 		v->reinject_len = 0;
@@ -157,10 +203,42 @@ static __always_inline bool l1d_flush_wanted(struct kvmx_vcpu *v)
 		(v->l1d_flush_pending || kvm_get_cpu_l1tf_flush_l1d()));
 }
 
+/*
+ * Guest state the VM entry doesn't load, put in place right before it: the
+ * guest's breakpoint addresses when its DR7 arms any (DR7 itself comes from
+ * the VMCS), its PKRU when it may use protection keys.
+ */
+static __always_inline void load_guest_extra(struct kvmx_vcpu *v)
+{
+	if (unlikely(v->dr7 & X86_DR7_ENABLES)) {
+		set_debugreg(v->dr[0], 0);
+		set_debugreg(v->dr[1], 1);
+		set_debugreg(v->dr[2], 2);
+		set_debugreg(v->dr[3], 3);
+	}
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE) && v->pkru != v->host_pkru &&
+	    ((v->xcr0 & XFEATURE_MASK_PKRU) || (v->cr4 & X86_CR4_PKE)))
+		write_pkru(v->pkru);
+}
+
+/* ... and the host's back after the exit (SDM 28.5.1: DR7 and DEBUGCTL were reset). */
+static __always_inline void restore_host_extra(struct kvmx_vcpu *v)
+{
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE) &&
+	    ((v->xcr0 & XFEATURE_MASK_PKRU) || (v->cr4 & X86_CR4_PKE))) {
+		v->pkru = rdpkru();
+		if (v->pkru != v->host_pkru)
+			write_pkru(v->host_pkru);
+	}
+	if (v->host_debugctl)
+		update_debugctlmsr(v->host_debugctl);
+}
+
 /* One VM entry and exit; interrupts off.  0, or what __kvmx_vcpu_run failed with. */
 static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 {
 	bool swap_xcr0;
+	u32 basic;
 	u64 t0;
 	int fail;
 
@@ -170,6 +248,7 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, v->xcr0);
 	if (native_read_cr2() != v->cr2)
 		native_write_cr2(v->cr2);
+	load_guest_extra(v);
 	if (l1d_flush_wanted(v))
 		kvmx_l1d_flush(v);
 	trace_kvmx_entry(v);
@@ -184,6 +263,10 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 	guest_state_exit_irqoff();
 	v->stat.entries++;
 
+	restore_host_extra(v);
+	/* The host's hardware breakpoints (ptrace, perf) are live again. */
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
 	v->cr2 = native_read_cr2();
 	if (swap_xcr0)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, kvmx_host_xcr0);
@@ -191,15 +274,24 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 		return fail;
 
 	v->exit_reason = vmcs_read32(VMCS_EXIT_REASON);
+	basic = EXIT_REASON_BASIC(v->exit_reason);
+	if (unlikely(basic == EXIT_REASON_MCE_DURING_VMENTRY))
+		kvmx_machine_check();
 	if (v->exit_reason & EXIT_REASON_FAILED_ENTRY)
 		return 0;
 	v->launched = true;
-	v->stat.exits[EXIT_REASON_BASIC(v->exit_reason) % KVMX_STAT_EXIT_REASONS]++;
+	v->stat.exits[basic % KVMX_STAT_EXIT_REASONS]++;
 	save_idt_vectoring(v);
-	/* An NMI that hit the guest belongs to the host: deliver it. */
-	if (EXIT_REASON_BASIC(v->exit_reason) == EXIT_REASON_EXCEPTION_NMI &&
-	    INTR_INFO_TYPE(vmcs_read32(VMCS_EXIT_INTR_INFO)) == INTR_TYPE_NMI)
-		asm volatile("int $2");
+	if (basic == EXIT_REASON_EXCEPTION_NMI) {
+		u32 info = vmcs_read32(VMCS_EXIT_INTR_INFO);
+
+		v->exit_intr_info = info;
+		/* An NMI or machine check that hit the guest belongs to the host. */
+		if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI)
+			asm volatile("int $2");
+		else if (INTR_INFO_VECTOR(info) == X86_VEC_MC)
+			kvmx_machine_check();
+	}
 	trace_kvmx_exit(v);
 	return 0;
 }
@@ -214,6 +306,8 @@ static int enter_guest(struct kvmx_vcpu *v)
 	preempt_disable();
 	kvmx_vcpu_prepare_host(v);
 	inject_events(v);
+	if (v->flush_guest_tlb)
+		flush_guest_tlb(v);
 
 	local_irq_disable();
 	/* Checked with interrupts off: a kick (IPI) after this makes the guest exit. */
@@ -238,6 +332,9 @@ static int enter_guest(struct kvmx_vcpu *v)
 			break;
 		}
 		ret = ENTER_HANDLED;
+		/* The handler raised an exception (a single-step #DB): inject it. */
+		if (v->exc.pending)
+			break;
 		/*
 		 * Host work waits for nothing: leave if the scheduler, a signal
 		 * or a reader calls, and every FASTPATH_BURST exits anyway.  A
@@ -251,9 +348,19 @@ static int enter_guest(struct kvmx_vcpu *v)
 			break;
 		v->stat.fast_reentries++;
 	}
+#ifdef X86_FEATURE_IBPB_EXIT_TO_USER
+	/*
+	 * VMSCAPE: the guest may have trained the branch predictors against
+	 * the VMM; the host kernel asks for an IBPB before this CPU returns to
+	 * userspace.  Set on the CPU that ran the guest, before preemption.
+	 */
+	if (cpu_feature_enabled(X86_FEATURE_IBPB_EXIT_TO_USER))
+		this_cpu_write(x86_ibpb_exit_to_user, true);
+#endif
 	guest_timing_exit_irqoff();
 	local_irq_enable();
 	preempt_enable();
+	v->last_cpu = cpu;
 
 	if (fail) {
 		/* VMLAUNCH/VMRESUME refused the VMCS itself (SDM 30.4). */
@@ -265,7 +372,6 @@ static int enter_guest(struct kvmx_vcpu *v)
 		kvmx_entry_failed(v, v->run->fail_entry.hardware_entry_failure_reason);
 		return ENTER_FAILED;
 	}
-	v->run->fail_entry.cpu = cpu;
 	return ret;
 }
 
@@ -305,6 +411,12 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			break;
 		default:
 			r = kvmx_handle_exit(v);
+			if (r > 0 && unlikely(v->triple_fault)) {
+				/* Exceptions merged into a triple fault (SDM 6.15). */
+				v->triple_fault = false;
+				run->exit_reason = KVMX_EXIT_SHUTDOWN;
+				r = 0;
+			}
 			if (r > 0)
 				continue;
 		}

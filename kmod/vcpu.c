@@ -19,6 +19,7 @@
 #include <linux/uaccess.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
+#include <asm/tlbflush.h>
 
 #include "kvmx.h"
 #include "vmx_ops.h"
@@ -44,7 +45,11 @@ static bool in_64bit_code(struct kvmx_vcpu *v)
 	return (v->efer & EFER_LMA) && (vmcs_read32(VMCS_GUEST_CS_AR) & BIT(13));
 }
 
-/* Advance RIP past an instruction of @len bytes (SDM 28.2.5 for its length). */
+/*
+ * Advance RIP past an instruction of @len bytes (SDM 28.2.5 for its length)
+ * that kvmx carried out for the guest.  The CPU would have ended blocking by
+ * STI/MOV SS and, with EFLAGS.TF set, raised a single-step #DB after it.
+ */
 static void advance_rip(struct kvmx_vcpu *v, unsigned long len)
 {
 	unsigned long rip = vmcs_read(VMCS_GUEST_RIP) + len;
@@ -53,10 +58,11 @@ static void advance_rip(struct kvmx_vcpu *v, unsigned long len)
 	if (!in_64bit_code(v))
 		rip = (u32)rip;
 	vmcs_write(VMCS_GUEST_RIP, rip);
-	/* Blocking by STI/MOV SS ends with the instruction after them. */
 	if (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS))
 		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY,
 			   intr & ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
+	if (unlikely(vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_TF))
+		kvmx_inject_debug(v, X86_DR6_BS);
 }
 
 void kvmx_skip_instruction(struct kvmx_vcpu *v)
@@ -69,19 +75,71 @@ void kvmx_skip_bytes(struct kvmx_vcpu *v, unsigned int len)
 	advance_rip(v, len);
 }
 
+u64 kvmx_linear_rip(struct kvmx_vcpu *v)
+{
+	u64 rip = vmcs_read(VMCS_GUEST_RIP);
+
+	return in_64bit_code(v) ? rip : (u32)(vmcs_read(VMCS_GUEST_CS_BASE) + rip);
+}
+
+/*
+ * Queue an exception for the next entry.  When the exit interrupted the
+ * delivery of another event, the two combine as the CPU would combine them
+ * (SDM Vol. 3A 6.15): an exception being delivered merges into #DF, a triple
+ * fault or the new one; an interrupt or NMI being delivered stays queued and
+ * goes in at the entry after (never dropped); a software interrupt is
+ * dropped, its instruction runs again when the handler returns.  A second
+ * exception from the same exit is ignored: the first one is what the CPU
+ * would have raised.
+ */
 void kvmx_inject_exception(struct kvmx_vcpu *v, unsigned int vector,
 			   bool has_error, u32 error)
 {
-	u32 info = vector | (INTR_TYPE_HARD_EXCEPTION << 8) | INTR_INFO_VALID;
+	u32 prev = v->reinject_info;
 
-	/* Real mode has no error codes (SDM 26.2.1.3). */
-	if (has_error && (v->cr0 & X86_CR0_PE)) {
-		info |= INTR_INFO_DELIVER_CODE;
-		vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, error);
+	if (v->exc.pending || v->triple_fault)
+		return;
+	if (prev & INTR_INFO_VALID) {
+		switch (INTR_INFO_TYPE(prev)) {
+		case INTR_TYPE_HARD_EXCEPTION: {
+			int merged = exception_merge(INTR_INFO_VECTOR(prev), vector);
+
+			v->reinject_info = 0;
+			if (merged == X86_MERGE_TRIPLE_FAULT) {
+				v->triple_fault = true;
+				return;
+			}
+			if (merged == X86_VEC_DF) {
+				vector = X86_VEC_DF;
+				has_error = true;
+				error = 0;
+			}
+			break;
+		}
+		case INTR_TYPE_EXT_INTR:
+		case INTR_TYPE_NMI:
+			break;	/* stays in reinject_info for the next entry */
+		default:
+			v->reinject_info = 0;
+			break;
+		}
 	}
-	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
-	v->stat.exc_injections++;
-	trace_kvmx_inject(v, info);
+	v->exc.pending = true;
+	v->exc.vector = vector;
+	/* Real mode has no error codes (SDM 26.2.1.3). */
+	v->exc.has_error = has_error && (v->cr0 & X86_CR0_PE);
+	v->exc.error = error;
+}
+
+void kvmx_inject_debug(struct kvmx_vcpu *v, u64 payload)
+{
+	if (v->exc.pending || v->triple_fault)
+		return;
+	v->dr6 = dr6_after_debug_exception(v->dr6, payload);
+	/* Delivering #DB clears DR7.GD, so the handler may use the registers. */
+	v->dr7 &= ~X86_DR7_GD;
+	vmcs_write(VMCS_GUEST_DR7, v->dr7);
+	kvmx_inject_exception(v, X86_VEC_DB, false, 0);
 }
 
 void kvmx_update_entry_ctls(struct kvmx_vcpu *v)
@@ -108,9 +166,16 @@ void kvmx_set_cr0_hw(struct kvmx_vcpu *v, u64 cr0)
 
 void kvmx_set_cr4_hw(struct kvmx_vcpu *v, u64 cr4)
 {
+	/*
+	 * CR4.MCE stays as the host has it, whatever the guest wants: a
+	 * machine check in the guest with MCE clear would shut the CPU down
+	 * instead of reaching the host's handler (kvm_intel does the same).
+	 */
+	u64 hw = (cr4 & ~(u64)X86_CR4_MCE) | (cr4_read_shadow() & X86_CR4_MCE);
+
 	v->cr4 = cr4;
 	vmcs_write(VMCS_CR4_READ_SHADOW, cr4);
-	vmcs_write(VMCS_GUEST_CR4, cr4 | kvmx_host_caps.cr4_fixed0);
+	vmcs_write(VMCS_GUEST_CR4, hw | kvmx_host_caps.cr4_fixed0);
 }
 
 /* CR0/CR4 as the guest sees them: its own bits from the hardware. */
@@ -200,9 +265,12 @@ static void set_regs(struct kvmx_vcpu *v, const struct kvmx_regs *r)
 	v->regs[REG_R15] = r->r15;
 	vmcs_write(VMCS_GUEST_RIP, r->rip);
 	/* Reserved RFLAGS bits: bit 1 set, 3, 5, 15, 22-63 clear. */
+	/*
+	 * An I/O or MMIO exit in flight is still finished by the next KVM_RUN
+	 * if RIP points at its instruction (kvmx_complete_userspace()), as
+	 * KVM does: new registers alone don't cancel it.
+	 */
 	vmcs_write(VMCS_GUEST_RFLAGS, (r->rflags & 0x3f7fd5) | X86_EFLAGS_FIXED);
-	/* New registers cancel whatever userspace exit was in flight. */
-	v->pending = PENDING_NONE;
 }
 
 /* ---- KVM_GET/SET_SREGS ---- */
@@ -359,6 +427,8 @@ static int set_sregs(struct kvmx_vcpu *v, const struct kvmx_sregs *s)
 			break;
 		}
 	}
+	/* New paging state: no translation of the old one may survive. */
+	v->flush_guest_tlb = true;
 	if (kvmx_load_pdptrs(v))
 		return -EINVAL;
 	return 0;
@@ -617,6 +687,7 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 	v->vm = vm;
 	v->id = id;
 	v->cpu = -1;
+	v->last_cpu = -1;
 	INIT_LIST_HEAD(&v->loaded_link);
 	mutex_init(&v->mutex);
 	preempt_notifier_init(&v->pn, &kvmx_preempt_ops);

@@ -14,6 +14,7 @@
 #include <linux/bitmap.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/ratelimit.h>
 #include <linux/sched.h>
@@ -21,7 +22,9 @@
 #include <linux/spinlock.h>
 #include <asm/cpu_entry_area.h>
 #include <asm/desc.h>
+#include <asm/debugreg.h>
 #include <asm/io.h>
+#include <asm/pkru.h>
 #include <asm/msr.h>
 #include <asm/nospec-branch.h>
 #include <asm/processor.h>
@@ -45,6 +48,15 @@ static void *io_bitmap_a, *io_bitmap_b, *msr_bitmap;
 static DEFINE_SPINLOCK(vpid_lock);
 static DECLARE_BITMAP(vpid_bitmap, 1 << 16);
 
+/*
+ * The highest VPID handed out.  VPIDs are 16 bits; past the last one a
+ * vCPU runs without (its translations flushed at every entry and exit)
+ * instead of failing.  Lower it to see that happen.
+ */
+static unsigned int max_vpid = 0xffff;
+module_param(max_vpid, uint, 0644);
+MODULE_PARM_DESC(max_vpid, "highest VPID to use (1-65535); later vCPUs run without VPID");
+
 void kvmx_vmcs_access_failed(const char *insn, unsigned long field)
 {
 	pr_err_ratelimited("%s of VMCS field %#lx failed (error %u)\n", insn, field,
@@ -53,13 +65,15 @@ void kvmx_vmcs_access_failed(const char *insn, unsigned long field)
 
 int kvmx_vpid_alloc(void)
 {
+	unsigned int limit;
 	int vpid;
 
 	if (!kvmx_ctls.vpid)
 		return 0;
 	spin_lock(&vpid_lock);
-	vpid = find_next_zero_bit(vpid_bitmap, 1 << 16, 1);
-	if (vpid < (1 << 16))
+	limit = min_t(unsigned int, READ_ONCE(max_vpid), 0xffff) + 1;
+	vpid = find_next_zero_bit(vpid_bitmap, limit, 1);
+	if (vpid < limit)
 		__set_bit(vpid, vpid_bitmap);
 	else
 		vpid = 0;	/* out of VPIDs: run untagged, flushed on entry */
@@ -189,10 +203,16 @@ void kvmx_vcpu_load(struct kvmx_vcpu *v)
 	}
 	if (moved) {
 		set_per_cpu_host_state(cpu);
-		/* This CPU may hold stale translations tagged with our VPID. */
+		/*
+		 * This CPU may hold stale translations tagged with our VPID,
+		 * or with our EPTP: a freed VM's root page can become ours, and
+		 * what another VM cached under it must not be used for us.
+		 */
 		if (v->vpid)
 			vmx_invvpid((kvmx_host_caps.ept_vpid_cap & VPID_CAP_SINGLE) ?
 				    INVVPID_SINGLE_CONTEXT : INVVPID_ALL_CONTEXT, v->vpid, 0);
+		kvmx_ept_flush_local(v->vm);
+		v->stat.ept_flushes++;
 		v->cpu = cpu;
 	}
 }
@@ -202,10 +222,20 @@ void kvmx_vcpu_put(struct kvmx_vcpu *v)
 	kvmx_vcpu_restore_host(v);
 }
 
+static u16 read_ldt(void)
+{
+	u16 ldt;
+
+	asm("sldt %0" : "=g"(ldt));
+	return ldt;
+}
+
 /*
  * Host state the guest's run changes and that is put back lazily: data
- * segment selectors, the LDT, the MSRs of SYSCALL and SWAPGS, the GDT and TSS
- * limits (VM exit sets them to 0xffff and 0x67, SDM 28.5.2).
+ * segment selectors, the LDT (VM exit makes LDTR unusable), a GS selector
+ * with RPL/TI bits (the VMCS can't hold it), the MSRs of SYSCALL and SWAPGS,
+ * the GDT and TSS limits (VM exit sets them to 0xffff and 0x67, SDM 28.5.2).
+ * DEBUGCTL (cleared by every exit) and PKRU are put back after each exit.
  */
 void kvmx_vcpu_prepare_host(struct kvmx_vcpu *v)
 {
@@ -214,6 +244,10 @@ void kvmx_vcpu_prepare_host(struct kvmx_vcpu *v)
 
 	if (v->host_state_dirty)
 		return;
+	v->host_debugctl = get_debugctlmsr();
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE))
+		v->host_pkru = read_pkru();
+	v->host_ldt = read_ldt();
 	savesegment(ds, v->host_ds);
 	savesegment(es, v->host_es);
 	savesegment(fs, fs);
@@ -242,9 +276,15 @@ void kvmx_vcpu_restore_host(struct kvmx_vcpu *v)
 	if (!v->host_state_dirty)
 		return;
 	v->host_state_dirty = false;
+	/* The guest's SWAPGS base first: loading GS below overwrites it. */
+	kvmx_host_msrs_save_guest(v);
 	if (v->host_ds | v->host_es) {
 		loadsegment(ds, v->host_ds);
 		loadsegment(es, v->host_es);
+	}
+	if (v->host_ldt || (v->host_gs & 7)) {
+		asm volatile("lldt %0" : : "rm"(v->host_ldt));
+		load_gs_index(v->host_gs);
 	}
 	if (v->host_fs & 7)
 		loadsegment(fs, v->host_fs);
@@ -311,6 +351,7 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 	v->dr[0] = v->dr[1] = v->dr[2] = v->dr[3] = 0;
 	v->dr6 = KVMX_DR6_FIXED;
 	v->dr7 = KVMX_DR7_FIXED;
+	v->pkru = 0;
 	vmcs_write(VMCS_GUEST_DR7, KVMX_DR7_FIXED);
 	vmcs_write(VMCS_GUEST_IA32_DEBUGCTL, 0);
 	vmcs_write(VMCS_GUEST_IA32_PAT, 0x0007040600070406ULL);
@@ -330,6 +371,10 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 	v->cr8 = 0;
 	v->pending_irq = -1;
 	v->pending = PENDING_NONE;
+	v->exc.pending = false;
+	v->reinject_info = 0;
+	v->triple_fault = false;
+	v->flush_guest_tlb = true;
 	return 0;
 }
 
@@ -357,7 +402,9 @@ void kvmx_vmcs_setup(struct kvmx_vcpu *v)
 					       (u64)tsc_khz >> (kvmx_host_caps.misc & 0x1f))));
 	v->proc_ctls = kvmx_ctls.proc;
 	vmcs_write(VMCS_PROC_BASED_CTLS, v->proc_ctls);
-	vmcs_write(VMCS_PROC_BASED_CTLS2, kvmx_ctls.proc2);
+	/* VPID 0 is the host's: a vCPU without its own runs untagged. */
+	vmcs_write(VMCS_PROC_BASED_CTLS2,
+		   v->vpid ? kvmx_ctls.proc2 : kvmx_ctls.proc2 & ~PROC2_ENABLE_VPID);
 	vmcs_write(VMCS_EXIT_CTLS, kvmx_ctls.exit);
 	v->entry_ctls = kvmx_ctls.entry;
 	vmcs_write(VMCS_ENTRY_CTLS, v->entry_ctls);
@@ -367,7 +414,12 @@ void kvmx_vmcs_setup(struct kvmx_vcpu *v)
 	vmcs_write(VMCS_IO_BITMAP_A, __pa(io_bitmap_a));
 	vmcs_write(VMCS_IO_BITMAP_B, __pa(io_bitmap_b));
 	vmcs_write(VMCS_MSR_BITMAP, __pa(msr_bitmap));
-	vmcs_write(VMCS_EXCEPTION_BITMAP, 0);
+	/*
+	 * #DB and #AC always exit, so no guest can make the CPU deliver them
+	 * to itself for ever (CVE-2015-8104, CVE-2015-5307); #MC so the host's
+	 * handler sees machine checks that hit the guest.
+	 */
+	vmcs_write(VMCS_EXCEPTION_BITMAP, BIT(X86_VEC_DB) | BIT(X86_VEC_AC) | BIT(X86_VEC_MC));
 	vmcs_write(VMCS_PAGE_FAULT_ERROR_MASK, 0);
 	vmcs_write(VMCS_PAGE_FAULT_ERROR_MATCH, 0);
 	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);
@@ -381,11 +433,12 @@ void kvmx_vmcs_setup(struct kvmx_vcpu *v)
 	 * shadow and writing a different value exits.  PE/PG decide EFER.LMA
 	 * and the IA-32e entry control; NE and VMXE are forced to 1 in the
 	 * real register by the VMX fixed bits, the guest must not see that;
-	 * OSXSAVE decides whether XCR0 is switched on entry.
+	 * OSXSAVE and PKE decide whether XCR0 and PKRU are switched on entry;
+	 * MCE stays the host's in the real register.
 	 */
 	vmcs_write(VMCS_CR0_GUEST_HOST_MASK, X86_CR0_PE | X86_CR0_PG | X86_CR0_NE);
 	vmcs_write(VMCS_CR4_GUEST_HOST_MASK, X86_CR4_VMXE | X86_CR4_SMXE | X86_CR4_OSXSAVE |
-		   (u32)~kvmx_host_caps.cr4_fixed1);
+		   X86_CR4_PKE | X86_CR4_MCE | (u32)~kvmx_host_caps.cr4_fixed1);
 
 	/* Host state (SDM 26.2.2-26.2.4); per-CPU parts in kvmx_vcpu_load(). */
 	vmcs_write(VMCS_HOST_CR0, read_cr0());
@@ -451,7 +504,7 @@ void kvmx_dump_vmcs(struct kvmx_vcpu *v)
 		return;
 	v->vm->vmcs_dumped = true;
 	pr_err("vCPU %d (pid %d): exit reason %#x qualification %#lx, VM-instruction error %u\n",
-	       v->id, task_tgid_nr(current), v->exit_reason, v->exit_qual,
+	       v->id, task_tgid_nr(current), v->exit_reason, vmcs_read(VMCS_EXIT_QUALIFICATION),
 	       (u32)vmcs_read(VMCS_VM_INSTRUCTION_ERROR));
 	pr_err("  RIP %#018lx RSP %#018lx RFLAGS %#010lx\n", vmcs_read(VMCS_GUEST_RIP),
 	       vmcs_read(VMCS_GUEST_RSP), vmcs_read(VMCS_GUEST_RFLAGS));

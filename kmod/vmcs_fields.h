@@ -231,6 +231,7 @@ enum vmx_exit_reason {
 #define INTR_TYPE_NMI			2
 #define INTR_TYPE_HARD_EXCEPTION	3
 #define INTR_TYPE_SOFT_INTR		4
+#define INTR_TYPE_PRIV_SOFT_EXCEPTION	5	/* ICEBP (INT1) */
 #define INTR_TYPE_SOFT_EXCEPTION	6
 
 /* Guest interruptibility state (SDM 25.4.2). */
@@ -254,6 +255,11 @@ enum vmx_exit_reason {
 #define CR_TYPE_MOV_FROM_CR		1
 #define CR_TYPE_CLTS			2
 #define CR_TYPE_LMSW			3
+
+/* Exit qualification for MOV DR (SDM Table 28-4). */
+#define DR_QUAL_NUM(q)			((unsigned int)((q) & 7))
+#define DR_QUAL_FROM_DR			BIT(4)
+#define DR_QUAL_REG(q)			((unsigned int)(((q) >> 8) & 15))
 
 /* Exit qualification for EPT violations (SDM Table 28-7). */
 #define EPT_QUAL_READ			BIT(0)

@@ -217,6 +217,7 @@ void kvmx_vmx_fill_info(struct kvmx_vmx_info *info)
 	info->nr_vms = atomic_read(&kvmx_nr_vms);
 	info->nr_cpus_vmx_on = atomic_read(&kvmx_cpus_on);
 	info->flags = info->nr_cpus_vmx_on ? KVMX_INFO_VMX_ON : 0;
+	info->mitigations = kvmx_mitigations_active();
 }
 
 /* CPU hotplug: a CPU coming online while VMs exist joins VMX operation. */

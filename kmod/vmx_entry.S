@@ -131,6 +131,13 @@ SYM_INNER_LABEL(kvmx_vmexit, SYM_L_GLOBAL)
 	FILL_RETURN_BUFFER %rcx, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT, \
 			   X86_FEATURE_RSB_VMEXIT_LITE
 
+	/* Legacy IBRS: the host's SPEC_CTRL again, before the first RET. */
+	call kvmx_spec_ctrl_restore_host
+#ifdef X86_FEATURE_CLEAR_BHB_LOOP_ON_VMEXIT
+	/* BHI: no guest-made branch history for host code to use. */
+	CLEAR_BRANCH_HISTORY_VMEXIT
+#endif
+
 	mov  %ebx, %eax
 	pop  %rbx
 	pop  %r12

@@ -34,6 +34,7 @@
 #define KVMX_CAP_READONLY_MEM		81
 #define KVMX_CAP_IMMEDIATE_EXIT		136
 #define KVMX_CAP_MAX_VCPU_ID		128
+#define KVMX_CAP_INTERNAL_ERROR_DATA	40
 
 /* ---- exit reasons (kvm_run.exit_reason) ---- */
 #define KVMX_EXIT_UNKNOWN		0
@@ -54,6 +55,8 @@
 #define KVMX_INTERNAL_ERROR_SIMUL_EX	2
 #define KVMX_INTERNAL_ERROR_DELIVERY_EV	3
 #define KVMX_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON 4
+/* kvm_run.emulation_failure.flags */
+#define KVMX_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES (1ULL << 0)
 
 #define KVMX_EXIT_IO_IN			0
 #define KVMX_EXIT_IO_OUT		1
@@ -207,6 +210,14 @@ struct kvmx_run {
 			__u32 ndata;
 			__u64 data[16];
 		} internal;
+		/* KVMX_INTERNAL_ERROR_EMULATION: internal, with names for data[0..2]. */
+		struct {
+			__u32 suberror;
+			__u32 ndata;
+			__u64 flags;
+			__u8  insn_size;
+			__u8  insn_bytes[15];
+		} emulation_failure;
 		char padding[256];
 	};
 
@@ -276,8 +287,20 @@ struct kvmx_vmx_info {
 	__u64 true_exit;
 	__u64 true_entry;
 	__u64 vmfunc;
-	__u64 reserved[8];
+	__u64 mitigations;	/* KVMX_MITIGATION_*: what kvmx does around VM entry */
+	__u64 reserved[7];
 };
+
+/* kvmx_vmx_info.mitigations: each one is on because the host kernel asks for it. */
+#define KVMX_MITIGATION_L1D_FLUSH	(1ULL << 0)	/* L1TF: flush L1D before entry */
+#define KVMX_MITIGATION_L1D_FLUSH_COND	(1ULL << 1)	/* ... only after host activity */
+#define KVMX_MITIGATION_VERW		(1ULL << 2)	/* MDS/MMIO: clear CPU buffers */
+#define KVMX_MITIGATION_RSB_FILL	(1ULL << 3)	/* Spectre v2: refill the RSB on exit */
+#define KVMX_MITIGATION_IBPB_SWITCH	(1ULL << 4)	/* IBPB between vCPUs on a CPU */
+#define KVMX_MITIGATION_SPEC_CTRL	(1ULL << 5)	/* host SPEC_CTRL back after exit */
+#define KVMX_MITIGATION_BHI_CLEAR	(1ULL << 6)	/* branch history cleared on exit */
+#define KVMX_MITIGATION_IBPB_EXIT_USER	(1ULL << 7)	/* VMSCAPE: IBPB before userspace */
+#define KVMX_MITIGATION_KERNEL_IBRS	(1ULL << 8)	/* legacy IBRS rewritten after exit */
 
 #define KVMX_MODULE_VERSION	1
 #define KVMX_INFO_VMX_ON	(1u << 0)	/* kvmx holds VMX on some CPU */

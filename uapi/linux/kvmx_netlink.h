@@ -79,7 +79,8 @@ struct kvmx_vcpu_stats {
 	__u64 l1d_flushes;	/* L1TF mitigation before entry */
 	__u64 guest_tsc;	/* TSC ticks spent in VMX non-root */
 	__u64 run_tsc;		/* TSC ticks spent inside KVM_RUN */
-	__u64 reserved[6];
+	__u64 ept_flushes;	/* INVEPTs of the VM's EPTP on a CPU new to the vCPU */
+	__u64 reserved[5];
 };
 
 struct kvmx_vmcs_field {

@@ -48,6 +48,7 @@ int cmd_info(const std::string &device, bool raw)
 				   ? fmt::format("on on {} CPU(s)", info->nr_cpus_vmx_on)
 				   : std::string("off (kvmx turns it on only while a VM exists)"));
 		fmt::print("{}", raw ? raw_vmx_msrs(*info) : describe_vmx(*info));
+		fmt::print("{}", describe_mitigations(info->mitigations));
 		return 0;
 	} catch (const Error &e) {
 		fmt::print(stderr, "{}\n", e.what());

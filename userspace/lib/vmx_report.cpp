@@ -106,6 +106,25 @@ std::string describe_vmx(const kvmx_vmx_info &c)
 	return s;
 }
 
+std::string describe_mitigations(uint64_t m)
+{
+	const std::pair<uint64_t, const char *> rows[] = {
+		{ KVMX_MITIGATION_L1D_FLUSH, "L1TF: L1D flush before VM entry" },
+		{ KVMX_MITIGATION_L1D_FLUSH_COND, "  ... only after host activity (cond)" },
+		{ KVMX_MITIGATION_VERW, "MDS/MMIO stale data: VERW before VM entry" },
+		{ KVMX_MITIGATION_RSB_FILL, "Spectre v2: RSB refilled after VM exit" },
+		{ KVMX_MITIGATION_SPEC_CTRL, "SPEC_CTRL: host value kept/restored after exit" },
+		{ KVMX_MITIGATION_KERNEL_IBRS, "legacy IBRS: SPEC_CTRL rewritten after every exit" },
+		{ KVMX_MITIGATION_BHI_CLEAR, "BHI: branch history cleared after VM exit" },
+		{ KVMX_MITIGATION_IBPB_SWITCH, "IBPB when a CPU switches vCPU" },
+		{ KVMX_MITIGATION_IBPB_EXIT_USER, "VMSCAPE: IBPB before returning to the VMM" },
+	};
+	std::string s = "Speculation mitigations kvmx applies (as the host kernel asks kvm_intel):\n";
+	for (auto &[bit, name] : rows)
+		s += fmt::format("  {:<52} {}\n", name, (m & bit) ? "on" : "off");
+	return s;
+}
+
 std::string raw_vmx_msrs(const kvmx_vmx_info &c)
 {
 	const std::pair<const char *, uint64_t> rows[] = {
@@ -129,6 +148,7 @@ std::string raw_vmx_msrs(const kvmx_vmx_info &c)
 		{ "true_exit", c.true_exit },
 		{ "true_entry", c.true_entry },
 		{ "vmfunc", c.vmfunc },
+		{ "mitigations", c.mitigations },
 	};
 	std::string s;
 	for (auto &[name, value] : rows)

@@ -20,5 +20,7 @@ std::string describe_vmx(const kvmx_vmx_info &info);
 
 // Every raw capability value, one "name value" line each (kvmx info --raw).
 std::string raw_vmx_msrs(const kvmx_vmx_info &info);
+// The KVMX_MITIGATION_* bits kvmx reports, one line each, on or off.
+std::string describe_mitigations(uint64_t mitigations);
 
 } // namespace kvmx

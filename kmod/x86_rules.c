@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Architectural rules for the exit handlers; see x86_rules.h.  Kernel-agnostic. */
+#include "x86_rules.h"
+
+enum exc_class { EXC_BENIGN, EXC_CONTRIBUTORY, EXC_PAGE_FAULT, EXC_DOUBLE_FAULT };
+
+static enum exc_class exc_class(unsigned int vector)
+{
+	switch (vector) {
+	case 0:			/* #DE */
+	case X86_VEC_TS:
+	case X86_VEC_NP:
+	case X86_VEC_SS:
+	case X86_VEC_GP:
+		return EXC_CONTRIBUTORY;
+	case X86_VEC_PF:
+		return EXC_PAGE_FAULT;
+	case X86_VEC_DF:
+		return EXC_DOUBLE_FAULT;
+	default:
+		return EXC_BENIGN;
+	}
+}
+
+int exception_merge(unsigned int first, unsigned int second)
+{
+	enum exc_class a = exc_class(first), b = exc_class(second);
+
+	if (a == EXC_DOUBLE_FAULT)
+		return X86_MERGE_TRIPLE_FAULT;
+	if ((a == EXC_CONTRIBUTORY && b == EXC_CONTRIBUTORY) ||
+	    (a == EXC_PAGE_FAULT && b != EXC_BENIGN))
+		return X86_VEC_DF;
+	return (int)second;	/* handled serially: the first is raised again later */
+}
+
+u64 dr6_after_debug_exception(u64 dr6, u64 payload)
+{
+	dr6 &= ~X86_DR6_TRAP_BITS;
+	dr6 |= X86_DR6_ACTIVE_LOW;
+	dr6 |= payload;
+	/* Active-low bits the payload reports as set (RTM) read as 0. */
+	dr6 ^= payload & X86_DR6_ACTIVE_LOW;
+	/* Bit 12 is reserved outside SMM. */
+	dr6 &= ~(1ULL << 12);
+	return dr6 & 0xffffffffULL;
+}
+
+#define AR_TYPE(ar)		((ar) & 15)
+#define AR_S			(1u << 4)
+#define AR_DB			(1u << 14)
+#define AR_UNUSABLE		(1u << 16)
+#define TYPE_CODE		(1u << 3)
+#define TYPE_EXPAND_DOWN	(1u << 2)	/* data segments */
+
+static bool canonical48(u64 a)
+{
+	return (u64)((s64)(a << 16) >> 16) == a;
+}
+
+int seg_linear_address(const struct x86_seg *seg, bool is_ss, unsigned int mode, u64 ea,
+		       unsigned int len, bool fs_or_gs, u64 *la)
+{
+	int fault = is_ss ? X86_VEC_SS : X86_VEC_GP;
+	u32 type = AR_TYPE(seg->ar);
+	u64 last = ea + len - 1;
+
+	if (mode == 64) {
+		*la = (fs_or_gs ? seg->base : 0) + ea;
+		if (!canonical48(*la) || !canonical48(*la + len - 1))
+			return fault;
+		return 0;
+	}
+	if (seg->ar & AR_UNUSABLE)
+		return fault;
+	if ((seg->ar & AR_S) && !(type & TYPE_CODE) && (type & TYPE_EXPAND_DOWN)) {
+		u64 top = (seg->ar & AR_DB) ? 0xffffffffULL : 0xffffULL;
+
+		if (ea <= seg->limit || last > top)
+			return fault;
+	} else if (last > seg->limit) {
+		return fault;
+	}
+	*la = (seg->base + ea) & 0xffffffffULL;
+	return 0;
+}
