@@ -71,19 +71,37 @@ void kvmx_emulation_failed(struct kvmx_vcpu *v, const u8 *insn, unsigned int len
 /*
  * Exceptions kvmx intercepts (exception bitmap, vmcs.c) and NMIs.  #DB and
  * #AC are reflected into the guest: intercepting them means a guest whose
- * delivery of one raises it again (CVE-2015-8104, CVE-2015-5307) exits each
- * time instead of looping inside the CPU for ever.
+ * delivery of one raises it again (CVE-2015-8104, CVE-2015-5307) exits
+ * instead of looping inside the CPU for ever.
  */
 static int handle_exception_nmi(struct kvmx_vcpu *v)
 {
 	u32 info = v->exit_intr_info;
 	unsigned int vector = INTR_INFO_VECTOR(info);
 
-	if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI)
-		return 1;	/* delivered to the host right after the exit */
-	switch (vector) {
-	case X86_VEC_MC:
+	if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI || vector == X86_VEC_MC)
 		return 1;	/* the host's handler ran right after the exit */
+	/*
+	 * The exception came while the CPU delivered another event: #AC
+	 * pushing an #AC frame, #DB hitting the #DB frame.  Reflecting it
+	 * would only go round again; like kvm_intel, stop and tell the VMM.
+	 */
+	if (vmcs_read32(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID) {
+		struct kvmx_run *run = v->run;
+
+		run->exit_reason = KVMX_EXIT_INTERNAL_ERROR;
+		run->internal.suberror = KVMX_INTERNAL_ERROR_SIMUL_EX;
+		run->internal.ndata = 0;
+		run->internal.data[run->internal.ndata++] = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+		run->internal.data[run->internal.ndata++] = info;
+		run->internal.data[run->internal.ndata++] =
+			(info & INTR_INFO_DELIVER_CODE) ? vmcs_read32(VMCS_EXIT_INTR_ERROR_CODE) : 0;
+		run->internal.data[run->internal.ndata++] = v->last_cpu;
+		/* Nothing is re-injected: the VMM decides what happens next. */
+		v->reinject_info = 0;
+		return 0;
+	}
+	switch (vector) {
 	case X86_VEC_DB:
 		/*
 		 * ICEBP (INT1) exits before it executes: skip it, then raise

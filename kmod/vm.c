@@ -81,6 +81,7 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_SET_IDENTITY_MAP_ADDR:
 	case KVMX_CAP_READONLY_MEM:
 	case KVMX_CAP_IMMEDIATE_EXIT:
+	case KVMX_CAP_INTERNAL_ERROR_DATA:
 		return 1;
 	case KVMX_CAP_NR_VCPUS:
 	case KVMX_CAP_MAX_VCPUS:
