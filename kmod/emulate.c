@@ -228,6 +228,8 @@ int kvmx_complete_string_io(struct kvmx_vcpu *v)
 {
 	u8 *data = kvmx_pio_data(v);
 	u64 mask = v->pio.addr_size == 2 ? ~0ULL : v->pio.addr_size == 1 ? 0xffffffffULL : 0xffffULL;
+	/* What a write of the result replaces: 32-bit results zero-extend in 64-bit mode. */
+	u64 wmask = (v->pio.addr_size == 1 && code_mode(v) == 64) ? ~0ULL : mask;
 	unsigned int reg = v->pio.in ? REG_RDI : REG_RSI, i;
 
 	if (v->pio.in) {
@@ -241,14 +243,14 @@ int kvmx_complete_string_io(struct kvmx_vcpu *v)
 			}
 		}
 	}
-	v->regs[reg] = (v->regs[reg] & ~mask) |
+	v->regs[reg] = (v->regs[reg] & ~wmask) |
 		       string_element_ea(v->pio.reg_start, v->pio.addr_size, v->pio.count,
 					 v->pio.size, v->pio.down);
 	if (v->pio.rep) {
-		u64 rcx = (v->regs[REG_RCX] & mask) - v->pio.count;
+		u64 rcx = ((v->regs[REG_RCX] & mask) - v->pio.count) & mask;
 
-		v->regs[REG_RCX] = (v->regs[REG_RCX] & ~mask) | (rcx & mask);
-		if (rcx & mask)
+		v->regs[REG_RCX] = (v->regs[REG_RCX] & ~wmask) | rcx;
+		if (rcx)
 			return 1;	/* more to do: run the instruction again */
 	}
 	kvmx_skip_instruction(v);

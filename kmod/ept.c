@@ -78,7 +78,8 @@ void kvmx_ept_destroy(struct kvmx_vm *vm)
 	 * on everywhere (the VM holds it).  A new VM's vCPUs flush too, on
 	 * each CPU they first run on (kvmx_vcpu_load()).
 	 */
-	on_each_cpu(invept_ipi, &vm->eptp, 1);
+	if (vm->ept_used)
+		on_each_cpu(invept_ipi, &vm->eptp, 1);
 	free_table(vm, vm->ept_root, 4);
 	vm->ept_root = NULL;
 }
@@ -192,7 +193,7 @@ static int fault_2m(struct kvmx_vm *vm, const struct kvmx_slot_view *view, u64 g
 		return 0;
 	pages = kvmalloc_array(PAGES_2M, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
-		return -ENOMEM;
+		return 0;	/* one page at a time still works */
 	/* Not all there (unmapped, no permission): the caller tries one page. */
 	if (pin(vm, hva, PAGES_2M, view->flags, pages)) {
 		kvfree(pages);
@@ -221,13 +222,12 @@ static int fault_2m(struct kvmx_vm *vm, const struct kvmx_slot_view *view, u64 g
 			e = walk(vm, (first + i) << PAGE_SHIFT, 1, true);
 			if (!e) {
 				/* Keep what is mapped; the rest faults again. */
-				r = -ENOMEM;
-				unpin(vm, &pages[i], PAGES_2M - i);
 				account_pins(vm, i);
 				memcpy(&slot->pages[idx], pages, i * sizeof(*pages));
 				mutex_unlock(&vm->lock);
+				unpin(vm, &pages[i], PAGES_2M - i);
 				kvfree(pages);
-				return r;
+				return -ENOMEM;
 			}
 			*e = leaf(view->flags, pages[i]);
 		}
@@ -269,8 +269,14 @@ int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write)
 	if (r)
 		return r;
 	r = pin(vm, view.hva + (idx << PAGE_SHIFT), 1, view.flags, &page);
-	if (r)
+	if (r) {
+		/* The slot went (and its memory with it) while we pinned: retry. */
+		mutex_lock(&vm->lock);
+		if (vm->slots_gen != view.gen)
+			r = 1;
+		mutex_unlock(&vm->lock);
 		return r;
+	}
 
 	mutex_lock(&vm->lock);
 	slot = slot_still(vm, &view, gfn);

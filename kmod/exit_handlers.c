@@ -9,6 +9,7 @@
 
 #include <linux/kernel.h>
 #include <linux/sched.h>
+#include <asm/cpu.h>
 #include <asm/fpu/xcr.h>
 
 #include "kvmx.h"
@@ -110,7 +111,7 @@ static int handle_exception_nmi(struct kvmx_vcpu *v)
 		 * SS blocking; entry then insists on it (SDM 26.3.1.5).
 		 */
 		if (INTR_INFO_TYPE(info) == INTR_TYPE_PRIV_SOFT_EXCEPTION)
-			kvmx_skip_instruction(v);
+			kvmx_skip_instruction_notrap(v);
 		else if ((vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_TF) &&
 			 (vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
 			  (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
@@ -119,6 +120,24 @@ static int handle_exception_nmi(struct kvmx_vcpu *v)
 		kvmx_inject_debug(v, vmcs_read(VMCS_EXIT_QUALIFICATION));
 		return 1;
 	case X86_VEC_AC:
+		/*
+		 * An #AC the guest asked for (CPL 3, CR0.AM, EFLAGS.AC) is its
+		 * own.  With split-lock detection on, any other is a split lock
+		 * the host's policy decides on (warn, slow down), as kvm_intel.
+		 */
+		if (boot_cpu_has(X86_FEATURE_SPLIT_LOCK_DETECT)) {
+			kvmx_sync_crs(v);
+			if (!((vmcs_read32(VMCS_GUEST_SS_AR) >> 5 & 3) == 3 &&
+			      (v->cr0 & X86_CR0_AM) &&
+			      (vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_AC))) {
+				if (handle_guest_split_lock(kvmx_linear_rip(v)))
+					return 1;
+				v->run->exit_reason = KVMX_EXIT_EXCEPTION;
+				v->run->ex.exception = X86_VEC_AC;
+				v->run->ex.error_code = 0;
+				return 0;
+			}
+		}
 		kvmx_inject_exception(v, X86_VEC_AC, true, 0);
 		return 1;
 	}
@@ -531,6 +550,7 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 		 */
 		v->run->exit_reason = KVMX_EXIT_FAIL_ENTRY;
 		v->run->fail_entry.hardware_entry_failure_reason = reason;
+		v->run->fail_entry.cpu = v->last_cpu;
 		kvmx_entry_failed(v, 0);
 		return 0;
 	}

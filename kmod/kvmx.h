@@ -80,6 +80,7 @@ struct kvmx_vm {
 	struct kvmx_vcpu *vcpus[KVMX_MAX_VCPUS];
 	unsigned int nr_vcpus;
 	bool vmcs_dumped;		/* a failed entry was logged */
+	bool ept_used;			/* a VMCS holds the EPTP: flush it at the end */
 	/* `kvmx vmcs` on a running vCPU (vmcs_snapshot.c); under lock. */
 	struct mutex snap_lock;		/* one reader at a time */
 	int snap_vcpu;			/* whose VMCS is wanted, -1: nobody's */
@@ -201,6 +202,8 @@ struct kvmx_vcpu {
 		u32 error;
 	} exc;
 
+	/* An interrupt or NMI an exception pre-empted, injected when it can be. */
+	u32 kept_info;
 	/* An event whose delivery an exit interrupted, to re-inject. */
 	u32 reinject_info;
 	u32 reinject_error;
@@ -239,6 +242,8 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v);
 unsigned long kvmx_reg_read(struct kvmx_vcpu *v, unsigned int reg);
 void kvmx_reg_write(struct kvmx_vcpu *v, unsigned int reg, unsigned long val);
 void kvmx_skip_instruction(struct kvmx_vcpu *v);
+/* ICEBP's skip: its own #DB comes instead of a single-step one. */
+void kvmx_skip_instruction_notrap(struct kvmx_vcpu *v);
 void kvmx_skip_bytes(struct kvmx_vcpu *v, unsigned int len);
 void kvmx_sync_crs(struct kvmx_vcpu *v);
 u64 kvmx_cr4_allowed(void);

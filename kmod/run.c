@@ -85,6 +85,24 @@ static void inject_events(struct kvmx_vcpu *v)
 		v->reinject_info = 0;
 		busy = true;
 	}
+	/*
+	 * An interrupt or NMI whose delivery an exception cut short goes in
+	 * once the guest can take it (entry refuses it otherwise, SDM 26.3.1.5).
+	 */
+	if (v->kept_info & INTR_INFO_VALID) {
+		bool ext = INTR_INFO_TYPE(v->kept_info) == INTR_TYPE_EXT_INTR;
+
+		if (!busy && (ext ? interrupts_allowed(v) :
+			      !(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
+				(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS |
+				 GUEST_INTR_STATE_NMI)))) {
+			vmcs_write(VMCS_ENTRY_INTR_INFO, v->kept_info);
+			v->kept_info = 0;
+			busy = true;
+		} else if (ext) {
+			want_window = true;
+		}
+	}
 	if (v->pending_irq >= 0) {
 		if (!busy && interrupts_allowed(v)) {
 			u32 info = (u32)v->pending_irq | (INTR_TYPE_EXT_INTR << 8) |
@@ -109,6 +127,7 @@ static void inject_events(struct kvmx_vcpu *v)
 static void flush_guest_tlb(struct kvmx_vcpu *v)
 {
 	v->flush_guest_tlb = false;
+	v->stat.guest_tlb_flushes++;
 	if (v->vpid)
 		vmx_invvpid((kvmx_host_caps.ept_vpid_cap & VPID_CAP_SINGLE) ?
 			    INVVPID_SINGLE_CONTEXT : INVVPID_ALL_CONTEXT, v->vpid, 0);
@@ -211,6 +230,9 @@ static __always_inline bool l1d_flush_wanted(struct kvmx_vcpu *v)
 static __always_inline void load_guest_extra(struct kvmx_vcpu *v)
 {
 	if (unlikely(v->dr7 & X86_DR7_ENABLES)) {
+		/* Disarm the host's breakpoints before they point at guest addresses. */
+		if (hw_breakpoint_active())
+			set_debugreg(KVMX_DR7_FIXED, 7);
 		set_debugreg(v->dr[0], 0);
 		set_debugreg(v->dr[1], 1);
 		set_debugreg(v->dr[2], 2);
@@ -305,9 +327,6 @@ static int enter_guest(struct kvmx_vcpu *v)
 
 	preempt_disable();
 	kvmx_vcpu_prepare_host(v);
-	inject_events(v);
-	if (v->flush_guest_tlb)
-		flush_guest_tlb(v);
 
 	local_irq_disable();
 	/* Checked with interrupts off: a kick (IPI) after this makes the guest exit. */
@@ -317,6 +336,10 @@ static int enter_guest(struct kvmx_vcpu *v)
 		preempt_enable();
 		return ENTER_RETRY;
 	}
+	/* Only now: an event in the VMCS must not outlive a return to userspace. */
+	inject_events(v);
+	if (v->flush_guest_tlb)
+		flush_guest_tlb(v);
 	/* Someone used the FPU (or we were preempted): reload the guest's. */
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
@@ -383,6 +406,11 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 
 	v->stat.runs++;
 	r = kvmx_complete_userspace(v);
+	if (r > 0 && unlikely(v->triple_fault)) {
+		v->triple_fault = false;
+		run->exit_reason = KVMX_EXIT_SHUTDOWN;
+		r = 0;
+	}
 	if (r <= 0)
 		goto out;
 	if (READ_ONCE(run->immediate_exit)) {
@@ -402,6 +430,13 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			break;
 		}
 		cond_resched();
+		if (unlikely(v->triple_fault)) {
+			/* Exceptions merged into a triple fault (SDM 6.15). */
+			v->triple_fault = false;
+			run->exit_reason = KVMX_EXIT_SHUTDOWN;
+			r = 0;
+			break;
+		}
 		switch (enter_guest(v)) {
 		case ENTER_RETRY:
 		case ENTER_HANDLED:
@@ -411,12 +446,6 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			break;
 		default:
 			r = kvmx_handle_exit(v);
-			if (r > 0 && unlikely(v->triple_fault)) {
-				/* Exceptions merged into a triple fault (SDM 6.15). */
-				v->triple_fault = false;
-				run->exit_reason = KVMX_EXIT_SHUTDOWN;
-				r = 0;
-			}
 			if (r > 0)
 				continue;
 		}

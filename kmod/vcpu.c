@@ -50,7 +50,7 @@ static bool in_64bit_code(struct kvmx_vcpu *v)
  * that kvmx carried out for the guest.  The CPU would have ended blocking by
  * STI/MOV SS and, with EFLAGS.TF set, raised a single-step #DB after it.
  */
-static void advance_rip(struct kvmx_vcpu *v, unsigned long len)
+static void advance_rip(struct kvmx_vcpu *v, unsigned long len, bool trap)
 {
 	unsigned long rip = vmcs_read(VMCS_GUEST_RIP) + len;
 	u32 intr = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
@@ -61,18 +61,23 @@ static void advance_rip(struct kvmx_vcpu *v, unsigned long len)
 	if (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS))
 		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY,
 			   intr & ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
-	if (unlikely(vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_TF))
+	if (trap && unlikely(vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_TF))
 		kvmx_inject_debug(v, X86_DR6_BS);
 }
 
 void kvmx_skip_instruction(struct kvmx_vcpu *v)
 {
-	advance_rip(v, vmcs_read32(VMCS_EXIT_INSTRUCTION_LEN));
+	advance_rip(v, vmcs_read32(VMCS_EXIT_INSTRUCTION_LEN), true);
+}
+
+void kvmx_skip_instruction_notrap(struct kvmx_vcpu *v)
+{
+	advance_rip(v, vmcs_read32(VMCS_EXIT_INSTRUCTION_LEN), false);
 }
 
 void kvmx_skip_bytes(struct kvmx_vcpu *v, unsigned int len)
 {
-	advance_rip(v, len);
+	advance_rip(v, len, true);
 }
 
 u64 kvmx_linear_rip(struct kvmx_vcpu *v)
@@ -118,7 +123,10 @@ void kvmx_inject_exception(struct kvmx_vcpu *v, unsigned int vector,
 		}
 		case INTR_TYPE_EXT_INTR:
 		case INTR_TYPE_NMI:
-			break;	/* stays in reinject_info for the next entry */
+			/* Kept apart: the next exit's vectoring info must not erase it. */
+			v->kept_info = prev & (INTR_INFO_VALID | 0x7ff);
+			v->reinject_info = 0;
+			break;
 		default:
 			v->reinject_info = 0;
 			break;
@@ -369,6 +377,9 @@ u64 kvmx_cr4_allowed(void)
 
 	if (!boot_cpu_has(X86_FEATURE_OSXSAVE))
 		allowed &= ~(u64)X86_CR4_OSXSAVE;
+	/* PKRU is switched only where the host uses protection keys. */
+	if (!cpu_feature_enabled(X86_FEATURE_OSPKE))
+		allowed &= ~(u64)X86_CR4_PKE;
 	return allowed;
 }
 

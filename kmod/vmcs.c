@@ -278,16 +278,17 @@ void kvmx_vcpu_restore_host(struct kvmx_vcpu *v)
 	v->host_state_dirty = false;
 	/* The guest's SWAPGS base first: loading GS below overwrites it. */
 	kvmx_host_msrs_save_guest(v);
-	if (v->host_ds | v->host_es) {
-		loadsegment(ds, v->host_ds);
-		loadsegment(es, v->host_es);
-	}
+	/* The LDT first: any of the selectors below may point into it. */
 	if (v->host_ldt || (v->host_gs & 7)) {
 		asm volatile("lldt %0" : : "rm"(v->host_ldt));
 		load_gs_index(v->host_gs);
 	}
 	if (v->host_fs & 7)
 		loadsegment(fs, v->host_fs);
+	if (v->host_ds | v->host_es) {
+		loadsegment(ds, v->host_ds);
+		loadsegment(es, v->host_es);
+	}
 	kvmx_host_msrs_restore(v);
 	invalidate_tss_limit();
 	load_fixmap_gdt(raw_smp_processor_id());
@@ -373,6 +374,7 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 	v->pending = PENDING_NONE;
 	v->exc.pending = false;
 	v->reinject_info = 0;
+	v->kept_info = 0;
 	v->triple_fault = false;
 	v->flush_guest_tlb = true;
 	return 0;
@@ -411,6 +413,7 @@ void kvmx_vmcs_setup(struct kvmx_vcpu *v)
 	if (kvmx_ctls.vpid)
 		vmcs_write(VMCS_VPID, v->vpid);
 	vmcs_write(VMCS_EPT_POINTER, v->vm->eptp);
+	v->vm->ept_used = true;
 	vmcs_write(VMCS_IO_BITMAP_A, __pa(io_bitmap_a));
 	vmcs_write(VMCS_IO_BITMAP_B, __pa(io_bitmap_b));
 	vmcs_write(VMCS_MSR_BITMAP, __pa(msr_bitmap));

@@ -153,15 +153,17 @@ tr -d '\r' <"$out/serial.log" >"$out/serial.txt"
 
 # --- results ---
 sed -n '/^KVMX-DMESG-BEGIN/,/^KVMX-DMESG-END/p' "$out/serial.txt" >"$out/dmesg.log"
-grep -a -E '^KVMX-RESULT (PASS|FAIL) ' "$out/serial.txt" >"$out/results.txt" || true
+grep -a -E '^KVMX-RESULT (PASS|FAIL|SKIP) ' "$out/serial.txt" >"$out/results.txt" || true
 passed=$(grep -c '^KVMX-RESULT PASS ' "$out/results.txt" || true)
 failed=$(grep -c '^KVMX-RESULT FAIL ' "$out/results.txt" || true)
+skipped=$(grep -c '^KVMX-RESULT SKIP ' "$out/results.txt" || true)
 booted=$(sed -n 's/^KVMX-BOOTED //p' "$out/serial.txt" | head -n1)
 if ! grep -a -q '^KVMX-DONE' "$out/serial.txt"; then
 	failed=$((failed + 1))
 	echo "KVMX-RESULT FAIL rig.$job.completed the job did not run to its end (bochs rc=$rc after ${wall}s; see $out/serial.log)" >>"$out/results.txt"
 fi
 grep '^KVMX-RESULT FAIL ' "$out/results.txt" | sed 's/^KVMX-RESULT /  /' >&2 || true
-echo "$passed $failed" >"$out/counts"
-say "rig: job $job: $passed passed, $failed failed (boot to /init ${booted:-?}s guest time, ${wall}s wall)"
+grep '^KVMX-RESULT SKIP ' "$out/results.txt" | sed 's/^KVMX-RESULT /  /' >&2 || true
+echo "$passed $failed $skipped" >"$out/counts"
+say "rig: job $job: $passed passed, $failed failed, $skipped skipped (boot to /init ${booted:-?}s guest time, ${wall}s wall)"
 [ "$failed" = 0 ]

@@ -1,5 +1,6 @@
 # Helpers for rig jobs (busybox sh).  Each result is one serial line that
-# scripts/rig.sh counts: "KVMX-RESULT PASS name" or "KVMX-RESULT FAIL name why".
+# scripts/rig.sh counts: "KVMX-RESULT PASS name", "KVMX-RESULT FAIL name why"
+# or "KVMX-RESULT SKIP name" (a test that could not run here, and said why).
 pass() { echo "KVMX-RESULT PASS $1"; }
 fail() { echo "KVMX-RESULT FAIL $1 ${2:-}"; }
 
@@ -39,6 +40,7 @@ gtest() {
 		dmesg | tail -n 60
 	fi
 	awk '/^\[       OK \] / { print "KVMX-RESULT PASS " $4 }
+	     /^\[  SKIPPED \] .*\([0-9]+ ms\)$/ { print "KVMX-RESULT SKIP " $4 }
 	     /^\[  FAILED  \] .*\([0-9]+ ms\)$/ { print "KVMX-RESULT FAIL " $4 }' /tmp/gtest.out
 	grep -q '^\[  PASSED  \]' /tmp/gtest.out || [ $rc = 0 ] ||
 		fail "$(basename "$1").ran" "exit status $rc"

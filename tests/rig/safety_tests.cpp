@@ -7,6 +7,8 @@
 
 #include <asm/ldt.h>
 #include <fcntl.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -32,6 +34,7 @@
 
 #include "fd.hpp"
 #include "guest_memory.hpp"
+#include "cpu_modes.hpp"
 #include "kvmx_netlink.hpp"
 #include "observe.hpp"
 #include "rig_env.hpp"
@@ -77,6 +80,47 @@ void run_to_hlt(Env &e, std::vector<uint8_t> *outs = nullptr)
 	FAIL() << "no HLT after 64 exits";
 }
 
+// Long mode at 0x1000 with @code there, as `kvmx run --mode long` sets it up
+// (flat segments, 4 GiB identity-mapped, in the top 64 KiB of RAM).
+void long_mode(Env &e, const std::vector<uint8_t> &code)
+{
+	e.make_vcpu();
+	e.mem->write(0x1000, code);
+	kvmx_sregs s{};
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	auto m = kvmx::setup_cpu_mode(kvmx::CpuMode::Long, *e.mem, s);
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &m.sregs), 0);
+	kvmx_regs r{};
+	r.rip = 0x1000;
+	r.rsp = m.stack_top;
+	r.rflags = 2;
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_REGS, &r), 0);
+}
+
+void on_usr1(int) {}
+
+// KVM_RUN of a guest that never exits to userspace: a thread sends SIGUSR1
+// every 100 ms (at most ~10 s) until the run comes back.  Returns its errno.
+int run_kicked(Env &e)
+{
+	struct sigaction sa {};
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, nullptr);
+	pthread_t self = pthread_self();
+	std::atomic<bool> done{ false };
+	std::thread kicker([self, &done] {
+		for (int i = 0; i < 100 && !done; i++) {
+			usleep(100000);
+			if (!done)
+				pthread_kill(self, SIGUSR1);
+		}
+	});
+	int r = e.run_once();
+	done = true;
+	kicker.join();
+	return r;
+}
+
 void unreal_ds(Env &e)
 {
 	kvmx_sregs s{};
@@ -107,6 +151,30 @@ TEST_P(Safety, AcStormEndsInSimultaneousExceptionError)
 	EXPECT_EQ(s.cs.selector & 3, 3) << "the guest got to ring 3";
 }
 
+// CVE-2015-8104: #DB on an IST stack whose push is watched by a data
+// breakpoint raises the next #DB, for ever.  Intercepted, each one is an
+// exit: the host keeps its CPU and the VMM's signal ends KVM_RUN (or, should
+// the CPU report it during delivery, KVM_INTERNAL_ERROR_SIMUL_EX).
+TEST_P(Safety, DbStormStaysInTheHostsHands)
+{
+	Env e(GetParam());
+	long_mode(e, image("safety_db_storm"));
+	int r = run_kicked(e);
+	bool by_signal = r == EINTR && e.run->exit_reason == KVMX_EXIT_INTR;
+	bool simul = r == 0 && e.run->exit_reason == KVMX_EXIT_INTERNAL_ERROR &&
+		     e.run->internal.suberror == KVMX_INTERNAL_ERROR_SIMUL_EX;
+	EXPECT_TRUE(by_signal || simul) << "run: " << r << ", exit " << e.run->exit_reason;
+	if (is_kvmx(GetParam())) {
+		kvmx::Netlink nl;
+		int id = ::ioctl(e.vm.get(), KVMX_GET_VM_ID);
+		auto st = nl.stats(static_cast<uint32_t>(id));
+		ASSERT_EQ(st.vcpus.size(), 1u);
+		EXPECT_GT(st.vcpus[0].stats.exits[0], 10u) << "#DB exits: the storm did not happen";
+		std::printf("#DB storm: %llu exception exits\n",
+			    static_cast<unsigned long long>(st.vcpus[0].stats.exits[0]));
+	}
+}
+
 // #DB is intercepted and reflected: EFLAGS.TF single-steps the guest, and an
 // instruction the hypervisor carries out (CPUID in the kernel, OUT through
 // userspace) is followed by its single-step #DB like any other.
@@ -118,6 +186,23 @@ TEST_P(Safety, SingleStepTrapsAfterEmulatedInstructions)
 	EXPECT_EQ(peek<uint8_t>(e, 0x620), 4) << "#DBs taken";
 	EXPECT_EQ(peek<uint16_t>(e, 0x604), peek<uint16_t>(e, 0x610)) << "#DB after CPUID";
 	EXPECT_EQ(peek<uint16_t>(e, 0x606), peek<uint16_t>(e, 0x612)) << "#DB after OUT";
+}
+
+// An interrupt whose delivery exits (its stack page is not in EPT yet) is
+// re-injected once the page is there: the guest's handler runs exactly once.
+TEST_P(Safety, InterruptCutShortByAnEptFaultIsDeliveredAgain)
+{
+	Env e(GetParam());
+	e.real_mode(image("safety_reinject"));
+	ASSERT_EQ(e.run_once(), 0);
+	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
+	ASSERT_TRUE(e.run->if_flag);
+	kvmx_interrupt irq{ 0x20 };
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_INTERRUPT, &irq), 0);
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(peek<uint8_t>(e, 0x600), 1) << "the interrupt was lost";
+	EXPECT_EQ(e.regs().rsp & 0xffff, 0x9000u);
 }
 
 // RDPMC, MONITOR and MWAIT exit: no host counter reaches the guest (RDPMC is
@@ -343,6 +428,54 @@ TEST_P(Safety, PinnedGuestMemoryIsChargedToMemlock)
 	EXPECT_EQ(WEXITSTATUS(status), 0) << "11: kvmx pinned past RLIMIT_MEMLOCK";
 }
 
+// The VMM's own hardware breakpoints (perf, ptrace) still fire after
+// KVM_RUN: VM exit resets DR7, so the host's must be put back.
+volatile uint32_t watched;
+
+TEST_P(Safety, HostHardwareBreakpointsSurviveRun)
+{
+	perf_event_attr a{};
+	a.type = PERF_TYPE_BREAKPOINT;
+	a.size = sizeof(a);
+	a.bp_type = HW_BREAKPOINT_W;
+	a.bp_addr = reinterpret_cast<uint64_t>(&watched);
+	a.bp_len = HW_BREAKPOINT_LEN_4;
+	a.exclude_kernel = 1;
+	a.exclude_hv = 1;
+	Fd bp(static_cast<int>(syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC)));
+	if (!bp)
+		GTEST_SKIP() << "no hardware breakpoints: " << std::strerror(errno);
+	auto count = [&bp] {
+		uint64_t n = 0;
+		EXPECT_EQ(read(bp.get(), &n, sizeof(n)), static_cast<ssize_t>(sizeof(n)));
+		return n;
+	};
+	watched = 1;
+	if (count() != 1)
+		GTEST_SKIP() << "this CPU (Bochs build) does not raise data breakpoints";
+	Env e(GetParam());
+	e.real_mode({ 0xe6, 0x10, 0xf4 });	// out 0x10,al ; hlt
+	ASSERT_EQ(e.run_once(), 0);
+	watched = 2;
+	EXPECT_EQ(count(), 2u) << "the breakpoint did not fire after KVM_RUN";
+	ASSERT_EQ(e.run_once(), 0);
+	watched = 3;
+	EXPECT_EQ(count(), 3u);
+}
+
+// The guest's own data breakpoint (DR0 + DR7, loaded for its entries) fires
+// in the guest: #DB with DR6.B0.  [0x600]: #DBs, [0x604]: DR6 in the handler.
+TEST_P(Safety, GuestDataBreakpointFires)
+{
+	Env e(GetParam());
+	e.real_mode(image("safety_guest_bp"));
+	run_to_hlt(e);
+	if (peek<uint8_t>(e, 0x600) == 0 && !is_kvmx(GetParam()))
+		GTEST_SKIP() << "no data breakpoints in this CPU (Bochs build), kvm_intel sees none";
+	EXPECT_EQ(peek<uint8_t>(e, 0x600), 1) << "#DBs";
+	EXPECT_EQ(peek<uint32_t>(e, 0x604) & 0xf, 1u) << "DR6.B0";
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, Safety, testing::Values("/dev/kvmx", "/dev/kvm"),
 			 [](const auto &info) { return info.param.substr(5); });
 
@@ -396,6 +529,25 @@ TEST(KvmxSafety, GuestDr7IsLoadedOnEntry)
 	EXPECT_TRUE(vmcs_field(f, 0x400c) & (1u << 2)) << "exit control: save debug controls";
 	const uint64_t exiting = (1u << 10) | (1u << 11) | (1u << 29);
 	EXPECT_EQ(vmcs_field(f, 0x4002) & exiting, exiting) << "MWAIT/RDPMC/MONITOR exiting";
+}
+
+// An emulated CR4 write that changes paging (PAE here, with the owned
+// OSXSAVE so it exits) flushes the guest's VPID, as the CPU would flush.
+TEST(KvmxSafety, EmulatedPagingChangeFlushesTheGuestTlb)
+{
+	auto flushes = [](std::vector<uint8_t> code) {
+		Env e("/dev/kvmx");
+		e.real_mode(code);
+		run_to_hlt(e);
+		kvmx::Netlink nl;
+		auto st = nl.stats(vm_id(e));
+		return st.vcpus.empty() ? 0 : st.vcpus[0].stats.guest_tlb_flushes;
+	};
+	uint64_t base = flushes({ 0xf4 });
+	// mov eax,cr4 ; or eax,0x40020 ; mov cr4,eax ; hlt
+	uint64_t pae = flushes({ 0x0f, 0x20, 0xe0, 0x66, 0x0d, 0x20, 0x00, 0x04, 0x00, 0x0f, 0x22, 0xe0,
+				 0xf4 });
+	EXPECT_EQ(pae, base + 1);
 }
 
 // KVM_EXIT_INTERNAL_ERROR laid out as KVM's: an MMIO access kvmx can't

@@ -80,7 +80,8 @@ struct kvmx_vcpu_stats {
 	__u64 guest_tsc;	/* TSC ticks spent in VMX non-root */
 	__u64 run_tsc;		/* TSC ticks spent inside KVM_RUN */
 	__u64 ept_flushes;	/* INVEPTs of the VM's EPTP on a CPU new to the vCPU */
-	__u64 reserved[5];
+	__u64 guest_tlb_flushes; /* INVVPIDs for emulated CR0/CR4 writes, SET_SREGS */
+	__u64 reserved[4];
 };
 
 struct kvmx_vmcs_field {

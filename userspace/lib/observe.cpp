@@ -51,6 +51,7 @@ std::vector<std::pair<std::string, uint64_t>> counters(const kvmx_vcpu_stats &s)
 	c.emplace_back("injected exceptions", s.exc_injections);
 	c.emplace_back("L1D flushes", s.l1d_flushes);
 	c.emplace_back("EPT flushes", s.ept_flushes);
+	c.emplace_back("guest TLB flushes", s.guest_tlb_flushes);
 	return c;
 }
 
@@ -128,11 +129,11 @@ std::string stats_json(const std::vector<VmStats> &all)
 					 "\"runs\": {}, \"entries\": {}, \"fast_reentries\": {}, "
 					 "\"ept_faults\": {}, \"mmio_exits\": {}, \"irq_injections\": {}, "
 					 "\"exc_injections\": {}, \"l1d_flushes\": {}, \"ept_flushes\": {}, "
-					 "\"guest_tsc\": {}, \"run_tsc\": {}}}",
+					 "\"guest_tlb_flushes\": {}, \"guest_tsc\": {}, \"run_tsc\": {}}}",
 					 j ? "," : "", v.id, exits, user, st.runs, st.entries,
 					 st.fast_reentries, st.ept_faults, st.mmio_exits,
 					 st.irq_injections, st.exc_injections, st.l1d_flushes,
-					 st.ept_flushes, st.guest_tsc, st.run_tsc);
+					 st.ept_flushes, st.guest_tlb_flushes, st.guest_tsc, st.run_tsc);
 		}
 		o += "]}";
 	}
