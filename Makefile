@@ -26,9 +26,7 @@ kmod: setup-build
 # kvmx.ko against the rig kernel's headers, built in a copy of the sources so
 # it never clobbers a native build.
 rig-kmod: setup-build
-	@mkdir -p $(BUILD)/rig/kmod/kmod $(BUILD)/rig/kmod/uapi/linux
-	@cp kmod/*.[chS] kmod/Kbuild kmod/Makefile $(BUILD)/rig/kmod/kmod/
-	@cp uapi/linux/*.h $(BUILD)/rig/kmod/uapi/linux/
+	@scripts/stage-kmod.sh $(BUILD)/rig/kmod
 	$(MAKE) -s -C $(BUILD)/rig/kmod/kmod KDIR=/usr/src/linux-headers-$$(scripts/rig-kernel.sh)
 	@cp $(BUILD)/rig/kmod/kmod/kvmx.ko $(BUILD)/rig/kmod/kvmx.ko
 

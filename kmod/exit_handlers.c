@@ -61,7 +61,7 @@ void kvmx_emulation_failed(struct kvmx_vcpu *v, const u8 *insn, unsigned int len
 			error = vmcs_read32(VMCS_EXIT_INTR_ERROR_CODE);
 	}
 	run->internal.data[n++] = v->exit_reason;
-	run->internal.data[n++] = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	run->internal.data[n++] = v->exit_qual;
 	run->internal.data[n++] = vmcs_read32(VMCS_IDT_VECTORING_INFO);
 	run->internal.data[n++] = intr;
 	run->internal.data[n++] = error;
@@ -117,7 +117,7 @@ static int handle_exception_nmi(struct kvmx_vcpu *v)
 			  (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
 			vmcs_write(VMCS_GUEST_PENDING_DBG_EXCEPTIONS,
 				   vmcs_read(VMCS_GUEST_PENDING_DBG_EXCEPTIONS) | X86_DR6_BS);
-		kvmx_inject_debug(v, vmcs_read(VMCS_EXIT_QUALIFICATION));
+		kvmx_inject_debug(v, v->exit_qual);
 		return 1;
 	case X86_VEC_AC:
 		/*
@@ -335,7 +335,7 @@ static int set_cr4(struct kvmx_vcpu *v, u64 val)
 
 static int handle_cr(struct kvmx_vcpu *v)
 {
-	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	unsigned long q = v->exit_qual;
 	unsigned int cr = CR_QUAL_NUM(q), reg = CR_QUAL_REG(q);
 	u64 val;
 	int fault = 0;
@@ -383,7 +383,7 @@ unexpected:
  */
 static int handle_dr(struct kvmx_vcpu *v)
 {
-	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	unsigned long q = v->exit_qual;
 	unsigned int dr = DR_QUAL_NUM(q), reg = DR_QUAL_REG(q);
 	bool from = q & DR_QUAL_FROM_DR;
 	u64 val;
@@ -423,34 +423,10 @@ static int handle_dr(struct kvmx_vcpu *v)
 	return 1;
 }
 
-static int handle_io(struct kvmx_vcpu *v)
-{
-	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
-	struct kvmx_run *run = v->run;
-	unsigned int size = IO_QUAL_SIZE(q);
-
-	if (q & IO_QUAL_STRING)
-		return kvmx_handle_string_io(v);
-	run->exit_reason = KVMX_EXIT_IO;
-	run->io.direction = (q & IO_QUAL_IN) ? KVMX_EXIT_IO_IN : KVMX_EXIT_IO_OUT;
-	run->io.size = size;
-	run->io.port = IO_QUAL_PORT(q);
-	run->io.count = 1;
-	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
-	v->pio.size = size;
-	if (q & IO_QUAL_IN) {
-		kvmx_set_pending(v, PENDING_PIO_IN);
-	} else {
-		memcpy(kvmx_pio_data(v), &v->regs[REG_RAX], size);
-		kvmx_set_pending(v, PENDING_SKIP);	/* done when userspace comes back */
-	}
-	return 0;
-}
-
 static int handle_ept_violation(struct kvmx_vcpu *v)
 {
 	u64 gpa = vmcs_read(VMCS_GUEST_PHYSICAL_ADDRESS);
-	unsigned long q = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	unsigned long q = v->exit_qual;
 	int r;
 
 	/* Faulting pages in and decoding run host code over host data. */
@@ -523,7 +499,7 @@ static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_VMXON]			= handle_ud,
 	[EXIT_REASON_CR_ACCESS]			= handle_cr,
 	[EXIT_REASON_DR_ACCESS]			= handle_dr,
-	[EXIT_REASON_IO_INSTRUCTION]		= handle_io,
+	[EXIT_REASON_IO_INSTRUCTION]		= kvmx_handle_io,
 	[EXIT_REASON_MSR_READ]			= handle_rdmsr,
 	[EXIT_REASON_MSR_WRITE]			= handle_wrmsr,
 	[EXIT_REASON_MWAIT]			= handle_monitor_mwait,
@@ -554,6 +530,8 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 		kvmx_entry_failed(v, 0);
 		return 0;
 	}
+	/* Read once here for every handler; the fast path (run.c) needs none. */
+	v->exit_qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
 	if (basic < EXIT_REASON_MAX && kvmx_exit_handlers[basic])
 		return kvmx_exit_handlers[basic](v);
 	pr_err_ratelimited("unexpected VM exit %u\n", basic);
@@ -561,52 +539,25 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 	return 0;
 }
 
-void kvmx_set_pending(struct kvmx_vcpu *v, enum kvmx_pending_user p)
+void kvmx_complete_after_userspace(struct kvmx_vcpu *v, int (*complete)(struct kvmx_vcpu *v))
 {
-	v->pending = p;
-	v->pending_rip = kvmx_linear_rip(v);
+	v->complete_userspace = complete;
+	v->complete_rip = kvmx_linear_rip(v);
 }
 
 /* Finish what the last exit to userspace left open; 1 to go on. */
 int kvmx_complete_userspace(struct kvmx_vcpu *v)
 {
-	struct kvmx_run *run = v->run;
-	enum kvmx_pending_user p = v->pending;
-	u64 data = 0;
+	int (*complete)(struct kvmx_vcpu *v) = v->complete_userspace;
 
-	v->pending = PENDING_NONE;
+	if (!complete)
+		return 1;
+	v->complete_userspace = NULL;
 	/*
 	 * Userspace moved RIP (KVM_SET_REGS/SREGS) off the instruction: it
 	 * took over, the instruction is not finished (KVM's rule).
 	 */
-	if (p != PENDING_NONE && kvmx_linear_rip(v) != v->pending_rip)
+	if (kvmx_linear_rip(v) != v->complete_rip)
 		return 1;
-	switch (p) {
-	case PENDING_NONE:
-		break;
-	case PENDING_PIO_IN:
-		memcpy(&data, kvmx_pio_data(v), v->pio.size);
-		if (v->pio.size == 4)
-			v->regs[REG_RAX] = (u32)data;	/* 32-bit results zero-extend */
-		else
-			v->regs[REG_RAX] = (v->regs[REG_RAX] & ~((1UL << (8 * v->pio.size)) - 1)) |
-					   data;
-		kvmx_skip_instruction(v);
-		break;
-	case PENDING_SKIP:
-		kvmx_skip_instruction(v);
-		break;
-	case PENDING_MMIO_READ:
-		memcpy(&data, run->mmio.data, v->mmio.size);
-		kvmx_reg_write(v, v->mmio.reg,
-			       insn_mmio_load_result(&v->mmio, kvmx_reg_read(v, v->mmio.reg), data));
-		kvmx_skip_bytes(v, v->mmio.len);
-		break;
-	case PENDING_MMIO_WRITE:
-		kvmx_skip_bytes(v, v->mmio.len);
-		break;
-	case PENDING_PIO_STRING:
-		return kvmx_complete_string_io(v);
-	}
-	return 1;
+	return complete(v);
 }

@@ -141,16 +141,6 @@ enum kvmx_reg {
 	NR_GPRS
 };
 
-/* What the next KVM_RUN must finish before entering the guest again. */
-enum kvmx_pending_user {
-	PENDING_NONE,
-	PENDING_PIO_IN,		/* copy run->io data into RAX */
-	PENDING_PIO_STRING,	/* finish INS/OUTS: memory, RSI/RDI, RCX, RIP */
-	PENDING_MMIO_READ,	/* copy run->mmio.data into the register */
-	PENDING_SKIP,		/* the instruction is done: skip it */
-	PENDING_MMIO_WRITE,	/* userspace took the data: skip mmio.len */
-};
-
 struct kvmx_vcpu {
 	struct kvmx_vm *vm;
 	int id;
@@ -212,10 +202,14 @@ struct kvmx_vcpu {
 	/* The exit being handled. */
 	u32 exit_reason;
 	u32 exit_intr_info;		/* exception/NMI exits only */
+	unsigned long exit_qual;	/* read by kvmx_handle_exit() */
 
-	/* Exits to userspace in flight. */
-	enum kvmx_pending_user pending;
-	u64 pending_rip;		/* linear RIP of the instruction to finish */
+	/*
+	 * An exit to userspace whose instruction the next KVM_RUN finishes
+	 * (pio.c, mmio.c), if RIP is still at it.
+	 */
+	int (*complete_userspace)(struct kvmx_vcpu *v);
+	u64 complete_rip;		/* linear RIP of that instruction */
 	struct mmio_insn mmio;
 	struct {
 		bool in;
@@ -259,15 +253,19 @@ void kvmx_set_cr4_hw(struct kvmx_vcpu *v, u64 cr4);
 int kvmx_load_pdptrs(struct kvmx_vcpu *v);
 void kvmx_update_entry_ctls(struct kvmx_vcpu *v);
 
+/* ---- host_state.c: what VM exit doesn't restore ---- */
+void kvmx_vcpu_prepare_host(struct kvmx_vcpu *v);
+void kvmx_vcpu_restore_host(struct kvmx_vcpu *v);
+void kvmx_vmcs_refresh_host_crs(struct kvmx_vcpu *v);
+/* Called by vmx_entry.S right before entry, with the stack VM exit will use. */
+void kvmx_update_host_rsp(struct kvmx_vcpu *v, unsigned long host_rsp);
+
 /* ---- vmcs.c ---- */
 int kvmx_vmcs_alloc(struct kvmx_vcpu *v);
 void kvmx_vmcs_free(struct kvmx_vcpu *v);
 void kvmx_vmcs_setup(struct kvmx_vcpu *v);
 void kvmx_vcpu_load(struct kvmx_vcpu *v);
 void kvmx_vcpu_put(struct kvmx_vcpu *v);
-void kvmx_vcpu_prepare_host(struct kvmx_vcpu *v);
-void kvmx_vcpu_restore_host(struct kvmx_vcpu *v);
-void kvmx_vmcs_refresh_host_crs(struct kvmx_vcpu *v);
 void kvmx_dump_vmcs(struct kvmx_vcpu *v);
 int kvmx_vpid_alloc(void);
 void kvmx_vpid_free(int vpid);
@@ -330,10 +328,9 @@ u64 kvmx_mitigations_active(void);
 void kvmx_spec_ctrl_restore_host(void);
 
 /* ---- vmx_entry.S ---- */
-int __kvmx_vcpu_run(unsigned long *regs, bool launched);
+int __kvmx_vcpu_run(struct kvmx_vcpu *v, unsigned long *regs, bool launched);
 /* Where VM exits land (HOST_RIP), inside __kvmx_vcpu_run. */
 extern const char kvmx_vmexit[];
-void kvmx_update_host_rsp(unsigned long host_rsp);
 
 /* ---- exit_handlers.c: 1 = back to the guest, 0 = to userspace, <0 error ---- */
 void kvmx_emulate_vmcall(struct kvmx_vcpu *v);
@@ -344,14 +341,20 @@ void kvmx_unexpected_exit(struct kvmx_vcpu *v);
 /* KVM_EXIT_INTERNAL_ERROR for an instruction kvmx could not emulate. */
 void kvmx_emulation_failed(struct kvmx_vcpu *v, const u8 *insn, unsigned int len);
 
-/* ---- emulate.c: guest memory, MMIO and string I/O ---- */
+/* ---- emulate.c: guest memory as exit handlers see it ---- */
 int kvmx_read_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len);
 int kvmx_write_gpa(struct kvmx_vcpu *v, u64 gpa, const void *buf, unsigned int len);
+/* Guest-linear memory through the guest's page tables; @access: WALK_*. */
+int kvmx_access_gla(struct kvmx_vcpu *v, u64 gla, void *buf, unsigned int len,
+		    unsigned int access);
+/* The mode of the code the guest runs: 16, 32 or 64. */
+unsigned int kvmx_code_mode(struct kvmx_vcpu *v);
+
+/* ---- pio.c, mmio.c: exits that userspace finishes ---- */
+int kvmx_handle_io(struct kvmx_vcpu *v);
 int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa);
-int kvmx_handle_string_io(struct kvmx_vcpu *v);
-/* A userspace exit that resumes an instruction at the current RIP. */
-void kvmx_set_pending(struct kvmx_vcpu *v, enum kvmx_pending_user p);
-int kvmx_complete_string_io(struct kvmx_vcpu *v);
+/* The next KVM_RUN calls @complete, unless userspace moved RIP meanwhile. */
+void kvmx_complete_after_userspace(struct kvmx_vcpu *v, int (*complete)(struct kvmx_vcpu *v));
 
 /* ---- cpuid.c ---- */
 int kvmx_cpuid_init(void);
@@ -365,9 +368,6 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host);
 int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u);
 int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool set);
-void kvmx_host_msrs_save_and_load_guest(struct kvmx_vcpu *v);
-void kvmx_host_msrs_save_guest(struct kvmx_vcpu *v);
-void kvmx_host_msrs_restore(struct kvmx_vcpu *v);
 int kvmx_set_efer(struct kvmx_vcpu *v, u64 efer, bool host);
 extern u64 kvmx_host_xcr0;
 u64 kvmx_supported_xcr0(void);

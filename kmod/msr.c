@@ -7,7 +7,8 @@
  *
  * SYSCALL's MSRs and KERNEL_GS_BASE are not switched by VM entry/exit: the
  * guest's values are loaded before the first entry of a run and the host's
- * put back lazily, when the thread leaves the CPU or KVM_RUN returns.  Since
+ * put back lazily (host_state.c), when the thread leaves the CPU or KVM_RUN
+ * returns.  Since
  * the guest's values reach the real MSRs, each is tried with WRMSR's safe
  * form when it is set: one the CPU refuses is a #GP for the guest (or an
  * error for KVM_SET_MSRS), never a fault in the host.
@@ -210,43 +211,6 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		return 1;
 	}
 	return 0;
-}
-
-void kvmx_host_msrs_save_and_load_guest(struct kvmx_vcpu *v)
-{
-	rdmsrl(MSR_KERNEL_GS_BASE, v->host_kernel_gs_base);
-	rdmsrl(MSR_STAR, v->host_star);
-	rdmsrl(MSR_LSTAR, v->host_lstar);
-	rdmsrl(MSR_CSTAR, v->host_cstar);
-	rdmsrl(MSR_SYSCALL_MASK, v->host_fmask);
-	wrmsrl(MSR_KERNEL_GS_BASE, v->kernel_gs_base);
-	if (v->star != v->host_star)
-		wrmsrl(MSR_STAR, v->star);
-	if (v->lstar != v->host_lstar)
-		wrmsrl(MSR_LSTAR, v->lstar);
-	if (v->cstar != v->host_cstar)
-		wrmsrl(MSR_CSTAR, v->cstar);
-	if (v->fmask != v->host_fmask)
-		wrmsrl(MSR_SYSCALL_MASK, v->fmask);
-}
-
-/* The guest may have changed KERNEL_GS_BASE with SWAPGS: keep its value. */
-void kvmx_host_msrs_save_guest(struct kvmx_vcpu *v)
-{
-	rdmsrl(MSR_KERNEL_GS_BASE, v->kernel_gs_base);
-}
-
-void kvmx_host_msrs_restore(struct kvmx_vcpu *v)
-{
-	wrmsrl(MSR_KERNEL_GS_BASE, v->host_kernel_gs_base);
-	if (v->star != v->host_star)
-		wrmsrl(MSR_STAR, v->host_star);
-	if (v->lstar != v->host_lstar)
-		wrmsrl(MSR_LSTAR, v->host_lstar);
-	if (v->cstar != v->host_cstar)
-		wrmsrl(MSR_CSTAR, v->host_cstar);
-	if (v->fmask != v->host_fmask)
-		wrmsrl(MSR_SYSCALL_MASK, v->host_fmask);
 }
 
 int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u)

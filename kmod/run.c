@@ -280,7 +280,7 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 	else
 		guest_state_enter_irqoff();
 	t0 = rdtsc();
-	fail = __kvmx_vcpu_run(v->regs, v->launched);
+	fail = __kvmx_vcpu_run(v, v->regs, v->launched);
 	v->stat.guest_tsc += rdtsc() - t0;
 	guest_state_exit_irqoff();
 	v->stat.entries++;

@@ -229,6 +229,92 @@ int kvmx_load_pdptrs(struct kvmx_vcpu *v)
 	return 0;
 }
 
+/* Access rights at reset: present, DPL 0, code/data (S=1) or system. */
+#define AR_RESET_CODE	0x9b	/* execute/read, accessed */
+#define AR_RESET_DATA	0x93	/* read/write, accessed */
+#define AR_RESET_LDT	0x82
+#define AR_RESET_TSS	0x8b	/* busy 16-bit TSS */
+
+/* The architectural state after RESET (SDM 10.1, Table 10-1), as KVM sets it. */
+int kvmx_vcpu_reset(struct kvmx_vcpu *v)
+{
+	static const struct {
+		u32 sel, base, limit, ar;
+	} segs[] = {
+		{ VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR },
+		{ VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR },
+		{ VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR },
+		{ VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR },
+		{ VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR },
+	};
+	unsigned int i;
+
+	memset(v->regs, 0, sizeof(v->regs));
+	v->regs[REG_RDX] = 0x600;	/* processor signature, as KVM without CPUID */
+	for (i = 0; i < ARRAY_SIZE(segs); i++) {
+		vmcs_write(segs[i].sel, 0);
+		vmcs_write(segs[i].base, 0);
+		vmcs_write(segs[i].limit, 0xffff);
+		vmcs_write(segs[i].ar, AR_RESET_DATA);
+	}
+	vmcs_write(VMCS_GUEST_CS_SELECTOR, 0xf000);
+	vmcs_write(VMCS_GUEST_CS_BASE, 0xffff0000);
+	vmcs_write(VMCS_GUEST_CS_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_CS_AR, AR_RESET_CODE);
+	vmcs_write(VMCS_GUEST_LDTR_SELECTOR, 0);
+	vmcs_write(VMCS_GUEST_LDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_LDTR_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_LDTR_AR, AR_RESET_LDT);
+	vmcs_write(VMCS_GUEST_TR_SELECTOR, 0);
+	vmcs_write(VMCS_GUEST_TR_BASE, 0);
+	vmcs_write(VMCS_GUEST_TR_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_TR_AR, AR_RESET_TSS);
+	vmcs_write(VMCS_GUEST_GDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_GDTR_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, 0xffff);
+
+	vmcs_write(VMCS_GUEST_RIP, 0xfff0);
+	vmcs_write(VMCS_GUEST_RSP, 0);
+	vmcs_write(VMCS_GUEST_RFLAGS, X86_EFLAGS_FIXED);
+	v->cr2 = 0;
+	v->efer = 0;
+	vmcs_write(VMCS_GUEST_IA32_EFER, 0);
+	vmcs_write(VMCS_GUEST_CR3, 0);
+	kvmx_set_cr0_hw(v, X86_CR0_ET | X86_CR0_CD | X86_CR0_NW);
+	kvmx_set_cr4_hw(v, 0);
+	kvmx_update_entry_ctls(v);
+	v->dr[0] = v->dr[1] = v->dr[2] = v->dr[3] = 0;
+	v->dr6 = KVMX_DR6_FIXED;
+	v->dr7 = KVMX_DR7_FIXED;
+	v->pkru = 0;
+	vmcs_write(VMCS_GUEST_DR7, KVMX_DR7_FIXED);
+	vmcs_write(VMCS_GUEST_IA32_DEBUGCTL, 0);
+	vmcs_write(VMCS_GUEST_IA32_PAT, 0x0007040600070406ULL);
+	vmcs_write(VMCS_GUEST_SYSENTER_CS, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_ESP, 0);
+	vmcs_write(VMCS_GUEST_SYSENTER_EIP, 0);
+	vmcs_write(VMCS_GUEST_ACTIVITY_STATE, 0);
+	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
+	vmcs_write(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
+	v->xcr0 = XFEATURE_MASK_FP;
+	v->star = v->lstar = v->cstar = v->fmask = v->kernel_gs_base = 0;
+	v->tsc_aux = 0;
+	v->misc_enable = MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | MSR_IA32_MISC_ENABLE_BTS_UNAVAIL;
+	v->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
+		       (v->id == 0 ? MSR_IA32_APICBASE_BSP : 0);
+	v->cr8 = 0;
+	v->pending_irq = -1;
+	v->complete_userspace = NULL;
+	v->exc.pending = false;
+	v->reinject_info = 0;
+	v->kept_info = 0;
+	v->triple_fault = false;
+	v->flush_guest_tlb = true;
+	return 0;
+}
+
 /* ---- KVM_GET/SET_REGS ---- */
 
 static void get_regs(struct kvmx_vcpu *v, struct kvmx_regs *r)

@@ -22,9 +22,7 @@
 #include <linux/spinlock.h>
 #include <asm/cpu_entry_area.h>
 #include <asm/desc.h>
-#include <asm/debugreg.h>
 #include <asm/io.h>
-#include <asm/pkru.h>
 #include <asm/msr.h>
 #include <asm/nospec-branch.h>
 #include <asm/processor.h>
@@ -39,8 +37,6 @@
 
 static DEFINE_PER_CPU(struct list_head, loaded_vmcss);
 static DEFINE_PER_CPU(void *, current_vmcs);
-/* The vCPU entering the guest on this CPU, for kvmx_update_host_rsp(). */
-static DEFINE_PER_CPU(struct kvmx_vcpu *, running_vcpu);
 
 /* I/O and MSR bitmaps with every bit set: every port and MSR access exits. */
 static void *io_bitmap_a, *io_bitmap_b, *msr_bitmap;
@@ -151,16 +147,6 @@ void kvmx_vmcs_clear_cpu(int cpu)
 		__vmcs_clear(v);
 }
 
-void kvmx_update_host_rsp(unsigned long host_rsp)
-{
-	struct kvmx_vcpu *v = this_cpu_read(running_vcpu);
-
-	if (unlikely(v->host_rsp != host_rsp)) {
-		v->host_rsp = host_rsp;
-		vmcs_write(VMCS_HOST_RSP, host_rsp);
-	}
-}
-
 /* Host state that differs between CPUs (SDM 26.2.3, 28.5). */
 static void set_per_cpu_host_state(int cpu)
 {
@@ -220,164 +206,6 @@ void kvmx_vcpu_load(struct kvmx_vcpu *v)
 void kvmx_vcpu_put(struct kvmx_vcpu *v)
 {
 	kvmx_vcpu_restore_host(v);
-}
-
-static u16 read_ldt(void)
-{
-	u16 ldt;
-
-	asm("sldt %0" : "=g"(ldt));
-	return ldt;
-}
-
-/*
- * Host state the guest's run changes and that is put back lazily: data
- * segment selectors, the LDT (VM exit makes LDTR unusable), a GS selector
- * with RPL/TI bits (the VMCS can't hold it), the MSRs of SYSCALL and SWAPGS,
- * the GDT and TSS limits (VM exit sets them to 0xffff and 0x67, SDM 28.5.2).
- * DEBUGCTL (cleared by every exit) and PKRU are put back after each exit.
- */
-void kvmx_vcpu_prepare_host(struct kvmx_vcpu *v)
-{
-	u16 fs, gs;
-	u64 base;
-
-	if (v->host_state_dirty)
-		return;
-	v->host_debugctl = get_debugctlmsr();
-	if (cpu_feature_enabled(X86_FEATURE_OSPKE))
-		v->host_pkru = read_pkru();
-	v->host_ldt = read_ldt();
-	savesegment(ds, v->host_ds);
-	savesegment(es, v->host_es);
-	savesegment(fs, fs);
-	savesegment(gs, gs);
-	/* VM exit loads these selectors; RPL/TI bits are not allowed there. */
-	if (fs != v->host_fs) {
-		v->host_fs = fs;
-		vmcs_write(VMCS_HOST_FS_SELECTOR, (fs & 7) ? 0 : fs);
-	}
-	if (gs != v->host_gs) {
-		v->host_gs = gs;
-		vmcs_write(VMCS_HOST_GS_SELECTOR, (gs & 7) ? 0 : gs);
-	}
-	rdmsrl(MSR_FS_BASE, base);
-	vmcs_write(VMCS_HOST_FS_BASE, base);
-	rdmsrl(MSR_GS_BASE, base);
-	vmcs_write(VMCS_HOST_GS_BASE, base);
-
-	this_cpu_write(running_vcpu, v);
-	kvmx_host_msrs_save_and_load_guest(v);
-	v->host_state_dirty = true;
-}
-
-void kvmx_vcpu_restore_host(struct kvmx_vcpu *v)
-{
-	if (!v->host_state_dirty)
-		return;
-	v->host_state_dirty = false;
-	/* The guest's SWAPGS base first: loading GS below overwrites it. */
-	kvmx_host_msrs_save_guest(v);
-	/* The LDT first: any of the selectors below may point into it. */
-	if (v->host_ldt || (v->host_gs & 7)) {
-		asm volatile("lldt %0" : : "rm"(v->host_ldt));
-		load_gs_index(v->host_gs);
-	}
-	if (v->host_fs & 7)
-		loadsegment(fs, v->host_fs);
-	if (v->host_ds | v->host_es) {
-		loadsegment(ds, v->host_ds);
-		loadsegment(es, v->host_es);
-	}
-	kvmx_host_msrs_restore(v);
-	invalidate_tss_limit();
-	load_fixmap_gdt(raw_smp_processor_id());
-}
-
-/* Access rights at reset: present, DPL 0, code/data (S=1) or system. */
-#define AR_RESET_CODE	0x9b	/* execute/read, accessed */
-#define AR_RESET_DATA	0x93	/* read/write, accessed */
-#define AR_RESET_LDT	0x82
-#define AR_RESET_TSS	0x8b	/* busy 16-bit TSS */
-
-/* The architectural state after RESET (SDM 10.1, Table 10-1), as KVM sets it. */
-int kvmx_vcpu_reset(struct kvmx_vcpu *v)
-{
-	static const struct {
-		u32 sel, base, limit, ar;
-	} segs[] = {
-		{ VMCS_GUEST_ES_SELECTOR, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR },
-		{ VMCS_GUEST_SS_SELECTOR, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR },
-		{ VMCS_GUEST_DS_SELECTOR, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR },
-		{ VMCS_GUEST_FS_SELECTOR, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR },
-		{ VMCS_GUEST_GS_SELECTOR, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR },
-	};
-	unsigned int i;
-
-	memset(v->regs, 0, sizeof(v->regs));
-	v->regs[REG_RDX] = 0x600;	/* processor signature, as KVM without CPUID */
-	for (i = 0; i < ARRAY_SIZE(segs); i++) {
-		vmcs_write(segs[i].sel, 0);
-		vmcs_write(segs[i].base, 0);
-		vmcs_write(segs[i].limit, 0xffff);
-		vmcs_write(segs[i].ar, AR_RESET_DATA);
-	}
-	vmcs_write(VMCS_GUEST_CS_SELECTOR, 0xf000);
-	vmcs_write(VMCS_GUEST_CS_BASE, 0xffff0000);
-	vmcs_write(VMCS_GUEST_CS_LIMIT, 0xffff);
-	vmcs_write(VMCS_GUEST_CS_AR, AR_RESET_CODE);
-	vmcs_write(VMCS_GUEST_LDTR_SELECTOR, 0);
-	vmcs_write(VMCS_GUEST_LDTR_BASE, 0);
-	vmcs_write(VMCS_GUEST_LDTR_LIMIT, 0xffff);
-	vmcs_write(VMCS_GUEST_LDTR_AR, AR_RESET_LDT);
-	vmcs_write(VMCS_GUEST_TR_SELECTOR, 0);
-	vmcs_write(VMCS_GUEST_TR_BASE, 0);
-	vmcs_write(VMCS_GUEST_TR_LIMIT, 0xffff);
-	vmcs_write(VMCS_GUEST_TR_AR, AR_RESET_TSS);
-	vmcs_write(VMCS_GUEST_GDTR_BASE, 0);
-	vmcs_write(VMCS_GUEST_GDTR_LIMIT, 0xffff);
-	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
-	vmcs_write(VMCS_GUEST_IDTR_LIMIT, 0xffff);
-
-	vmcs_write(VMCS_GUEST_RIP, 0xfff0);
-	vmcs_write(VMCS_GUEST_RSP, 0);
-	vmcs_write(VMCS_GUEST_RFLAGS, X86_EFLAGS_FIXED);
-	v->cr2 = 0;
-	v->efer = 0;
-	vmcs_write(VMCS_GUEST_IA32_EFER, 0);
-	vmcs_write(VMCS_GUEST_CR3, 0);
-	kvmx_set_cr0_hw(v, X86_CR0_ET | X86_CR0_CD | X86_CR0_NW);
-	kvmx_set_cr4_hw(v, 0);
-	kvmx_update_entry_ctls(v);
-	v->dr[0] = v->dr[1] = v->dr[2] = v->dr[3] = 0;
-	v->dr6 = KVMX_DR6_FIXED;
-	v->dr7 = KVMX_DR7_FIXED;
-	v->pkru = 0;
-	vmcs_write(VMCS_GUEST_DR7, KVMX_DR7_FIXED);
-	vmcs_write(VMCS_GUEST_IA32_DEBUGCTL, 0);
-	vmcs_write(VMCS_GUEST_IA32_PAT, 0x0007040600070406ULL);
-	vmcs_write(VMCS_GUEST_SYSENTER_CS, 0);
-	vmcs_write(VMCS_GUEST_SYSENTER_ESP, 0);
-	vmcs_write(VMCS_GUEST_SYSENTER_EIP, 0);
-	vmcs_write(VMCS_GUEST_ACTIVITY_STATE, 0);
-	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
-	vmcs_write(VMCS_GUEST_PENDING_DBG_EXCEPTIONS, 0);
-	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
-	v->xcr0 = XFEATURE_MASK_FP;
-	v->star = v->lstar = v->cstar = v->fmask = v->kernel_gs_base = 0;
-	v->tsc_aux = 0;
-	v->misc_enable = MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | MSR_IA32_MISC_ENABLE_BTS_UNAVAIL;
-	v->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
-		       (v->id == 0 ? MSR_IA32_APICBASE_BSP : 0);
-	v->cr8 = 0;
-	v->pending_irq = -1;
-	v->pending = PENDING_NONE;
-	v->exc.pending = false;
-	v->reinject_info = 0;
-	v->kept_info = 0;
-	v->triple_fault = false;
-	v->flush_guest_tlb = true;
-	return 0;
 }
 
 /* Set up a new vCPU's VMCS; it is current on this CPU. */
@@ -471,22 +299,6 @@ void kvmx_vmcs_setup(struct kvmx_vcpu *v)
 	v->host_rsp = 0;
 
 	kvmx_vcpu_reset(v);
-}
-
-/* Called before each VM entry with interrupts off: CR3/CR4 may change. */
-void kvmx_vmcs_refresh_host_crs(struct kvmx_vcpu *v)
-{
-	unsigned long cr3 = __read_cr3(), cr4 = cr4_read_shadow();
-
-	if (unlikely(cr3 != v->host_cr3)) {
-		v->host_cr3 = cr3;
-		vmcs_write(VMCS_HOST_CR3, cr3);
-	}
-	if (unlikely(cr4 != v->host_cr4)) {
-		v->host_cr4 = cr4;
-		vmcs_write(VMCS_HOST_CR4, cr4);
-	}
-	this_cpu_write(running_vcpu, v);
 }
 
 #define DUMP_SEG(name, s)						\

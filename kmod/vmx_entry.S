@@ -31,10 +31,11 @@
 .section .text, "ax"
 
 /*
- * int __kvmx_vcpu_run(unsigned long *regs, bool launched)
+ * int __kvmx_vcpu_run(struct kvmx_vcpu *v, unsigned long *regs, bool launched)
  *
  * Returns 0 after a VM exit, 1 if VMLAUNCH/VMRESUME failed (VMfail), and
- * 2 if it faulted.  Interrupts must be off.
+ * 2 if it faulted.  Interrupts must be off.  @v is only handed to
+ * kvmx_update_host_rsp(); @regs are its guest registers.
  */
 SYM_FUNC_START(__kvmx_vcpu_run)
 	push %rbp
@@ -46,10 +47,11 @@ SYM_FUNC_START(__kvmx_vcpu_run)
 	push %rbx
 
 	/* @regs stays on the stack: VM exit finds it at HOST_RSP. */
-	push %rdi
-	mov  %esi, %ebx
+	push %rsi
+	mov  %edx, %ebx
 
-	mov  %rsp, %rdi
+	/* kvmx_update_host_rsp(@v, the stack VM exit will land on) */
+	mov  %rsp, %rsi
 	call kvmx_update_host_rsp
 
 	mov  (%rsp), %rax

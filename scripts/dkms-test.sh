@@ -18,10 +18,10 @@ cleanup() {
 cleanup
 trap cleanup EXIT
 
-as_root mkdir -p "$src/kmod" "$src/uapi/linux" "$src/scripts"
+as_root mkdir -p "$src/scripts"
 as_root cp dkms.conf "$src/"
-as_root cp kmod/*.[chS] kmod/Kbuild kmod/Makefile kmod/99-kvmx.rules "$src/kmod/"
-as_root cp uapi/linux/*.h "$src/uapi/linux/"
+as_root scripts/stage-kmod.sh "$src"
+as_root cp kmod/99-kvmx.rules "$src/kmod/"
 as_root cp scripts/kdir.sh scripts/lib.sh "$src/scripts/"
 
 as_root dkms add -m kvmx -v "$ver"

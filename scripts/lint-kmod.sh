@@ -33,20 +33,19 @@ status=0
 echo "== checkpatch"
 if ! "$cp_dir/scripts/checkpatch.pl" --no-tree --terse --show-types -f \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG,LINUX_VERSION_CODE \
-	kmod/*.c kmod/*.h uapi/linux/*.h; then
+	kmod/*.c kmod/*.h common/*.c common/*.h uapi/linux/*.h; then
 	status=1
 fi
 
 echo "== sparse"
 tmp_build=$KVMX_BUILD/lint/kmod
 rm -rf "$KVMX_BUILD/lint"
-mkdir -p "$tmp_build" "$KVMX_BUILD/lint/uapi/linux"
-cp kmod/*.[chS] kmod/Kbuild kmod/Makefile "$tmp_build/"
-cp uapi/linux/*.h "$KVMX_BUILD/lint/uapi/linux/"
+"$KVMX_ROOT/scripts/stage-kmod.sh" "$KVMX_BUILD/lint"
 make -s -C "/usr/src/linux-headers-$kver" M="$tmp_build" C=2 CHECK=sparse modules \
 	>"$KVMX_BUILD/lint/sparse.log" 2>&1 || { cat "$KVMX_BUILD/lint/sparse.log"; status=1; }
 # Debian's headers trip sparse themselves; kvmx's own files must be clean.
-if grep -E "^$tmp_build/[^ ]*:[0-9]+:[0-9]+: (warning|error)" "$KVMX_BUILD/lint/sparse.log"; then
+if grep -E "^$KVMX_BUILD/lint/(kmod|common)/[^ ]*:[0-9]+:[0-9]+: (warning|error)" \
+	"$KVMX_BUILD/lint/sparse.log"; then
 	status=1
 fi
 [ $status = 0 ] && echo "lint: checkpatch and sparse clean"

@@ -125,4 +125,13 @@ TEST(StringIo, IndexWrapsAtAddressSize)
 	EXPECT_EQ(string_element_ea(0xfffffffe, 2, 1, 4, false), 0x100000002ULL);
 }
 
+// SDM Vol. 2A IN: AL/AX merge into RAX, EAX zero-extends.
+TEST(PioIn, ResultMergesOrZeroExtends)
+{
+	EXPECT_EQ(pio_in_result(0x1122334455667788ULL, 0xab, 1), 0x11223344556677abULL);
+	EXPECT_EQ(pio_in_result(0x1122334455667788ULL, 0xabcd, 2), 0x112233445566abcdULL);
+	EXPECT_EQ(pio_in_result(0x1122334455667788ULL, 0xdeadbeef, 4), 0xdeadbeefULL);
+	EXPECT_EQ(pio_in_result(0, 0x1ff, 1), 0xffULL) << "only the port's width";
+}
+
 } // namespace

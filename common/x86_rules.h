@@ -79,4 +79,15 @@ static inline u64 string_element_ea(u64 reg, unsigned int addr_size, u64 i, unsi
 	return (down ? reg - delta : reg + delta) & mask;
 }
 
+/*
+ * RAX after IN of @size bytes of @data (SDM Vol. 2A "IN"): 8- and 16-bit
+ * results replace AL/AX and keep the rest, a 32-bit one zero-extends.
+ */
+static inline u64 pio_in_result(u64 rax, u64 data, unsigned int size)
+{
+	if (size == 4)
+		return (u32)data;
+	return (rax & ~((1ULL << (8 * size)) - 1)) | (data & ((1ULL << (8 * size)) - 1));
+}
+
 #endif /* KVMX_X86_RULES_H */

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Port I/O: IN/OUT and INS/OUTS (with or without REP) exit here (every port
+ * is in the I/O bitmaps) and go to userspace as KVM_EXIT_IO, the data in the
+ * second page of the run mapping.  The next KVM_RUN finishes the instruction
+ * (the completions below): RAX for IN, guest memory and RSI/RDI/RCX for the
+ * string forms.  Userspace owns every port: there are no in-kernel devices.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include "kvmx.h"
+#include "guest_walk.h"
+#include "vmx_ops.h"
+
+/* IN: the data goes into AL/AX/EAX (SDM Vol. 2A "IN"). */
+static int complete_pio_in(struct kvmx_vcpu *v)
+{
+	u64 data = 0;
+
+	memcpy(&data, kvmx_pio_data(v), v->pio.size);
+	v->regs[REG_RAX] = pio_in_result(v->regs[REG_RAX], data, v->pio.size);
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+/* OUT: userspace took the data, the instruction is done. */
+static int complete_pio_out(struct kvmx_vcpu *v)
+{
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+/* Segment fields in the VMCS, by the segment number instructions encode. */
+static void read_seg(unsigned int seg, struct x86_seg *out)
+{
+	out->base = vmcs_read(VMCS_GUEST_ES_BASE + 2 * seg);
+	out->limit = vmcs_read32(VMCS_GUEST_ES_LIMIT + 2 * seg);
+	out->ar = vmcs_read32(VMCS_GUEST_ES_AR + 2 * seg);
+}
+
+#define SEG_ES	0
+#define SEG_SS	2
+#define SEG_FS	4
+#define SEG_GS	5
+
+/*
+ * Linear address of element @i of the string I/O in v->pio: the address
+ * register moves and wraps at the instruction's address size, the segment's
+ * limit applies (SDM Vol. 2B INS/OUTS).  0, or the vector to raise.
+ */
+static int pio_element(struct kvmx_vcpu *v, u64 i, u64 *la)
+{
+	u64 ea = string_element_ea(v->pio.reg_start, v->pio.addr_size, i, v->pio.size,
+				   v->pio.down);
+
+	return seg_linear_address(&v->pio.segment, v->pio.seg == SEG_SS, kvmx_code_mode(v), ea,
+				  v->pio.size, v->pio.seg == SEG_FS || v->pio.seg == SEG_GS, la);
+}
+
+/* INS/OUTS back from userspace: store what came in, move the registers. */
+static int complete_string_io(struct kvmx_vcpu *v)
+{
+	u8 *data = kvmx_pio_data(v);
+	u64 mask = v->pio.addr_size == 2 ? ~0ULL : v->pio.addr_size == 1 ? 0xffffffffULL : 0xffffULL;
+	/* What a write of the result replaces: 32-bit results zero-extend in 64-bit mode. */
+	u64 wmask = (v->pio.addr_size == 1 && kvmx_code_mode(v) == 64) ? ~0ULL : mask;
+	unsigned int reg = v->pio.in ? REG_RDI : REG_RSI, i;
+
+	if (v->pio.in) {
+		for (i = 0; i < v->pio.count; i++) {
+			u64 la;
+
+			if (pio_element(v, i, &la) ||
+			    kvmx_access_gla(v, la, data + i * v->pio.size, v->pio.size, WALK_WRITE)) {
+				kvmx_emulation_failed(v, NULL, 0);
+				return 0;
+			}
+		}
+	}
+	v->regs[reg] = (v->regs[reg] & ~wmask) |
+		       string_element_ea(v->pio.reg_start, v->pio.addr_size, v->pio.count,
+					 v->pio.size, v->pio.down);
+	if (v->pio.rep) {
+		u64 rcx = ((v->regs[REG_RCX] & mask) - v->pio.count) & mask;
+
+		v->regs[REG_RCX] = (v->regs[REG_RCX] & ~wmask) | rcx;
+		if (rcx)
+			return 1;	/* more to do: run the instruction again */
+	}
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+/*
+ * INS/OUTS (SDM Vol. 2B): as many elements as fit the I/O page go to
+ * userspace in one exit, up to the first one the segment refuses (a fault,
+ * raised when that element comes first); RSI/RDI/RCX move when it comes
+ * back, and a REP with iterations left runs the instruction again for the
+ * next batch.
+ */
+static int handle_string_io(struct kvmx_vcpu *v)
+{
+	unsigned long q = v->exit_qual;
+	u32 info = vmcs_read32(VMCS_EXIT_INSTRUCTION_INFO);
+	struct kvmx_run *run = v->run;
+	u8 *data = kvmx_pio_data(v);
+	unsigned int size = IO_QUAL_SIZE(q);
+	unsigned int addr_size = INSN_INFO_ADDR_SIZE(info);
+	u64 mask = addr_size == 2 ? ~0ULL : addr_size == 1 ? 0xffffffffULL : 0xffffULL;
+	u64 count = (q & IO_QUAL_REP) ? v->regs[REG_RCX] & mask : 1, i;
+	int fault;
+
+	if (!count) {
+		kvmx_skip_instruction(v);
+		return 1;
+	}
+	count = min_t(u64, count, PAGE_SIZE / size);
+	v->pio.in = q & IO_QUAL_IN;
+	v->pio.rep = q & IO_QUAL_REP;
+	v->pio.size = size;
+	v->pio.addr_size = addr_size;
+	v->pio.down = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_DF;
+	/* INS writes ES:rDI, always; OUTS reads DS:rSI or its override. */
+	v->pio.seg = v->pio.in ? SEG_ES : INSN_INFO_SEG(info);
+	v->pio.reg_start = v->regs[v->pio.in ? REG_RDI : REG_RSI];
+	read_seg(v->pio.seg, &v->pio.segment);
+	for (i = 0; i < count; i++) {
+		u64 la;
+
+		fault = pio_element(v, i, &la);
+		if (fault) {
+			if (!i) {
+				kvmx_inject_exception(v, fault, true, 0);
+				return 1;
+			}
+			count = i;
+			break;
+		}
+		if (!v->pio.in && kvmx_access_gla(v, la, data + i * size, size, 0)) {
+			kvmx_emulation_failed(v, NULL, 0);
+			return 0;
+		}
+	}
+	v->pio.count = count;
+	run->exit_reason = KVMX_EXIT_IO;
+	run->io.direction = v->pio.in ? KVMX_EXIT_IO_IN : KVMX_EXIT_IO_OUT;
+	run->io.size = size;
+	run->io.port = IO_QUAL_PORT(q);
+	run->io.count = count;
+	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
+	kvmx_complete_after_userspace(v, complete_string_io);
+	return 0;
+}
+
+int kvmx_handle_io(struct kvmx_vcpu *v)
+{
+	unsigned long q = v->exit_qual;
+	struct kvmx_run *run = v->run;
+	unsigned int size = IO_QUAL_SIZE(q);
+
+	if (q & IO_QUAL_STRING)
+		return handle_string_io(v);
+	run->exit_reason = KVMX_EXIT_IO;
+	run->io.direction = (q & IO_QUAL_IN) ? KVMX_EXIT_IO_IN : KVMX_EXIT_IO_OUT;
+	run->io.size = size;
+	run->io.port = IO_QUAL_PORT(q);
+	run->io.count = 1;
+	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
+	v->pio.size = size;
+	if (q & IO_QUAL_IN) {
+		kvmx_complete_after_userspace(v, complete_pio_in);
+	} else {
+		memcpy(kvmx_pio_data(v), &v->regs[REG_RAX], size);
+		kvmx_complete_after_userspace(v, complete_pio_out);
+	}
+	return 0;
+}
