@@ -9,7 +9,7 @@ KDIR  ?= $(shell scripts/kdir.sh)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all setup setup-build kmod rig-kmod userspace guests unit rig-check \
+.PHONY: all setup setup-build kmod rig-kmod userspace guests unit rig-check rig-dev \
 	check demo bench stress lint dkms-test install uninstall clean
 
 all: kmod userspace guests
@@ -45,6 +45,11 @@ unit: userspace
 
 rig-check: setup rig-kmod userspace guests
 	scripts/rig.sh check
+
+# The developer's loop: rebuild what changed, then boot the dev job, e.g.
+#   make rig-dev RIG_DEV_CMD='gtest /kvmx/kvmx-rig-tests --gtest_filter=*Safety*'
+rig-dev: setup rig-kmod userspace guests
+	scripts/rig.sh dev
 
 check:
 	@scripts/check.sh

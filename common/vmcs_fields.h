@@ -276,6 +276,14 @@ enum vmx_exit_reason {
 #define INSN_INFO_SEG(i)		(((i) >> 15) & 7)
 
 /* Segment access rights as the VMCS holds them (SDM 25.4.1). */
+#define VMX_AR_TYPE(ar)			((ar) & 15)
+#define VMX_AR_S			BIT(4)	/* code/data, not system */
+#define VMX_AR_DPL(ar)			(((ar) >> 5) & 3)
+#define VMX_AR_P			BIT(7)
+#define VMX_AR_AVL			BIT(12)
+#define VMX_AR_L			BIT(13)	/* 64-bit code */
+#define VMX_AR_DB			BIT(14)	/* default operation size 32 */
+#define VMX_AR_G			BIT(15)
 #define VMX_AR_UNUSABLE			BIT(16)
 
 #endif /* KVMX_VMCS_FIELDS_H */

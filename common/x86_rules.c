@@ -84,3 +84,77 @@ int seg_linear_address(const struct x86_seg *seg, bool is_ss, unsigned int mode,
 	*la = (seg->base + ea) & 0xffffffffULL;
 	return 0;
 }
+
+int cr0_write(u64 old, u64 val, u64 cr4, u64 efer, bool cs_l, struct cr_write *out)
+{
+	if (val >> 32)
+		return 1;
+	val = (val & X86R_CR0_DEFINED) | X86_CR0_ET;
+	if (((val & X86_CR0_PG) && !(val & X86_CR0_PE)) ||
+	    ((val & X86_CR0_NW) && !(val & X86_CR0_CD)))
+		return 1;
+	if (!(old & X86_CR0_PG) && (val & X86_CR0_PG) && (efer & X86R_EFER_LME)) {
+		/* Paging on with LME: IA-32e mode becomes active, which needs PAE. */
+		if (!(cr4 & X86_CR4_PAE))
+			return 1;
+		efer |= X86R_EFER_LMA;
+	} else if ((old & X86_CR0_PG) && !(val & X86_CR0_PG) && (efer & X86R_EFER_LMA)) {
+		/* Leaving IA-32e mode: from compatibility mode, PCIDE clear. */
+		if (cs_l || (cr4 & X86_CR4_PCIDE))
+			return 1;
+		efer &= ~X86R_EFER_LMA;
+	}
+	out->value = val;
+	out->efer = efer;
+	out->flush_tlb = (old ^ val) & X86_CR0_PG;
+	return 0;
+}
+
+int cr4_write(u64 old, u64 val, u64 allowed, u64 efer, u64 cr3, struct cr_write *out)
+{
+	if (val & ~allowed)
+		return 1;
+	if ((efer & X86R_EFER_LMA) && !(val & X86_CR4_PAE))
+		return 1;
+	/* PCIDE: only in IA-32e mode, and only turned on with CR3[11:0] = 0. */
+	if ((val & X86_CR4_PCIDE) && !(old & X86_CR4_PCIDE) &&
+	    (!(efer & X86R_EFER_LMA) || (cr3 & 0xfff)))
+		return 1;
+	/* LA57 can't change in IA-32e mode. */
+	if ((efer & X86R_EFER_LMA) && ((val ^ old) & X86_CR4_LA57))
+		return 1;
+	out->value = val;
+	out->efer = efer;
+	/* What flushes the TLB on the CPU (SDM Vol. 3A 4.10.4.1). */
+	out->flush_tlb = ((val ^ old) & (X86_CR4_PGE | X86_CR4_PAE | X86_CR4_PSE)) ||
+			 ((old & X86_CR4_PCIDE) && !(val & X86_CR4_PCIDE)) ||
+			 ((val & X86_CR4_SMEP) && !(old & X86_CR4_SMEP));
+	return 0;
+}
+
+bool xcr0_valid(u64 val, u64 supported)
+{
+	if (!(val & X86R_XFEATURE_FP) || (val & ~supported))
+		return false;
+	if ((val & X86R_XFEATURE_YMM) && !(val & X86R_XFEATURE_SSE))
+		return false;
+	/* AVX-512 state: all three components or none, and only with YMM. */
+	if ((val & X86R_XFEATURE_AVX512) &&
+	    ((val & X86R_XFEATURE_AVX512) != X86R_XFEATURE_AVX512 || !(val & X86R_XFEATURE_YMM)))
+		return false;
+	return true;
+}
+
+bool pat_valid(u64 pat)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 t = (pat >> (8 * i)) & 0xff;
+
+		/* UC, WC, WT, WP, WB, UC-; 2 and 3 are reserved. */
+		if (t != 0 && t != 1 && t != 4 && t != 5 && t != 6 && t != 7)
+			return false;
+	}
+	return true;
+}

@@ -9,6 +9,63 @@
 #define KVMX_X86_RULES_H
 
 #include "kvmx_compat.h"
+#ifdef __KERNEL__
+#include <asm/processor-flags.h>
+#else
+#include <asm/processor-flags.h>	/* the uapi copy: X86_CR0_*, X86_CR4_* */
+#endif
+
+/* EFER and XCR0 bits the rules below use (SDM Vol. 3A 2.2.1, 13.3). */
+#define X86R_EFER_LME		(1ULL << 8)
+#define X86R_EFER_LMA		(1ULL << 10)
+#define X86R_XFEATURE_FP	(1ULL << 0)
+#define X86R_XFEATURE_SSE	(1ULL << 1)
+#define X86R_XFEATURE_YMM	(1ULL << 2)
+#define X86R_XFEATURE_AVX512	(7ULL << 5)	/* opmask, ZMM_Hi256, Hi16_ZMM */
+
+/* CR0 bits that exist (SDM Vol. 3A 2.5); writes of the others are ignored. */
+#define X86R_CR0_DEFINED	(X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | \
+				 X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_AM | \
+				 X86_CR0_NW | X86_CR0_CD | X86_CR0_PG)
+
+/* What a guest's MOV to CR0/CR4 leads to. */
+struct cr_write {
+	u64 value;		/* the register's new value */
+	u64 efer;		/* EFER after it (LMA follows CR0.PG) */
+	bool flush_tlb;		/* the CPU would flush the guest's TLB */
+};
+
+/*
+ * MOV to CR0 (SDM Vol. 3A 2.5, 9.8.5 "Initializing IA-32e Mode"): 0 and
+ * *@out, or 1 for #GP.  @cs_l: the guest runs 64-bit code (CS.L).
+ */
+int cr0_write(u64 old, u64 val, u64 cr4, u64 efer, bool cs_l, struct cr_write *out);
+
+/*
+ * MOV to CR4 (SDM Vol. 3A 2.5, 4.10.1): 0 and *@out, or 1 for #GP.
+ * @allowed: the bits this CPU and hypervisor let a guest set.
+ */
+int cr4_write(u64 old, u64 val, u64 allowed, u64 efer, u64 cr3, struct cr_write *out);
+
+/* XSETBV of XCR0 (SDM Vol. 1 13.3): true if @val is a value XCR0 may hold. */
+bool xcr0_valid(u64 val, u64 supported);
+
+/* IA32_PAT (SDM Vol. 3A 12.12.2): every entry a memory type that exists. */
+bool pat_valid(u64 pat);
+
+/*
+ * The interruption information that injects hardware exception @vector
+ * (SDM Vol. 3C 25.8.3): valid, type 3, with an error code only where the
+ * guest is in protected mode (real mode has none, SDM 26.2.1.3).
+ */
+static inline u32 exception_intr_info(unsigned int vector, bool has_error, bool protected_mode)
+{
+	u32 info = vector | (3u << 8) | (1u << 31);
+
+	if (has_error && protected_mode)
+		info |= 1u << 11;
+	return info;
+}
 
 #define X86_VEC_DB	1
 #define X86_VEC_DF	8
@@ -38,6 +95,17 @@ int exception_merge(unsigned int first, unsigned int second);
 #define X86_DR6_BS		(1ULL << 14)
 #define X86_DR7_GD		(1ULL << 13)
 #define X86_DR7_ENABLES		0xffULL		/* L0-L3, G0-G3 */
+
+/* MOV to DR6/DR7 (SDM Vol. 3A 18.2): the value the register takes. */
+static inline u64 dr6_write(u64 val)
+{
+	return (val | X86_DR6_ACTIVE_LOW) & 0xffffffffULL;
+}
+
+static inline u64 dr7_write(u64 val)
+{
+	return (val | 0x400ULL) & 0xffffffffULL;
+}
 
 /*
  * DR6 after a #DB whose cause is @payload, given as a VM exit's qualification

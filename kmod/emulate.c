@@ -65,7 +65,7 @@ static int translate(struct kvmx_vcpu *v, u64 gla, unsigned int access, u64 *gpa
 	p.cr3 = vmcs_read(VMCS_GUEST_CR3);
 	p.cr4 = v->cr4;
 	p.efer = v->efer;
-	if ((vmcs_read32(VMCS_GUEST_SS_AR) >> 5 & 3) == 3)
+	if (VMX_AR_DPL(vmcs_read32(VMCS_GUEST_SS_AR)) == 3)
 		access |= WALK_USER;
 	return guest_walk(&p, gla, access, walk_read, v, gpa) == WALK_OK ? 0 : -EFAULT;
 }
@@ -95,7 +95,7 @@ unsigned int kvmx_code_mode(struct kvmx_vcpu *v)
 {
 	u32 cs_ar = vmcs_read32(VMCS_GUEST_CS_AR);
 
-	if ((v->efer & EFER_LMA) && (cs_ar & BIT(13)))
+	if ((v->efer & EFER_LMA) && (cs_ar & VMX_AR_L))
 		return 64;
-	return (cs_ar & BIT(14)) ? 32 : 16;
+	return (cs_ar & VMX_AR_DB) ? 32 : 16;
 }

@@ -127,7 +127,7 @@ static int handle_exception_nmi(struct kvmx_vcpu *v)
 		 */
 		if (boot_cpu_has(X86_FEATURE_SPLIT_LOCK_DETECT)) {
 			kvmx_sync_crs(v);
-			if (!((vmcs_read32(VMCS_GUEST_SS_AR) >> 5 & 3) == 3 &&
+			if (!(VMX_AR_DPL(vmcs_read32(VMCS_GUEST_SS_AR)) == 3 &&
 			      (v->cr0 & X86_CR0_AM) &&
 			      (vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_AC))) {
 				if (handle_guest_split_lock(kvmx_linear_rip(v)))
@@ -260,47 +260,21 @@ static int handle_wrmsr(struct kvmx_vcpu *v)
 	return 1;
 }
 
-/* CR0 bits that exist (SDM 2.5); writing the others is ignored, as on hardware. */
-#define CR0_DEFINED	(X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | X86_CR0_ET | \
-			 X86_CR0_NE | X86_CR0_WP | X86_CR0_AM | X86_CR0_NW | X86_CR0_CD | \
-			 X86_CR0_PG)
-
-/* MOV to CR0 (or LMSW) that touches PE, PG or NE (SDM 10.8.5, 4.1.1); 1 = #GP. */
+/* MOV to CR0 (or LMSW) that touches PE, PG or NE: 1 = #GP.  Rules: x86_rules.c. */
 static int set_cr0(struct kvmx_vcpu *v, u64 val)
 {
-	u64 old;
+	struct cr_write w;
 
 	kvmx_sync_crs(v);
-	old = v->cr0;
-	if (val >> 32)
+	if (cr0_write(v->cr0, val, v->cr4, v->efer, vmcs_read32(VMCS_GUEST_CS_AR) & VMX_AR_L, &w))
 		return 1;
-	val = (val & CR0_DEFINED) | X86_CR0_ET;
-	if (((val & X86_CR0_PG) && !(val & X86_CR0_PE)) ||
-	    ((val & X86_CR0_NW) && !(val & X86_CR0_CD)))
-		return 1;
-	if (!(old & X86_CR0_PG) && (val & X86_CR0_PG) && (v->efer & EFER_LME)) {
-		/* Paging on with LME: IA-32e mode becomes active. */
-		if (!(v->cr4 & X86_CR4_PAE))
-			return 1;
-		v->efer |= EFER_LMA;
-	} else if ((old & X86_CR0_PG) && !(val & X86_CR0_PG) && (v->efer & EFER_LMA)) {
-		/* Leaving long mode is only allowed from compatibility mode. */
-		if (vmcs_read32(VMCS_GUEST_CS_AR) & BIT(13))
-			return 1;
-		/* CR4.PCIDE must be clear first (SDM 4.10.1). */
-		if (v->cr4 & X86_CR4_PCIDE)
-			return 1;
-		v->efer &= ~EFER_LMA;
-	}
+	v->efer = w.efer;
 	vmcs_write(VMCS_GUEST_IA32_EFER, v->efer);
 	kvmx_update_entry_ctls(v);
-	kvmx_set_cr0_hw(v, val);
-	/* Paging switched: the CPU would have flushed the TLB (SDM 4.10.4.1). */
-	if ((old ^ val) & X86_CR0_PG)
+	kvmx_set_cr0_hw(v, w.value);
+	if (w.flush_tlb)
 		v->flush_guest_tlb = true;
-	if (kvmx_load_pdptrs(v))
-		return 1;
-	return 0;
+	return kvmx_load_pdptrs(v) ? 1 : 0;
 }
 
 /*
@@ -309,26 +283,13 @@ static int set_cr0(struct kvmx_vcpu *v, u64 val)
  */
 static int set_cr4(struct kvmx_vcpu *v, u64 val)
 {
-	u64 old;
+	struct cr_write w;
 
 	kvmx_sync_crs(v);
-	old = v->cr4;
-	if (val & ~kvmx_cr4_allowed())
+	if (cr4_write(v->cr4, val, kvmx_cr4_allowed(), v->efer, vmcs_read(VMCS_GUEST_CR3), &w))
 		return 1;
-	if ((v->efer & EFER_LMA) && !(val & X86_CR4_PAE))
-		return 1;
-	/* PCIDE: only in IA-32e mode, and only turned on with CR3[11:0] = 0. */
-	if ((val & X86_CR4_PCIDE) && !(old & X86_CR4_PCIDE) &&
-	    (!(v->efer & EFER_LMA) || (vmcs_read(VMCS_GUEST_CR3) & 0xfff)))
-		return 1;
-	/* LA57 can't change in IA-32e mode. */
-	if ((v->efer & EFER_LMA) && ((val ^ old) & X86_CR4_LA57))
-		return 1;
-	kvmx_set_cr4_hw(v, val);
-	/* What flushes the TLB on the CPU (SDM 4.10.4.1). */
-	if (((val ^ old) & (X86_CR4_PGE | X86_CR4_PAE | X86_CR4_PSE)) ||
-	    ((old & X86_CR4_PCIDE) && !(val & X86_CR4_PCIDE)) ||
-	    ((val & X86_CR4_SMEP) && !(old & X86_CR4_SMEP)))
+	kvmx_set_cr4_hw(v, w.value);
+	if (w.flush_tlb)
 		v->flush_guest_tlb = true;
 	return kvmx_load_pdptrs(v) ? 1 : 0;
 }
@@ -413,9 +374,9 @@ static int handle_dr(struct kvmx_vcpu *v)
 		if (dr < 4)
 			v->dr[dr] = val;
 		else if (dr == 6)
-			v->dr6 = val | KVMX_DR6_FIXED;
+			v->dr6 = dr6_write(val);
 		else {
-			v->dr7 = val | KVMX_DR7_FIXED;
+			v->dr7 = dr7_write(val);
 			vmcs_write(VMCS_GUEST_DR7, v->dr7);
 		}
 	}
@@ -462,11 +423,7 @@ static int handle_xsetbv(struct kvmx_vcpu *v)
 		kvmx_inject_ud(v);
 		return 1;
 	}
-	if ((u32)v->regs[REG_RCX] != 0 || !(val & XFEATURE_MASK_FP) || (val & ~supported) ||
-	    ((val & XFEATURE_MASK_YMM) && !(val & XFEATURE_MASK_SSE)) ||
-	    ((val & XFEATURE_MASK_AVX512) &&
-	     ((val & XFEATURE_MASK_AVX512) != XFEATURE_MASK_AVX512 ||
-	      !(val & XFEATURE_MASK_YMM)))) {
+	if ((u32)v->regs[REG_RCX] != 0 || !xcr0_valid(val, supported)) {
 		kvmx_inject_gp(v);
 		return 1;
 	}

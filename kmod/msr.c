@@ -37,19 +37,6 @@ static bool canonical(u64 a)
 	return (u64)((s64)(a << 16) >> 16) == a;
 }
 
-static bool pat_valid(u64 pat)
-{
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		u8 t = (pat >> (8 * i)) & 0xff;
-
-		if (t != 0 && t != 1 && t != 4 && t != 5 && t != 6 && t != 7)
-			return false;
-	}
-	return true;
-}
-
 int kvmx_set_efer(struct kvmx_vcpu *v, u64 efer, bool host)
 {
 	if (efer & ~EFER_VALID)

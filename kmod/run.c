@@ -65,12 +65,11 @@ static void inject_events(struct kvmx_vcpu *v)
 	bool want_window = v->run->request_interrupt_window;
 
 	if (v->exc.pending && !busy) {
-		u32 info = v->exc.vector | (INTR_TYPE_HARD_EXCEPTION << 8) | INTR_INFO_VALID;
+		/* has_error already says whether the guest's mode has one. */
+		u32 info = exception_intr_info(v->exc.vector, v->exc.has_error, true);
 
-		if (v->exc.has_error) {
-			info |= INTR_INFO_DELIVER_CODE;
+		if (info & INTR_INFO_DELIVER_CODE)
 			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, v->exc.error);
-		}
 		vmcs_write(VMCS_ENTRY_INTR_INFO, info);
 		v->exc.pending = false;
 		v->stat.exc_injections++;

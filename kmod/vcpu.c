@@ -42,7 +42,7 @@ void kvmx_reg_write(struct kvmx_vcpu *v, unsigned int reg, unsigned long val)
 
 static bool in_64bit_code(struct kvmx_vcpu *v)
 {
-	return (v->efer & EFER_LMA) && (vmcs_read32(VMCS_GUEST_CS_AR) & BIT(13));
+	return (v->efer & EFER_LMA) && (vmcs_read32(VMCS_GUEST_CS_AR) & VMX_AR_L);
 }
 
 /*
@@ -399,14 +399,14 @@ static void get_seg(const struct seg_fields *f, struct kvmx_segment *s)
 	s->base = vmcs_read(f->base);
 	s->limit = vmcs_read32(f->limit);
 	s->unusable = !!(ar & VMX_AR_UNUSABLE);
-	s->type = ar & 15;
-	s->s = (ar >> 4) & 1;
-	s->dpl = (ar >> 5) & 3;
+	s->type = VMX_AR_TYPE(ar);
+	s->s = !!(ar & VMX_AR_S);
+	s->dpl = VMX_AR_DPL(ar);
 	s->present = !s->unusable;
-	s->avl = (ar >> 12) & 1;
-	s->l = (ar >> 13) & 1;
-	s->db = (ar >> 14) & 1;
-	s->g = (ar >> 15) & 1;
+	s->avl = !!(ar & VMX_AR_AVL);
+	s->l = !!(ar & VMX_AR_L);
+	s->db = !!(ar & VMX_AR_DB);
+	s->g = !!(ar & VMX_AR_G);
 	s->padding = 0;
 }
 
@@ -417,9 +417,9 @@ static void set_seg(const struct seg_fields *f, const struct kvmx_segment *s)
 	if (s->unusable || !s->present)
 		ar = VMX_AR_UNUSABLE;
 	else
-		ar = (s->type & 15) | ((s->s & 1) << 4) | ((s->dpl & 3) << 5) | BIT(7) |
-		     ((s->avl & 1) << 12) | ((s->l & 1) << 13) | ((s->db & 1) << 14) |
-		     ((s->g & 1) << 15);
+		ar = VMX_AR_TYPE(s->type) | ((s->s & 1) ? VMX_AR_S : 0) | ((s->dpl & 3) << 5) |
+		     VMX_AR_P | ((s->avl & 1) ? VMX_AR_AVL : 0) | ((s->l & 1) ? VMX_AR_L : 0) |
+		     ((s->db & 1) ? VMX_AR_DB : 0) | ((s->g & 1) ? VMX_AR_G : 0);
 	vmcs_write(f->sel, s->selector);
 	vmcs_write(f->base, s->base);
 	vmcs_write(f->limit, s->limit);

@@ -9,7 +9,8 @@ set -euo pipefail
 what=${1:-all}
 
 BUILD_PKGS=(build-essential cmake pkg-config nasm kmod
-	libgtest-dev libcli11-dev libfmt-dev libnl-genl-3-dev libnl-3-dev)
+	libgtest-dev libcli11-dev libfmt-dev libnl-genl-3-dev libnl-3-dev
+	nlohmann-json3-dev)
 RIG_PKGS=(bochs bochsbios vgabios isolinux syslinux-common xorriso
 	busybox-static cpio gzip qemu-system-x86)
 

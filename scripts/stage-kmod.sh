@@ -5,6 +5,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 dest=${1:?usage: stage-kmod.sh DEST}
+# Fresh each time: a file that moved must not linger and shadow its new home.
+rm -rf "$dest/kmod" "$dest/common" "$dest/uapi"
 mkdir -p "$dest/kmod" "$dest/common" "$dest/uapi/linux"
 cp "$KVMX_ROOT"/kmod/*.[chS] "$KVMX_ROOT"/kmod/Kbuild "$KVMX_ROOT"/kmod/Makefile "$dest/kmod/"
 cp "$KVMX_ROOT"/common/*.[ch] "$dest/common/"

@@ -1,6 +1,7 @@
 // kvmx's observability (issue 5) on running guests: the netlink counters,
 // `kvmx stat/top/vmcs/ept/events`, tracepoints, and who may read what.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -124,7 +125,12 @@ TEST(Observe, StatCountsWhatTheGuestDid)
 	EXPECT_NE(out.find("1000"), std::string::npos) << out;
 	EXPECT_NE(out.find("KVM_EXIT_IO 10"), std::string::npos) << out;
 	out = sh("kvmx stat --json --vm " + std::to_string(id));
-	EXPECT_NE(out.find("\"CPUID\": 1000"), std::string::npos) << out;
+	auto j = nlohmann::json::parse(out, nullptr, false);
+	ASSERT_FALSE(j.is_discarded()) << "not JSON: " << out;
+	ASSERT_EQ(j["vms"].size(), 1u) << out;
+	EXPECT_EQ(j["vms"][0]["id"], id);
+	EXPECT_EQ(j["vms"][0]["vcpus"][0]["exits"]["CPUID"], 1000) << out;
+	EXPECT_EQ(j["vms"][0]["vcpus"][0]["user_exits"]["KVM_EXIT_IO"], 10) << out;
 	out = sh("kvmx top -n 1 -d 0.1 --vm " + std::to_string(id));
 	EXPECT_NE(out.find("exit CPUID"), std::string::npos) << out;
 }

@@ -134,4 +134,103 @@ TEST(PioIn, ResultMergesOrZeroExtends)
 	EXPECT_EQ(pio_in_result(0, 0x1ff, 1), 0xffULL) << "only the port's width";
 }
 
+// MOV to CR0 (SDM Vol. 3A 2.5, 9.8.5).
+TEST(Cr0Write, ReservedAndContradictoryValuesAreGp)
+{
+	cr_write w{};
+	EXPECT_EQ(cr0_write(0x10, 1ULL << 32, 0, 0, false, &w), 1) << "bits 63:32";
+	EXPECT_EQ(cr0_write(0x10, X86_CR0_PG, 0, 0, false, &w), 1) << "PG without PE";
+	EXPECT_EQ(cr0_write(0x10, X86_CR0_PE | X86_CR0_NW, 0, 0, false, &w), 1) << "NW without CD";
+}
+
+TEST(Cr0Write, UndefinedBitsAreDroppedAndEtStaysSet)
+{
+	cr_write w{};
+	ASSERT_EQ(cr0_write(0x10, X86_CR0_PE | (1u << 6) | (1u << 20), 0, 0, false, &w), 0);
+	EXPECT_EQ(w.value, (uint64_t)(X86_CR0_PE | X86_CR0_ET));
+	EXPECT_FALSE(w.flush_tlb);
+}
+
+TEST(Cr0Write, PagingWithLmeEntersLongModeOnlyWithPae)
+{
+	cr_write w{};
+	const uint64_t pe = X86_CR0_PE | X86_CR0_ET, pg = pe | X86_CR0_PG;
+	EXPECT_EQ(cr0_write(pe, pg, 0, X86R_EFER_LME, false, &w), 1) << "no PAE";
+	ASSERT_EQ(cr0_write(pe, pg, X86_CR4_PAE, X86R_EFER_LME, false, &w), 0);
+	EXPECT_EQ(w.efer, X86R_EFER_LME | X86R_EFER_LMA);
+	EXPECT_TRUE(w.flush_tlb);
+	// Back out: only from compatibility mode and with PCIDE clear.
+	const uint64_t lma = X86R_EFER_LME | X86R_EFER_LMA;
+	EXPECT_EQ(cr0_write(pg, pe, X86_CR4_PAE, lma, true, &w), 1);
+	EXPECT_EQ(cr0_write(pg, pe, X86_CR4_PAE | X86_CR4_PCIDE, lma, false, &w), 1);
+	ASSERT_EQ(cr0_write(pg, pe, X86_CR4_PAE, lma, false, &w), 0);
+	EXPECT_EQ(w.efer, X86R_EFER_LME);
+}
+
+// MOV to CR4 (SDM Vol. 3A 2.5, 4.10.1, 4.10.4.1).
+TEST(Cr4Write, ChecksTheCpuWouldMake)
+{
+	cr_write w{};
+	const uint64_t all = ~0ULL, lma = X86R_EFER_LME | X86R_EFER_LMA;
+	EXPECT_EQ(cr4_write(0, X86_CR4_VMXE, ~(uint64_t)X86_CR4_VMXE, 0, 0, &w), 1) << "not allowed";
+	EXPECT_EQ(cr4_write(0, X86_CR4_PCIDE, all, 0, 0, &w), 1) << "PCIDE outside IA-32e";
+	EXPECT_EQ(cr4_write(X86_CR4_PAE, X86_CR4_PAE | X86_CR4_PCIDE, all, lma, 0x1000 | 5, &w), 1)
+		<< "PCIDE with CR3[11:0] != 0";
+	EXPECT_EQ(cr4_write(X86_CR4_PAE, 0, all, lma, 0, &w), 1) << "PAE off in IA-32e";
+	EXPECT_EQ(cr4_write(X86_CR4_PAE, X86_CR4_PAE | X86_CR4_LA57, all, lma, 0, &w), 1);
+	ASSERT_EQ(cr4_write(X86_CR4_PAE, X86_CR4_PAE | X86_CR4_PCIDE, all, lma, 0x1000, &w), 0);
+	EXPECT_FALSE(w.flush_tlb) << "PCIDE 0->1 needs no flush";
+}
+
+TEST(Cr4Write, TlbFlushingChanges)
+{
+	cr_write w{};
+	ASSERT_EQ(cr4_write(0, X86_CR4_PGE, ~0ULL, 0, 0, &w), 0);
+	EXPECT_TRUE(w.flush_tlb);
+	ASSERT_EQ(cr4_write(0, X86_CR4_SMEP, ~0ULL, 0, 0, &w), 0);
+	EXPECT_TRUE(w.flush_tlb);
+	ASSERT_EQ(cr4_write(X86_CR4_SMEP, 0, ~0ULL, 0, 0, &w), 0);
+	EXPECT_FALSE(w.flush_tlb) << "SMEP 1->0";
+	ASSERT_EQ(cr4_write(0, X86_CR4_OSXSAVE, ~0ULL, 0, 0, &w), 0);
+	EXPECT_FALSE(w.flush_tlb);
+}
+
+// XSETBV (SDM Vol. 1 13.3).
+TEST(Xcr0, ValidCombinations)
+{
+	const uint64_t all = 0xe7;
+	EXPECT_TRUE(xcr0_valid(1, all));
+	EXPECT_TRUE(xcr0_valid(7, all));
+	EXPECT_TRUE(xcr0_valid(0xe7, all));
+	EXPECT_FALSE(xcr0_valid(0, all)) << "x87 is always on";
+	EXPECT_FALSE(xcr0_valid(5, all)) << "YMM without SSE";
+	EXPECT_FALSE(xcr0_valid(0x27, all)) << "part of AVX-512";
+	EXPECT_FALSE(xcr0_valid(0xe3, all)) << "AVX-512 without YMM";
+	EXPECT_FALSE(xcr0_valid(7, 3)) << "not supported";
+}
+
+// IA32_PAT (SDM Vol. 3A 12.12.2): 2 and 3 are reserved memory types.
+TEST(Pat, ReservedTypesAreRefused)
+{
+	EXPECT_TRUE(pat_valid(0x0007040600070406ULL));
+	EXPECT_FALSE(pat_valid(0x0007040600070402ULL));
+	EXPECT_FALSE(pat_valid(0x0307040600070406ULL));
+	EXPECT_FALSE(pat_valid(0x0807040600070406ULL));
+}
+
+TEST(DebugRegisters, FixedBitsReadAsOne)
+{
+	EXPECT_EQ(dr6_write(0), 0xffff0ff0u);
+	EXPECT_EQ(dr7_write(0x1), 0x401u);
+	EXPECT_EQ(dr7_write(0xffffffff00000001ULL), 0x401u);
+}
+
+// SDM Vol. 3C 25.8.3: valid, type, error code only in protected mode.
+TEST(IntrInfo, HardwareExceptions)
+{
+	EXPECT_EQ(exception_intr_info(13, true, true), 0x80000b0du);
+	EXPECT_EQ(exception_intr_info(13, true, false), 0x8000030du);
+	EXPECT_EQ(exception_intr_info(6, false, true), 0x80000306u);
+}
+
 } // namespace

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "error.hpp"
 #include "fd.hpp"
@@ -397,23 +398,20 @@ std::string format_bench_table(const std::vector<Figure> &figs, const std::strin
 
 std::string bench_json(const std::vector<std::pair<std::string, std::vector<Figure>>> &sets)
 {
-	std::string s = "{\"devices\": {";
-	for (size_t i = 0; i < sets.size(); i++) {
-		s += fmt::format("{}\"{}\": [", i ? ", " : "", sets[i].first);
-		for (size_t j = 0; j < sets[i].second.size(); j++) {
-			const Figure &f = sets[i].second[j];
-			std::string samples;
-			for (size_t k = 0; k < f.samples.size(); k++)
-				samples += fmt::format("{}{:.2f}", k ? ", " : "", f.samples[k]);
-			s += fmt::format("{}\n  {{\"name\": \"{}\", \"unit\": \"{}\", \"iterations\": {}, "
-					 "\"median\": {:.2f}, \"min\": {:.2f}, \"max\": {:.2f}, "
-					 "\"samples\": [{}]}}",
-					 j ? "," : "", f.name, f.unit, f.iterations, f.median(), f.min(),
-					 f.max(), samples);
-		}
-		s += "]";
+	nlohmann::ordered_json devices = nlohmann::ordered_json::object();
+	for (const auto &[device, figures] : sets) {
+		nlohmann::ordered_json list = nlohmann::ordered_json::array();
+		for (const Figure &f : figures)
+			list.push_back({ { "name", f.name },
+					 { "unit", f.unit },
+					 { "iterations", f.iterations },
+					 { "median", f.median() },
+					 { "min", f.min() },
+					 { "max", f.max() },
+					 { "samples", f.samples } });
+		devices[device] = list;
 	}
-	return s + "}}\n";
+	return nlohmann::ordered_json{ { "devices", devices } }.dump(2) + "\n";
 }
 
 } // namespace kvmx

@@ -1,6 +1,7 @@
 #include "observe.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -105,39 +106,47 @@ std::string format_stats(const VmStats &s)
 
 std::string stats_json(const std::vector<VmStats> &all)
 {
-	std::string o = "{\"vms\": [";
-	for (size_t k = 0; k < all.size(); k++) {
-		const auto &vm = all[k].vm;
-		o += fmt::format("{}\n  {{\"id\": {}, \"owner_pid\": {}, \"owner_uid\": {}, "
-				 "\"nr_vcpus\": {}, \"mem_bytes\": {}, \"pinned_pages\": {}, "
-				 "\"ept_pages\": {}, \"tsc_khz\": {}, \"vcpus\": [",
-				 k ? "," : "", vm.id, vm.owner_pid, vm.owner_uid, vm.nr_vcpus,
-				 vm.mem_bytes, vm.pinned_pages, vm.ept_pages, vm.tsc_khz);
-		for (size_t j = 0; j < all[k].vcpus.size(); j++) {
-			const auto &v = all[k].vcpus[j];
+	nlohmann::ordered_json vms = nlohmann::ordered_json::array();
+	for (const auto &s : all) {
+		const auto &vm = s.vm;
+		nlohmann::ordered_json vcpus = nlohmann::ordered_json::array();
+		for (const auto &v : s.vcpus) {
 			const auto &st = v.stats;
-			std::string exits, user;
+			nlohmann::ordered_json exits = nlohmann::ordered_json::object(),
+					       user = nlohmann::ordered_json::object();
 			for (uint32_t i = 0; i < KVMX_STAT_EXIT_REASONS; i++)
 				if (st.exits[i])
-					exits += fmt::format("{}\"{}\": {}", exits.empty() ? "" : ", ",
-							     exit_name(i), st.exits[i]);
+					exits[exit_name(i)] = st.exits[i];
 			for (uint32_t i = 0; i < KVMX_STAT_USER_EXITS; i++)
 				if (st.user_exits[i])
-					user += fmt::format("{}\"{}\": {}", user.empty() ? "" : ", ",
-							    exit_reason_name(i), st.user_exits[i]);
-			o += fmt::format("{}\n    {{\"id\": {}, \"exits\": {{{}}}, \"user_exits\": {{{}}}, "
-					 "\"runs\": {}, \"entries\": {}, \"fast_reentries\": {}, "
-					 "\"ept_faults\": {}, \"mmio_exits\": {}, \"irq_injections\": {}, "
-					 "\"exc_injections\": {}, \"l1d_flushes\": {}, \"ept_flushes\": {}, "
-					 "\"guest_tlb_flushes\": {}, \"guest_tsc\": {}, \"run_tsc\": {}}}",
-					 j ? "," : "", v.id, exits, user, st.runs, st.entries,
-					 st.fast_reentries, st.ept_faults, st.mmio_exits,
-					 st.irq_injections, st.exc_injections, st.l1d_flushes,
-					 st.ept_flushes, st.guest_tlb_flushes, st.guest_tsc, st.run_tsc);
+					user[exit_reason_name(i)] = st.user_exits[i];
+			vcpus.push_back({ { "id", v.id },
+					  { "exits", exits },
+					  { "user_exits", user },
+					  { "runs", st.runs },
+					  { "entries", st.entries },
+					  { "fast_reentries", st.fast_reentries },
+					  { "ept_faults", st.ept_faults },
+					  { "mmio_exits", st.mmio_exits },
+					  { "irq_injections", st.irq_injections },
+					  { "exc_injections", st.exc_injections },
+					  { "l1d_flushes", st.l1d_flushes },
+					  { "ept_flushes", st.ept_flushes },
+					  { "guest_tlb_flushes", st.guest_tlb_flushes },
+					  { "guest_tsc", st.guest_tsc },
+					  { "run_tsc", st.run_tsc } });
 		}
-		o += "]}";
+		vms.push_back({ { "id", vm.id },
+				{ "owner_pid", vm.owner_pid },
+				{ "owner_uid", vm.owner_uid },
+				{ "nr_vcpus", vm.nr_vcpus },
+				{ "mem_bytes", vm.mem_bytes },
+				{ "pinned_pages", vm.pinned_pages },
+				{ "ept_pages", vm.ept_pages },
+				{ "tsc_khz", vm.tsc_khz },
+				{ "vcpus", vcpus } });
 	}
-	return o + "\n]}\n";
+	return nlohmann::ordered_json{ { "vms", vms } }.dump(2) + "\n";
 }
 
 std::string format_top(const std::vector<VmStats> &before, const std::vector<VmStats> &now,
