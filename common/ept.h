@@ -14,5 +14,11 @@
 /* Bits 6:0 of a leaf: permissions, memory type, ignore-PAT. */
 #define EPT_LEAF_ATTRS		0x7fULL
 #define EPT_LEVELS		4
+#define EPT_ENTRIES		512	/* per table, 9 bits of the address each */
+
+/* The address bits a table at @level (1: 4 KiB pages ... 4: PML4) translates. */
+#define EPT_LEVEL_SHIFT(level)	(12 + 9 * ((level) - 1))
+/* The entry for @gpa in the table at @level. */
+#define EPT_INDEX(gpa, level)	(((gpa) >> EPT_LEVEL_SHIFT(level)) & (EPT_ENTRIES - 1))
 
 #endif /* KVMX_EPT_H */

@@ -5,7 +5,7 @@
  * with EPT, VPID, unrestricted guest, PML and posted interrupts (but no
  * nested VMX, no dual-monitor SMM treatment, no TDX) may find in a VMCS.
  * The module VMREADs each one and skips those the CPU rejects; userspace
- * (userspace/lib/vmcs_decode.cpp) names and decodes them.
+ * (userspace/lib/observe/vmcs_decode.cpp) names and decodes them.
  *
  * Only the "full" encodings (access type 0): in 64-bit mode VMREAD returns
  * all 64 bits of a 64-bit field.

@@ -12,8 +12,13 @@
 #include "../uapi/linux/kvmx.h"
 
 /* One VMX control/capability bit with a human name. */
+/*
+ * One bit of a control or capability MSR: its identifier as `kvmx vmcs`
+ * prints it (NULL where none is needed) and its name in words for `kvmx info`.
+ */
 struct vmx_bit_name {
 	u8 bit;
+	const char *id;
 	const char *name;
 };
 

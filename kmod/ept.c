@@ -43,7 +43,7 @@ static void free_table(struct kvmx_vm *vm, u64 *table, int level)
 	int i;
 
 	if (level > 1) {
-		for (i = 0; i < 512; i++) {
+		for (i = 0; i < EPT_ENTRIES; i++) {
 			u64 e = table[i];
 
 			if ((e & EPT_TABLE) && !(e & EPT_LARGE))
@@ -91,7 +91,7 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, bool alloc)
 	int l;
 
 	for (l = 4; l > level; l--) {
-		u64 *e = &table[(gpa >> (12 + 9 * (l - 1))) & 511];
+		u64 *e = &table[EPT_INDEX(gpa, l)];
 
 		if (!(*e & EPT_TABLE)) {
 			u64 *next;
@@ -109,7 +109,7 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, bool alloc)
 		}
 		table = __va(*e & EPT_ADDR_MASK);
 	}
-	return &table[(gpa >> (12 + 9 * (level - 1))) & 511];
+	return &table[EPT_INDEX(gpa, level)];
 }
 
 static u64 leaf(u32 slot_flags, struct page *page)

@@ -10,13 +10,13 @@
 #include "kvmx.h"
 #include "ept.h"
 
-#define GPA_LIMIT	BIT_ULL(12 + 9 * EPT_LEVELS)	/* what 4 levels map */
+#define GPA_LIMIT	BIT_ULL(EPT_LEVEL_SHIFT(EPT_LEVELS + 1))	/* what 4 levels map */
 /* Leaves per call: vm->lock is not held for long, however big the VM. */
 #define LEAVES_PER_CALL	16384
 
 static inline unsigned int level_shift(int level)
 {
-	return 12 + 9 * (level - 1);
+	return EPT_LEVEL_SHIFT(level);
 }
 
 /* The first present leaf at or after *@gpa: its entry and size; false if none. */
@@ -30,7 +30,7 @@ static bool next_leaf(struct kvmx_vm *vm, u64 *gpa, u64 *entry, u64 *size)
 
 		for (l = EPT_LEVELS; l >= 1; l--) {
 			u64 span = BIT_ULL(level_shift(l));
-			u64 e = table[(addr >> level_shift(l)) & 511];
+			u64 e = table[EPT_INDEX(addr, l)];
 
 			if (!(e & EPT_TABLE)) {
 				/* Nothing below: skip what this entry would map. */
@@ -89,7 +89,7 @@ int kvmx_ept_walk_gpa(struct kvmx_vm *vm, u64 gpa, struct kvmx_ept_level *out, b
 	if (gpa >= GPA_LIMIT)
 		return 0;
 	for (l = EPT_LEVELS; l >= 1; l--) {
-		unsigned int index = (gpa >> level_shift(l)) & 511;
+		unsigned int index = EPT_INDEX(gpa, l);
 		u64 e = table[index];
 
 		out[n++] = (struct kvmx_ept_level) {

@@ -2,7 +2,7 @@
 /*
  * A vCPU's VMCS, field by field, for `kvmx vmcs` and for whoever debugs a
  * failed VM entry.  The module only reads; the tool names and decodes the
- * fields (userspace/lib/vmcs_decode.cpp) from the same list.
+ * fields (userspace/lib/observe/vmcs_decode.cpp) from the same list.
  *
  * A VMCS can only be read with VMREAD on a CPU where it is current (SDM
  * 25.11.1): between runs the reader loads it on its own CPU; during

@@ -41,6 +41,7 @@ extern "C" {
 
 #include "cpu_modes.hpp"
 #include "guest_memory.hpp"
+#include "thread_timer.hpp"
 
 namespace {
 
@@ -119,44 +120,12 @@ struct Fds {
 
 void on_alarm(int) {}
 
-// A one-shot timer whose SIGALRM goes to the thread that made it.  ualarm()
-// is the process's: in a threaded fuzzer its signal lands on any thread, and
-// one thread's ualarm(0) cancels another's, so a thread in KVM_RUN could be
-// left spinning in its guest for good (seen: the 2-CPU run's ioctl phase
-// never ended).
-class ThreadTimer {
-public:
-	ThreadTimer()
-	{
-		sigevent sev{};
-		sev.sigev_notify = SIGEV_THREAD_ID;
-		sev.sigev_signo = SIGALRM;
-		sev._sigev_un._tid = static_cast<pid_t>(::gettid());	// sigev_notify_thread_id
-		if (::timer_create(CLOCK_MONOTONIC, &sev, &t_))
-			throw std::runtime_error("timer_create failed");
-	}
-	~ThreadTimer() { ::timer_delete(t_); }
-	ThreadTimer(const ThreadTimer &) = delete;
-	ThreadTimer &operator=(const ThreadTimer &) = delete;
-	// 0 disarms.
-	void arm(long usec)
-	{
-		itimerspec its{};
-		its.it_value.tv_sec = usec / 1000000;
-		its.it_value.tv_nsec = (usec % 1000000) * 1000;
-		::timer_settime(t_, 0, &its, nullptr);
-	}
-
-private:
-	timer_t t_{};
-};
-
 // One thread of random calls on fds shared with the other threads.
 void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 		  std::atomic<uint64_t> &calls, std::vector<void *> &mems)
 {
 	Rng r(seed);
-	ThreadTimer timer;
+	kvmx::ThreadTimer timer;
 	std::vector<uint8_t> buf;
 	for (uint64_t i = 0; i < share; i++) {
 		unsigned what = static_cast<unsigned>(r.below(100));
@@ -415,7 +384,7 @@ bool make_vm(Vm &v, const char *dev, kvmx::GuestMemory &mem, kvmx::CpuMode mode,
 // undefined exit).
 bool one_guest(const char *dev, Rng &r, uint64_t &exits)
 {
-	ThreadTimer timer;
+	kvmx::ThreadTimer timer;
 	Vm v;
 	kvmx::GuestMemory mem(4 << 20);
 	random_code(r, mem.at(0, 0x10000), 0x10000);

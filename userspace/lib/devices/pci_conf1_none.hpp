@@ -12,6 +12,8 @@ namespace kvmx {
 
 class PciConf1None : public Device {
 public:
+	// CONFIG_ADDRESS 0xcf8-0xcfb, CONFIG_DATA 0xcfc-0xcff.
+	void attach(IoBus &bus) override { bus.add_pio(0xcf8, 8, *this); }
 	bool io(uint16_t port, bool in, uint8_t *data, unsigned size) override;
 	uint32_t address() const { return address_; }
 

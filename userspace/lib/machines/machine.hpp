@@ -11,6 +11,7 @@
 
 #include "cpu_modes.hpp"
 #include "devices.hpp"
+#include "uart_16550.hpp"
 #include "guest_memory.hpp"
 #include "system.hpp"
 
@@ -55,10 +56,10 @@ private:
 	std::unique_ptr<Vm> vm_;
 	std::unique_ptr<GuestMemory> mem_;
 	std::unique_ptr<Vcpu> vcpu_;
-	Serial8250 serial_;
-	DebugExit debug_exit_;
-	MmioScratch scratch_;
-	std::vector<Device *> devices_;
+	Uart16550 console_;		// 0x3f8, no interrupt line
+	DebugExit debug_exit_;		// 0xf4
+	MmioScratch scratch_;		// kMmioScratchBase
+	IoBus bus_;
 	std::map<uint32_t, uint64_t> exits_;
 	uint64_t hlts_ = 0;
 };

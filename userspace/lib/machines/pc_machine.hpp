@@ -125,7 +125,7 @@ private:
 	Port80 port80_;
 	PciConf1None pci_;
 	DebugExit debug_exit_;
-	std::vector<Device *> devices_;
+	IoBus bus_;
 
 	std::optional<PcResult> stop_;
 	bool vcpu_waiting_ = false;	// in wait_for_interrupt(), not in KVM_RUN

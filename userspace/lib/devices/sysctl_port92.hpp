@@ -13,6 +13,7 @@ namespace kvmx {
 class SysctlPort92 : public Device {
 public:
 	explicit SysctlPort92(std::function<void()> on_reset) : on_reset_(std::move(on_reset)) {}
+	void attach(IoBus &bus) override { bus.add_pio(0x92, 1, *this); }
 	bool io(uint16_t port, bool in, uint8_t *data, unsigned size) override
 	{
 		if (port != 0x92)

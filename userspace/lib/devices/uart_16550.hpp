@@ -9,7 +9,7 @@
 // data-available interrupt) and neither is the character timeout.  The IRQ
 // output is gated by MCR OUT2 and off in loopback, as on a PC.
 //
-// The test guests use the simpler Serial8250 in devices.hpp.
+// The one UART: the Linux PC's COM1 and the test machine's console.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +26,7 @@ public:
 	Uart16550(int out_fd, IrqLine irq, uint16_t base = 0x3f8)
 		: out_(out_fd), irq_(irq), base_(base) {}
 
+	void attach(IoBus &bus) override { bus.add_pio(base_, 8, *this); }
 	bool io(uint16_t port, bool in, uint8_t *data, unsigned size) override;
 	// Bytes from the outside world; beyond the queue size they are lost
 	// and the overrun bit tells the guest so.

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <vector>
 
 extern "C" {
 #include "vmcs_dump_fields.h"
 #include "vmcs_fields.h"
 #include "vmx_arch.h"
+#include "vmx_features.h"
 }
 
 namespace kvmx {
@@ -238,76 +240,26 @@ struct BitName {
 	uint64_t mask;
 	std::string_view name;
 };
+using BitNames = std::vector<BitName>;
+
+// A control's bits as common/vmx_features.c names them (one table for the
+// module, `kvmx info` and `kvmx vmcs`).
+BitNames from_group(const vmx_bit_group &g)
+{
+	BitNames v;
+	for (size_t i = 0; i < g.nr_bits; i++)
+		v.push_back({ 1ULL << g.bits[i].bit, g.bits[i].id });
+	return v;
+}
 
 // Pin-based VM-execution controls (SDM 25.6.1, Table 25-5).
-constexpr BitName kPinBits[] = {
-	{ PIN_EXT_INTR_EXITING, "EXT_INTR_EXITING" },
-	{ PIN_NMI_EXITING, "NMI_EXITING" },
-	{ PIN_VIRTUAL_NMIS, "VIRTUAL_NMIS" },
-	{ PIN_PREEMPTION_TIMER, "VMX_PREEMPTION_TIMER" },
-	{ PIN_POSTED_INTR, "POSTED_INTR" },
-};
+const BitNames kPinBits = from_group(vmx_pin_group);
 
 // Primary processor-based VM-execution controls (SDM 25.6.2, Table 25-6).
-constexpr BitName kProcBits[] = {
-	{ PROC_INTR_WINDOW_EXITING, "INTR_WINDOW_EXITING" },
-	{ PROC_TSC_OFFSETTING, "USE_TSC_OFFSETTING" },
-	{ PROC_HLT_EXITING, "HLT_EXITING" },
-	{ PROC_INVLPG_EXITING, "INVLPG_EXITING" },
-	{ PROC_MWAIT_EXITING, "MWAIT_EXITING" },
-	{ PROC_RDPMC_EXITING, "RDPMC_EXITING" },
-	{ PROC_RDTSC_EXITING, "RDTSC_EXITING" },
-	{ PROC_CR3_LOAD_EXITING, "CR3_LOAD_EXITING" },
-	{ PROC_CR3_STORE_EXITING, "CR3_STORE_EXITING" },
-	{ BIT(17), "ACTIVATE_TERTIARY_CONTROLS" },
-	{ PROC_CR8_LOAD_EXITING, "CR8_LOAD_EXITING" },
-	{ PROC_CR8_STORE_EXITING, "CR8_STORE_EXITING" },
-	{ PROC_TPR_SHADOW, "TPR_SHADOW" },
-	{ PROC_NMI_WINDOW_EXITING, "NMI_WINDOW_EXITING" },
-	{ PROC_MOV_DR_EXITING, "MOV_DR_EXITING" },
-	{ PROC_UNCOND_IO_EXITING, "UNCOND_IO_EXITING" },
-	{ PROC_USE_IO_BITMAPS, "USE_IO_BITMAPS" },
-	{ PROC_MONITOR_TRAP_FLAG, "MONITOR_TRAP_FLAG" },
-	{ PROC_USE_MSR_BITMAPS, "USE_MSR_BITMAPS" },
-	{ PROC_MONITOR_EXITING, "MONITOR_EXITING" },
-	{ PROC_PAUSE_EXITING, "PAUSE_EXITING" },
-	{ PROC_SECONDARY_CONTROLS, "ACTIVATE_SECONDARY_CONTROLS" },
-};
+const BitNames kProcBits = from_group(vmx_proc_group);
 
 // Secondary processor-based VM-execution controls (SDM 25.6.2, Table 25-7).
-constexpr BitName kProc2Bits[] = {
-	{ PROC2_VIRT_APIC_ACCESSES, "VIRTUALIZE_APIC_ACCESSES" },
-	{ PROC2_ENABLE_EPT, "ENABLE_EPT" },
-	{ PROC2_DESC_TABLE_EXITING, "DESC_TABLE_EXITING" },
-	{ PROC2_ENABLE_RDTSCP, "ENABLE_RDTSCP" },
-	{ PROC2_VIRT_X2APIC, "VIRTUALIZE_X2APIC_MODE" },
-	{ PROC2_ENABLE_VPID, "ENABLE_VPID" },
-	{ PROC2_WBINVD_EXITING, "WBINVD_EXITING" },
-	{ PROC2_UNRESTRICTED_GUEST, "UNRESTRICTED_GUEST" },
-	{ PROC2_APIC_REG_VIRT, "APIC_REGISTER_VIRT" },
-	{ PROC2_VIRT_INTR_DELIVERY, "VIRTUAL_INTR_DELIVERY" },
-	{ PROC2_PAUSE_LOOP_EXITING, "PAUSE_LOOP_EXITING" },
-	{ PROC2_RDRAND_EXITING, "RDRAND_EXITING" },
-	{ PROC2_ENABLE_INVPCID, "ENABLE_INVPCID" },
-	{ PROC2_ENABLE_VMFUNC, "ENABLE_VMFUNC" },
-	{ PROC2_VMCS_SHADOWING, "SHADOW_VMCS" },
-	{ BIT(15), "ENCLS_EXITING" },
-	{ PROC2_RDSEED_EXITING, "RDSEED_EXITING" },
-	{ PROC2_ENABLE_PML, "ENABLE_PML" },
-	{ PROC2_EPT_VE, "EPT_VIOLATION_VE" },
-	{ BIT(19), "PT_CONCEAL_VMX" },
-	{ PROC2_ENABLE_XSAVES, "ENABLE_XSAVES" },
-	{ BIT(21), "PASID_TRANSLATION" },
-	{ PROC2_MODE_BASED_EPT_EXEC, "MODE_BASED_EPT_EXEC" },
-	{ BIT(23), "EPT_SUB_PAGE_WRITE" },
-	{ BIT(24), "PT_USE_GPA" },
-	{ PROC2_TSC_SCALING, "TSC_SCALING" },
-	{ BIT(26), "ENABLE_USR_WAIT_PAUSE" },
-	{ BIT(27), "ENABLE_PCONFIG" },
-	{ BIT(28), "ENCLV_EXITING" },
-	{ BIT(30), "BUS_LOCK_DETECTION" },
-	{ BIT(31), "NOTIFY_VM_EXITING" },
-};
+const BitNames kProc2Bits = from_group(vmx_proc2_group);
 
 // Tertiary processor-based VM-execution controls (SDM 25.6.2, Table 25-8).
 constexpr BitName kProc3Bits[] = {
@@ -320,44 +272,10 @@ constexpr BitName kProc3Bits[] = {
 };
 
 // VM-exit controls (SDM 25.7.1, Table 25-13).
-constexpr BitName kExitBits[] = {
-	{ EXIT_CTL_SAVE_DEBUG, "SAVE_DEBUG_CONTROLS" },
-	{ EXIT_CTL_HOST_ADDR_SPACE_SIZE, "HOST_ADDR_SPACE_SIZE" },
-	{ EXIT_CTL_LOAD_PERF_GLOBAL, "LOAD_IA32_PERF_GLOBAL_CTRL" },
-	{ EXIT_CTL_ACK_INTR_ON_EXIT, "ACK_INTR_ON_EXIT" },
-	{ EXIT_CTL_SAVE_PAT, "SAVE_IA32_PAT" },
-	{ EXIT_CTL_LOAD_PAT, "LOAD_IA32_PAT" },
-	{ EXIT_CTL_SAVE_EFER, "SAVE_IA32_EFER" },
-	{ EXIT_CTL_LOAD_EFER, "LOAD_IA32_EFER" },
-	{ EXIT_CTL_SAVE_PREEMPT_TIMER, "SAVE_VMX_PREEMPTION_TIMER" },
-	{ EXIT_CTL_CLEAR_BNDCFGS, "CLEAR_IA32_BNDCFGS" },
-	{ BIT(24), "PT_CONCEAL_PIP" },
-	{ BIT(25), "CLEAR_IA32_RTIT_CTL" },
-	{ BIT(26), "CLEAR_IA32_LBR_CTL" },
-	{ BIT(27), "CLEAR_UINV" },
-	{ BIT(28), "LOAD_CET_STATE" },
-	{ BIT(29), "LOAD_IA32_PKRS" },
-	{ BIT(30), "SAVE_IA32_PERF_GLOBAL_CTRL" },
-	{ BIT(31), "ACTIVATE_SECONDARY_CONTROLS" },
-};
+const BitNames kExitBits = from_group(vmx_exit_group);
 
 // VM-entry controls (SDM 25.8.1, Table 25-15).
-constexpr BitName kEntryBits[] = {
-	{ ENTRY_CTL_LOAD_DEBUG, "LOAD_DEBUG_CONTROLS" },
-	{ ENTRY_CTL_IA32E_MODE, "IA32E_MODE" },
-	{ ENTRY_CTL_SMM, "SMM" },
-	{ BIT(11), "DEACT_DUAL_MONITOR" },
-	{ ENTRY_CTL_LOAD_PERF_GLOBAL, "LOAD_IA32_PERF_GLOBAL_CTRL" },
-	{ ENTRY_CTL_LOAD_PAT, "LOAD_IA32_PAT" },
-	{ ENTRY_CTL_LOAD_EFER, "LOAD_IA32_EFER" },
-	{ ENTRY_CTL_LOAD_BNDCFGS, "LOAD_BNDCFGS" },
-	{ BIT(17), "PT_CONCEAL_PIP" },
-	{ BIT(18), "LOAD_IA32_RTIT_CTL" },
-	{ BIT(19), "LOAD_UINV" },
-	{ BIT(20), "LOAD_CET_STATE" },
-	{ BIT(21), "LOAD_IA32_LBR_CTL" },
-	{ BIT(22), "LOAD_IA32_PKRS" },
-};
+const BitNames kEntryBits = from_group(vmx_entry_group);
 
 // The reserved bits of each control that are "default1" (SDM A.2): always
 // set, so not worth a "bitN" each.

@@ -11,6 +11,7 @@ namespace kvmx {
 
 class Port80 : public Device {
 public:
+	void attach(IoBus &bus) override { bus.add_pio(0x80, 1, *this); }
 	bool io(uint16_t port, bool in, uint8_t *data, unsigned size) override
 	{
 		if (port != 0x80)

@@ -20,6 +20,8 @@ public:
 	// @wall: nanoseconds since the Unix epoch (CLOCK_REALTIME).
 	CmosRtc(const Clock &wall, uint64_t ram_below_4g, uint64_t ram_above_4g);
 
+	// Index 0x70, data 0x71.
+	void attach(IoBus &bus) override { bus.add_pio(0x70, 2, *this); }
 	bool io(uint16_t port, bool in, uint8_t *data, unsigned size) override;
 	uint8_t read(uint8_t index) const;
 	void write(uint8_t index, uint8_t v);

@@ -31,6 +31,8 @@ public:
 	kvmx_sregs sregs() const;
 	void set_sregs(const kvmx_sregs &s) const;
 	void set_cpuid(const std::vector<kvmx_cpuid_entry2> &entries) const;
+	// KVM_INTERRUPT: @vector waits for injection (userspace interrupt controller).
+	void interrupt(uint32_t vector) const;
 	// KVM_RUN: returns 0, or -errno when the ioctl fails (EINTR included).
 	int run_once() const;
 

@@ -22,6 +22,13 @@ public:
 	// IRR on a rising edge; level-triggered ones (ELCR) follow the level.
 	void set_irq(unsigned irq, bool level) override;
 
+	// Master 0x20-0x21, slave 0xa0-0xa1, their edge/level registers 0x4d0-0x4d1.
+	void attach(IoBus &bus) override
+	{
+		bus.add_pio(0x20, 2, *this);
+		bus.add_pio(0xa0, 2, *this);
+		bus.add_pio(0x4d0, 2, *this);
+	}
 	bool io(uint16_t port, bool in, uint8_t *data, unsigned size) override;
 
 	// Is the INTR output up (an unmasked request above what's in service)?

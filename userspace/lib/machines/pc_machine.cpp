@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,8 +86,9 @@ PcMachine::PcMachine(const PcConfig &cfg)
 	apply_pc_cpuid_policy(cpuid, cfg_.hide_apic);
 	vcpu_->set_cpuid(cpuid);
 
-	devices_ = { &pic_, &pit_, &rtc_, &com1_, &i8042_, &port92_, &port80_, &pci_,
-		     &debug_exit_ };
+	for (Device *d : std::initializer_list<Device *>{ &pic_, &pit_, &rtc_, &com1_, &i8042_,
+							   &port92_, &port80_, &pci_, &debug_exit_ })
+		d->attach(bus_);
 
 	int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (efd < 0)
@@ -158,9 +158,7 @@ void PcMachine::inject_locked()
 		return;
 	}
 	if (run->ready_for_interrupt_injection && run->if_flag) {
-		kvmx_interrupt irq{ pic_.acknowledge() };
-		if (::ioctl(vcpu_->fd(), KVMX_INTERRUPT, &irq) < 0)
-			throw Error(fmt::format("KVM_INTERRUPT (vector {:#x})", irq.irq), errno);
+		vcpu_->interrupt(pic_.acknowledge());
 		run->request_interrupt_window = pic_.has_pending();
 		return;
 	}
@@ -178,15 +176,9 @@ void PcMachine::dispatch_io()
 	{
 		std::lock_guard lk(mu_);
 		for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
-			bool handled = false;
-			for (Device *d : devices_)
-				if ((handled = d->io(port, in, data, run->io.size)))
-					break;
-			if (handled)
+			if (bus_.pio(port, in, data, run->io.size))
 				continue;
-			// Nothing decodes this port: the bus floats high.
-			if (in)
-				std::memset(data, 0xff, run->io.size);
+			// Nothing decodes this port: the bus floated high.
 			if (cfg_.verbose && !unhandled_ports_.count(port))
 				fmt::print(stderr, "kvmx: unhandled port {:#x} ({} {} byte{})\n", port,
 					   in ? "in" : "out", run->io.size,

@@ -18,6 +18,12 @@ namespace kvmx {
 class I8042 : public Device {
 public:
 	explicit I8042(std::function<void()> on_reset) : on_reset_(std::move(on_reset)) {}
+	// Data 0x60, status/command 0x64.
+	void attach(IoBus &bus) override
+	{
+		bus.add_pio(0x60, 1, *this);
+		bus.add_pio(0x64, 1, *this);
+	}
 	bool io(uint16_t port, bool in, uint8_t *data, unsigned size) override;
 
 	uint8_t status() const;

@@ -1,8 +1,5 @@
 #include "machine.hpp"
 
-#include <signal.h>
-#include <time.h>
-
 #include <cerrno>
 #include <fmt/format.h>
 #include <fstream>
@@ -11,30 +8,9 @@
 #include "error.hpp"
 #include "kvmx_netlink.hpp"
 #include "observe.hpp"
+#include "thread_timer.hpp"
 
 namespace kvmx {
-
-namespace {
-
-volatile sig_atomic_t g_timed_out = 0;
-
-void on_alarm(int)
-{
-	g_timed_out = 1;
-}
-
-// SIGALRM without SA_RESTART: a KVM_RUN in progress returns EINTR.
-void arm_timeout(unsigned sec)
-{
-	struct sigaction sa {};
-	sa.sa_handler = on_alarm;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, nullptr);
-	g_timed_out = 0;
-	alarm(sec);
-}
-
-} // namespace
 
 std::vector<uint8_t> read_image(const std::string &path)
 {
@@ -58,7 +34,7 @@ std::vector<kvmx_cpuid_entry2> guest_cpuid(std::vector<kvmx_cpuid_entry2> entrie
 }
 
 Machine::Machine(const MachineConfig &cfg)
-	: cfg_(cfg), sys_(cfg.device), serial_(cfg.console_fd), scratch_(kMmioScratchBase)
+	: cfg_(cfg), sys_(cfg.device), console_(cfg.console_fd, IrqLine()), scratch_(kMmioScratchBase)
 {
 	if (cfg_.mem_size < (128 << 10) || (cfg_.mem_size & 0xfff))
 		throw Error("guest memory must be a multiple of 4 KiB and at least 128 KiB");
@@ -70,7 +46,8 @@ Machine::Machine(const MachineConfig &cfg)
 	vm_->set_memory(0, 0, cfg_.mem_size, mem_->host());
 	vcpu_ = std::make_unique<Vcpu>(vm_->create_vcpu(0));
 	vcpu_->set_cpuid(guest_cpuid(sys_.supported_cpuid()));
-	devices_ = { &serial_, &debug_exit_, &scratch_ };
+	for (Device *d : std::initializer_list<Device *>{ &console_, &debug_exit_, &scratch_ })
+		d->attach(bus_);
 }
 
 void Machine::load_image(const std::vector<uint8_t> &image)
@@ -98,14 +75,8 @@ bool Machine::dispatch_io()
 	bool in = run->io.direction == KVMX_EXIT_IO_IN;
 	uint8_t *data = vcpu_->io_data();
 
-	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
-		bool handled = false;
-		for (Device *d : devices_)
-			if ((handled = d->io(run->io.port, in, data, run->io.size)))
-				break;
-		if (!handled && in)
-			std::memset(data, 0xff, run->io.size);	/* nothing there */
-	}
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
+		bus_.pio(run->io.port, in, data, run->io.size);
 	return !debug_exit_.status();
 }
 
@@ -113,23 +84,23 @@ void Machine::dispatch_mmio()
 {
 	kvmx_run *run = vcpu_->run();
 
-	for (Device *d : devices_)
-		if (d->mmio(run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, run->mmio.len))
-			return;
 	if (!run->mmio.is_write)
-		std::memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+		std::memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	bus_.mmio(run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, run->mmio.len);
 }
 
 RunResult Machine::run()
 {
 	kvmx_run *run = vcpu_->run();
 
+	// This loop's own deadline: other threads' loops keep theirs.
+	ThreadTimer deadline;
 	if (cfg_.timeout_sec)
-		arm_timeout(cfg_.timeout_sec);
+		deadline.arm(static_cast<long>(cfg_.timeout_sec) * 1000000);
 	for (;;) {
 		int r = vcpu_->run_once();
 		if (r == -EINTR) {
-			if (g_timed_out)
+			if (cfg_.timeout_sec && deadline.expired())
 				return { RunResult::Timeout, 124,
 					 fmt::format("guest still running after {} s: stopped",
 						     cfg_.timeout_sec) };

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "error.hpp"
 
 namespace kvmx {
@@ -71,6 +73,13 @@ void Vcpu::set_cpuid(const std::vector<kvmx_cpuid_entry2> &entries) const
 	std::copy(entries.begin(), entries.end(), c->entries);
 	if (::ioctl(fd_.get(), KVMX_SET_CPUID2, c) < 0)
 		throw Error("KVM_SET_CPUID2", errno);
+}
+
+void Vcpu::interrupt(uint32_t vector) const
+{
+	kvmx_interrupt irq{ vector };
+	if (::ioctl(fd_.get(), KVMX_INTERRUPT, &irq) < 0)
+		throw Error(fmt::format("KVM_INTERRUPT (vector {:#x})", vector), errno);
 }
 
 int Vcpu::run_once() const

@@ -31,6 +31,12 @@ public:
 		ch_[2].gate = false;	/* port 0x61 bit 0 starts clear */
 	}
 
+	// Channels and mode register 0x40-0x43, the speaker gate at 0x61.
+	void attach(IoBus &bus) override
+	{
+		bus.add_pio(0x40, 4, *this);
+		bus.add_pio(0x61, 1, *this);
+	}
 	bool io(uint16_t port, bool in, uint8_t *data, unsigned size) override;
 
 	// Raise IRQ 0 if channel 0's output rose since the last call.
