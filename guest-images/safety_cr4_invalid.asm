@@ -2,16 +2,14 @@
 ; owned bit, OSXSAVE) with a value the CPU would refuse (PCIDE outside
 ; IA-32e mode) is #GP in the guest, never a failed VM entry.  [0x600]: #GPs;
 ; [0x604]: CR4 afterwards.
+%include "guest.inc"
+
 	bits 16
 	org 0x1000
 
 start:
-	xor ax, ax
-	mov ds, ax
-	mov ss, ax
-	mov sp, 0x800
-	mov word [13 * 4], gp_handler
-	mov word [13 * 4 + 2], 0
+	REAL_MODE_FLAT 0x800
+	SET_IVT 13, gp_handler
 	mov eax, cr4
 	or eax, (1 << 17) | (1 << 18)	; PCIDE | OSXSAVE
 	mov cr4, eax			; 3 bytes

@@ -1,16 +1,14 @@
 ; safety_guest_bp: the guest arms a data breakpoint (DR0 = 0x700, write,
 ; 4 bytes) and writes there: its #DB handler counts ([0x600]) and keeps DR6
 ; ([0x604]).
+%include "guest.inc"
+
 	bits 16
 	org 0x1000
 
 start:
-	xor ax, ax
-	mov ds, ax
-	mov ss, ax
-	mov sp, 0x800
-	mov word [1 * 4], db_handler
-	mov word [1 * 4 + 2], 0
+	REAL_MODE_FLAT 0x800
+	SET_IVT 1, db_handler
 	mov eax, 0x700
 	mov dr0, eax
 	mov eax, (3 << 18) | (1 << 16) | 1	; LEN0 = 4 bytes, RW0 = write, L0

@@ -1,18 +1,15 @@
 ; safety_rdpmc_mwait: RDPMC without a vPMU is #GP; MONITOR/MWAIT are NOPs
 ; (kvm_intel's default).  Counts: [0x600] #GP, [0x601] #UD, [0x602] reached
 ; the end.
+%include "guest.inc"
+
 	bits 16
 	org 0x1000
 
 start:
-	xor ax, ax
-	mov ds, ax
-	mov ss, ax
-	mov sp, 0x800
-	mov word [13 * 4], gp_handler
-	mov word [13 * 4 + 2], 0
-	mov word [6 * 4], ud_handler
-	mov word [6 * 4 + 2], 0
+	REAL_MODE_FLAT 0x800
+	SET_IVT 13, gp_handler
+	SET_IVT 6, ud_handler
 	xor ecx, ecx
 	rdpmc				; 2 bytes
 	mov eax, 0x700

@@ -1,16 +1,14 @@
 ; safety_reinject: an interrupt whose delivery faults in EPT (the stack page
 ; was never touched) is delivered again once the page is mapped, not lost.
 ; The VMM injects vector 0x20 at the OUT; the handler marks [0x600].
+%include "guest.inc"
+
 	bits 16
 	org 0x1000
 
 start:
-	xor ax, ax
-	mov ds, ax
-	mov ss, ax
-	mov sp, 0x9000			; the page below is untouched
-	mov word [0x20 * 4], handler
-	mov word [0x20 * 4 + 2], 0
+	REAL_MODE_FLAT 0x9000			; the page below is untouched
+	SET_IVT 0x20, handler
 	sti
 	nop
 	out 0x10, al

@@ -2,16 +2,14 @@
 ; (CPUID in the kernel, OUT through userspace): each must be followed by the
 ; single-step #DB the CPU would raise.  The #DB handler records the return
 ; IP of each; the guest records where they should be.
+%include "guest.inc"
+
 	bits 16
 	org 0x1000
 
 start:
-	xor ax, ax
-	mov ds, ax
-	mov ss, ax
-	mov sp, 0x800
-	mov word [1 * 4], db_handler
-	mov word [1 * 4 + 2], 0
+	REAL_MODE_FLAT 0x800
+	SET_IVT 1, db_handler
 	mov word [0x610], after_cpuid
 	mov word [0x612], after_out
 	pushf

@@ -1,17 +1,14 @@
 ; safety_strio: string I/O addresses wrap at the address size and respect
 ; the segment limit (real mode: 64 KiB).  REP OUTSB from SI = 0xffff sends
 ; [0xffff] then [0x0000]; OUTSW at SI = 0xffff crosses the limit: #GP.
+%include "guest.inc"
+
 	bits 16
 	org 0x1000
 
 start:
-	xor ax, ax
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	mov sp, 0x800
-	mov word [13 * 4], gp_handler
-	mov word [13 * 4 + 2], 0
+	REAL_MODE_FLAT 0x800
+	SET_IVT 13, gp_handler
 	mov al, [0]			; keep IVT entry 0's low byte
 	mov [0x606], al
 	mov byte [0xffff], 0xa1

@@ -178,37 +178,13 @@ TEST_P(Api, ImmediateExit)
 	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
 }
 
-void on_usr1(int) {}
-
-// KVM_RUN of a guest that never exits by itself: a thread sends SIGUSR1
-// every 100 ms (at most ~10 s) until the run comes back, which must be
-// with EINTR and KVM_EXIT_INTR.  @meanwhile, if given, is done by that
-// thread 100 ms into the run, before the first signal.
+// KVM_RUN of a guest that never exits by itself ends by the signal: EINTR
+// and KVM_EXIT_INTR.
 void expect_run_ends_by_signal(Env &e, const std::function<void()> &meanwhile = nullptr)
 {
-	struct sigaction sa {};
-	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, nullptr);
-	pthread_t self = pthread_self();
-	std::atomic<bool> done{ false };
-	std::thread kicker([self, &done, &meanwhile] {
-		if (meanwhile) {
-			usleep(100000);
-			meanwhile();
-		}
-		for (int i = 0; i < 100 && !done; i++) {
-			usleep(100000);
-			if (!done)
-				pthread_kill(self, SIGUSR1);
-		}
-	});
-	int r = e.run_once();
-	done = true;
-	kicker.join();
-	EXPECT_EQ(r, EINTR);
+	EXPECT_EQ(rig::run_kicked(e, meanwhile), EINTR);
 	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_INTR);
 }
-
 
 TEST_P(Api, SignalInterruptsARunningGuest)
 {

@@ -1,8 +1,9 @@
 # Helpers for rig jobs (busybox sh).  Each result is one serial line that
 # scripts/rig.sh counts: "KVMX-RESULT PASS name", "KVMX-RESULT FAIL name why"
 # or "KVMX-RESULT SKIP name" (a test that could not run here, and said why).
-pass() { echo "KVMX-RESULT PASS $1"; }
-fail() { echo "KVMX-RESULT FAIL $1 ${2:-}"; }
+# A newline first: output tee'd to the console may have left a line open.
+pass() { printf '\nKVMX-RESULT PASS %s\n' "$1"; }
+fail() { printf '\nKVMX-RESULT FAIL %s %s\n' "$1" "${2:-}"; }
 
 # check NAME CMD...: one result from a command's exit status.
 check() {

@@ -5,8 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <thread>
 
 #include <cerrno>
 #include <cstring>
@@ -95,5 +102,35 @@ struct Env {
 		return r;
 	}
 };
+
+inline void on_kick(int) {}
+
+// KVM_RUN of a guest that doesn't leave by itself: a thread sends SIGUSR1
+// every 100 ms (at most ~10 s) until the run comes back; its errno is
+// returned.  @meanwhile, if given, is done by that thread 100 ms into the
+// run, before the first signal.
+inline int run_kicked(Env &e, const std::function<void()> &meanwhile = nullptr)
+{
+	struct sigaction sa {};
+	sa.sa_handler = on_kick;
+	sigaction(SIGUSR1, &sa, nullptr);
+	pthread_t self = pthread_self();
+	std::atomic<bool> done{ false };
+	std::thread kicker([self, &done, &meanwhile] {
+		if (meanwhile) {
+			usleep(100000);
+			meanwhile();
+		}
+		for (int i = 0; i < 100 && !done; i++) {
+			usleep(100000);
+			if (!done)
+				pthread_kill(self, SIGUSR1);
+		}
+	});
+	int r = e.run_once();
+	done = true;
+	kicker.join();
+	return r;
+}
 
 } // namespace rig

@@ -97,30 +97,6 @@ void long_mode(Env &e, const std::vector<uint8_t> &code)
 	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_REGS, &r), 0);
 }
 
-void on_usr1(int) {}
-
-// KVM_RUN of a guest that never exits to userspace: a thread sends SIGUSR1
-// every 100 ms (at most ~10 s) until the run comes back.  Returns its errno.
-int run_kicked(Env &e)
-{
-	struct sigaction sa {};
-	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, nullptr);
-	pthread_t self = pthread_self();
-	std::atomic<bool> done{ false };
-	std::thread kicker([self, &done] {
-		for (int i = 0; i < 100 && !done; i++) {
-			usleep(100000);
-			if (!done)
-				pthread_kill(self, SIGUSR1);
-		}
-	});
-	int r = e.run_once();
-	done = true;
-	kicker.join();
-	return r;
-}
-
 void unreal_ds(Env &e)
 {
 	kvmx_sregs s{};
@@ -159,7 +135,7 @@ TEST_P(Safety, DbStormStaysInTheHostsHands)
 {
 	Env e(GetParam());
 	long_mode(e, image("safety_db_storm"));
-	int r = run_kicked(e);
+	int r = rig::run_kicked(e);
 	bool by_signal = r == EINTR && e.run->exit_reason == KVMX_EXIT_INTR;
 	bool simul = r == 0 && e.run->exit_reason == KVMX_EXIT_INTERNAL_ERROR &&
 		     e.run->internal.suberror == KVMX_INTERNAL_ERROR_SIMUL_EX;

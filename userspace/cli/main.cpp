@@ -47,8 +47,8 @@ int cmd_info(const std::string &device, bool raw)
 			   info->nr_cpus_vmx_on
 				   ? fmt::format("on on {} CPU(s)", info->nr_cpus_vmx_on)
 				   : std::string("off (kvmx turns it on only while a VM exists)"));
-		fmt::print("{}", raw ? raw_vmx_msrs(*info) : describe_vmx(*info));
-		fmt::print("{}", describe_mitigations(info->mitigations));
+		fmt::print("{}", raw ? raw_vmx_msrs(*info) :
+				   describe_vmx(*info) + describe_mitigations(info->mitigations));
 		return 0;
 	} catch (const Error &e) {
 		fmt::print(stderr, "{}\n", e.what());
@@ -243,12 +243,12 @@ int cmd_run_linux(const RunOptions &o)
 
 		PcMachine m(cfg);
 		m.load_linux(kernel, initrd, cmdline);
-		PcResult r = m.run();
+		RunResult r = m.run();
 		std::fflush(stdout);
 		if (!r.message.empty())
 			fmt::print(stderr, "\r\nkvmx: {}\n", r.message);
-		if (r.kind == PcResult::FailEntry || r.kind == PcResult::InternalError ||
-		    r.kind == PcResult::Unknown || (r.kind == PcResult::Reboot && o.dump_regs))
+		if (r.kind == RunResult::FailEntry || r.kind == RunResult::InternalError ||
+		    r.kind == RunResult::Unknown || (r.kind == RunResult::Reboot && o.dump_regs))
 			fmt::print(stderr, "guest state:\n{}",
 				   format_regs(m.vcpu().regs(), m.vcpu().sregs()));
 		if (o.stats) {

@@ -1,6 +1,7 @@
 #include "machine.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <fmt/format.h>
 #include <fstream>
 #include <iterator>
@@ -8,7 +9,6 @@
 #include "error.hpp"
 #include "kvmx_netlink.hpp"
 #include "observe.hpp"
-#include "thread_timer.hpp"
 
 namespace kvmx {
 
@@ -69,7 +69,7 @@ void Machine::load_image(const std::vector<uint8_t> &image)
 	vcpu_->set_regs(r);
 }
 
-bool Machine::dispatch_io()
+VcpuLoop::Outcome Machine::io_exit()
 {
 	kvmx_run *run = vcpu_->run();
 	bool in = run->io.direction == KVMX_EXIT_IO_IN;
@@ -77,10 +77,12 @@ bool Machine::dispatch_io()
 
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
 		bus_.pio(run->io.port, in, data, run->io.size);
-	return !debug_exit_.status();
+	if (auto st = debug_exit_.status())
+		return RunResult{ RunResult::ExitPort, *st, "" };
+	return {};
 }
 
-void Machine::dispatch_mmio()
+void Machine::mmio_exit()
 {
 	kvmx_run *run = vcpu_->run();
 
@@ -89,54 +91,39 @@ void Machine::dispatch_mmio()
 	bus_.mmio(run->mmio.phys_addr, run->mmio.is_write, run->mmio.data, run->mmio.len);
 }
 
+VcpuLoop::Outcome Machine::interrupted()
+{
+	if (deadline_ && deadline_->expired())
+		return RunResult{ RunResult::Timeout, 124,
+				  fmt::format("guest still running after {} s: stopped",
+					      cfg_.timeout_sec) };
+	return {};
+}
+
+VcpuLoop::Outcome Machine::halted()
+{
+	hlts_++;
+	if (!cfg_.resume_after_hlt)
+		return RunResult{ RunResult::Halted, 0, "guest halted" };
+	return {};
+}
+
+RunResult Machine::shutdown()
+{
+	return { RunResult::Shutdown, 2, "guest shut down (triple fault)" };
+}
+
 RunResult Machine::run()
 {
-	kvmx_run *run = vcpu_->run();
-
 	// This loop's own deadline: other threads' loops keep theirs.
-	ThreadTimer deadline;
-	if (cfg_.timeout_sec)
-		deadline.arm(static_cast<long>(cfg_.timeout_sec) * 1000000);
-	for (;;) {
-		int r = vcpu_->run_once();
-		if (r == -EINTR) {
-			if (cfg_.timeout_sec && deadline.expired())
-				return { RunResult::Timeout, 124,
-					 fmt::format("guest still running after {} s: stopped",
-						     cfg_.timeout_sec) };
-			continue;
-		}
-		if (r < 0)
-			throw Error("KVM_RUN", -r);
-		exits_[run->exit_reason]++;
-		switch (run->exit_reason) {
-		case KVMX_EXIT_IO:
-			if (!dispatch_io())
-				return { RunResult::ExitPort, *debug_exit_.status(), "" };
-			break;
-		case KVMX_EXIT_MMIO:
-			dispatch_mmio();
-			break;
-		case KVMX_EXIT_HLT:
-			hlts_++;
-			if (!cfg_.resume_after_hlt)
-				return { RunResult::Halted, 0, "guest halted" };
-			break;
-		case KVMX_EXIT_IRQ_WINDOW_OPEN:
-		case KVMX_EXIT_INTR:
-			break;
-		case KVMX_EXIT_SHUTDOWN:
-			return { RunResult::Shutdown, 2,
-				 "guest shut down (triple fault)" };
-		case KVMX_EXIT_FAIL_ENTRY:
-			return { RunResult::FailEntry, 3,
-				 describe_error_exit(*run) + failed_entry_vmcs(*vm_, 0) };
-		case KVMX_EXIT_INTERNAL_ERROR:
-			return { RunResult::InternalError, 4, describe_error_exit(*run) };
-		default:
-			return { RunResult::Unknown, 5, describe_error_exit(*run) };
-		}
+	deadline_.reset();
+	if (cfg_.timeout_sec) {
+		deadline_.emplace();
+		deadline_->arm(static_cast<long>(cfg_.timeout_sec) * 1000000);
 	}
+	RunResult r = run_loop(*vm_, *vcpu_);
+	deadline_.reset();
+	return r;
 }
 
 std::string failed_entry_vmcs(const Vm &vm, uint32_t vcpu)

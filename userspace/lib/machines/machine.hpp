@@ -12,8 +12,10 @@
 #include "cpu_modes.hpp"
 #include "devices.hpp"
 #include "uart_16550.hpp"
+#include "vcpu_loop.hpp"
 #include "guest_memory.hpp"
 #include "system.hpp"
+#include "thread_timer.hpp"
 
 namespace kvmx {
 
@@ -29,13 +31,7 @@ struct MachineConfig {
 	int console_fd = 1;
 };
 
-struct RunResult {
-	enum Kind { ExitPort, Halted, Shutdown, FailEntry, InternalError, Timeout, Unknown } kind;
-	int status = 0;			// the process exit code this stands for
-	std::string message;
-};
-
-class Machine {
+class Machine : public VcpuLoop {
 public:
 	explicit Machine(const MachineConfig &cfg);
 	void load_image(const std::vector<uint8_t> &image);
@@ -44,12 +40,14 @@ public:
 	const Vcpu &vcpu() const { return *vcpu_; }
 	const Vm &vm() const { return *vm_; }
 	const GuestMemory &memory() const { return *mem_; }
-	const std::map<uint32_t, uint64_t> &exit_counts() const { return exits_; }
 	uint64_t hlt_count() const { return hlts_; }
 
 private:
-	bool dispatch_io();
-	void dispatch_mmio();
+	Outcome interrupted() override;
+	Outcome io_exit() override;
+	void mmio_exit() override;
+	Outcome halted() override;
+	RunResult shutdown() override;
 
 	MachineConfig cfg_;
 	System sys_;
@@ -60,7 +58,7 @@ private:
 	DebugExit debug_exit_;		// 0xf4
 	MmioScratch scratch_;		// kMmioScratchBase
 	IoBus bus_;
-	std::map<uint32_t, uint64_t> exits_;
+	std::optional<ThreadTimer> deadline_;	// this run's, if it has one
 	uint64_t hlts_ = 0;
 };
 

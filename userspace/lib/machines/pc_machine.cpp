@@ -65,9 +65,9 @@ PcMachine::PcMachine(const PcConfig &cfg)
 	  pit_(mono_, IrqLine(&pic_, 0)), rtc_(wall_, map_.below_4g, map_.above_4g),
 	  com1_(cfg.console_out, IrqLine(&pic_, 4)),
 	  // Reset callbacks run inside dispatch_io(), which holds mu_.
-	  i8042_([this] { stop_locked({ PcResult::Reboot, kPcStatusReboot,
+	  i8042_([this] { stop_locked({ RunResult::Reboot, kPcStatusReboot,
 					"guest reset the machine (keyboard controller)" }); }),
-	  port92_([this] { stop_locked({ PcResult::Reboot, kPcStatusReboot,
+	  port92_([this] { stop_locked({ RunResult::Reboot, kPcStatusReboot,
 					 "guest reset the machine (port 0x92)" }); })
 {
 	vm_ = std::make_unique<Vm>(sys_.create_vm());
@@ -122,7 +122,7 @@ void PcMachine::load_linux(std::span<const uint8_t> bzimage, std::span<const uin
 			   b.initrd_addr, b.initrd_size);
 }
 
-void PcMachine::stop_locked(PcResult r)
+void PcMachine::stop_locked(RunResult r)
 {
 	if (!stop_)
 		stop_ = std::move(r);
@@ -165,7 +165,7 @@ void PcMachine::inject_locked()
 	run->request_interrupt_window = 1;
 }
 
-void PcMachine::dispatch_io()
+VcpuLoop::Outcome PcMachine::io_exit()
 {
 	kvmx_run *run = vcpu_->run();
 	bool in = run->io.direction == KVMX_EXIT_IO_IN;
@@ -186,14 +186,15 @@ void PcMachine::dispatch_io()
 			unhandled_ports_[port]++;
 		}
 		if (auto st = debug_exit_.status())
-			stop_locked({ PcResult::DebugExit, *st,
+			stop_locked({ RunResult::ExitPort, *st,
 				      fmt::format("guest wrote {:#x} to port 0xf4", *st) });
 	}
 	if (timer)
 		wake_io_thread();	/* the next PIT deadline may have moved */
+	return {};	/* a stop (debug exit) is seen before the next entry */
 }
 
-void PcMachine::dispatch_mmio()
+void PcMachine::mmio_exit()
 {
 	kvmx_run *run = vcpu_->run();
 
@@ -282,9 +283,9 @@ void PcMachine::io_thread()
 		if (!to_guest.empty())
 			com1_.receive(to_guest);
 		if (quit)
-			stop_locked({ PcResult::Quit, kPcStatusQuit, "quit (Ctrl-A x)" });
+			stop_locked({ RunResult::Quit, kPcStatusQuit, "quit (Ctrl-A x)" });
 		if (timeout_at_ && mono_.now_ns() >= *timeout_at_)
-			stop_locked({ PcResult::Timeout, kPcStatusTimeout,
+			stop_locked({ RunResult::Timeout, kPcStatusTimeout,
 				      fmt::format("guest still running after {} s: stopped",
 						  cfg_.timeout_sec) });
 		pit_.update();
@@ -293,7 +294,7 @@ void PcMachine::io_thread()
 	}
 }
 
-PcResult PcMachine::run()
+RunResult PcMachine::run()
 {
 	kvmx_run *run = vcpu_->run();
 
@@ -320,50 +321,33 @@ PcResult PcMachine::run()
 		}
 	} join{ this };
 
-	for (;;) {
-		// A kick from here on is seen: either we are about to look at
-		// the PIC under the lock, or KVM_RUN returns at once.
-		run->immediate_exit = 0;
-		{
-			std::lock_guard lk(mu_);
-			if (stop_)
-				return *stop_;
-			inject_locked();
-		}
-		int r = vcpu_->run_once();
-		if (r == -EINTR || r == -EAGAIN)
-			continue;
-		if (r < 0)
-			throw Error("KVM_RUN", -r);
-		exits_[run->exit_reason]++;
-		switch (run->exit_reason) {
-		case KVMX_EXIT_IO:
-			dispatch_io();
-			break;
-		case KVMX_EXIT_MMIO:
-			dispatch_mmio();
-			break;
-		case KVMX_EXIT_HLT:
-			if (!run->if_flag)
-				return { PcResult::PowerOff, kPcStatusPowerOff,
-					 "guest halted with interrupts off (halt or power off)" };
-			wait_for_interrupt();
-			break;
-		case KVMX_EXIT_INTR:			/* a kick: the loop looks again */
-		case KVMX_EXIT_IRQ_WINDOW_OPEN:		/* injected on the next pass */
-			break;
-		case KVMX_EXIT_SHUTDOWN:
-			return { PcResult::Reboot, kPcStatusReboot,
-				 "guest reset the machine (triple fault)" };
-		case KVMX_EXIT_FAIL_ENTRY:
-			return { PcResult::FailEntry, 3,
-				 describe_error_exit(*run) + failed_entry_vmcs(*vm_, 0) };
-		case KVMX_EXIT_INTERNAL_ERROR:
-			return { PcResult::InternalError, 4, describe_error_exit(*run) };
-		default:
-			return { PcResult::Unknown, 5, describe_error_exit(*run) };
-		}
-	}
+	return run_loop(*vm_, *vcpu_);
+}
+
+VcpuLoop::Outcome PcMachine::before_entry()
+{
+	// A kick from here on is seen: either we are about to look at the PIC
+	// under the lock, or KVM_RUN returns at once.
+	vcpu_->run()->immediate_exit = 0;
+	std::lock_guard lk(mu_);
+	if (stop_)
+		return *stop_;
+	inject_locked();
+	return {};
+}
+
+VcpuLoop::Outcome PcMachine::halted()
+{
+	if (!vcpu_->run()->if_flag)
+		return RunResult{ RunResult::Halted, kPcStatusPowerOff,
+				  "guest halted with interrupts off (halt or power off)" };
+	wait_for_interrupt();
+	return {};
+}
+
+RunResult PcMachine::shutdown()
+{
+	return { RunResult::Reboot, kPcStatusReboot, "guest reset the machine (triple fault)" };
 }
 
 } // namespace kvmx

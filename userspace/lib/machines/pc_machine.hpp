@@ -51,6 +51,7 @@
 #include "sysctl_port92.hpp"
 #include "system.hpp"
 #include "uart_16550.hpp"
+#include "vcpu_loop.hpp"
 
 namespace kvmx {
 
@@ -64,20 +65,13 @@ struct PcConfig {
 	unsigned timeout_sec = 0;	// 0: none
 };
 
-struct PcResult {
-	enum Kind { PowerOff, Reboot, DebugExit, Quit, Timeout, FailEntry, InternalError, Unknown };
-	Kind kind = Unknown;
-	int status = 0;
-	std::string message;
-};
-
 inline constexpr int kPcStatusPowerOff = 0, kPcStatusReboot = 10, kPcStatusQuit = 130,
 		     kPcStatusTimeout = 124;
 
 // "console=ttyS0 ..." for this machine; tsc_early_khz= only if @tsc_khz.
 std::string default_linux_cmdline(uint64_t tsc_khz);
 
-class PcMachine {
+class PcMachine : public VcpuLoop {
 public:
 	explicit PcMachine(const PcConfig &cfg);
 	PcMachine(const PcMachine &) = delete;
@@ -87,19 +81,21 @@ public:
 	// Throws Error with a sentence when the kernel can't be booted.
 	void load_linux(std::span<const uint8_t> bzimage, std::span<const uint8_t> initrd,
 			const std::string &cmdline);
-	PcResult run();
+	RunResult run();
 
 	const Vcpu &vcpu() const { return *vcpu_; }
-	const std::map<uint32_t, uint64_t> &exit_counts() const { return exits_; }
 	const std::map<uint16_t, uint64_t> &unhandled_ports() const { return unhandled_ports_; }
 	uint64_t mmio_exits() const { return mmio_exits_; }
 
 private:
-	void dispatch_io();
-	void dispatch_mmio();
+	Outcome before_entry() override;
+	Outcome io_exit() override;
+	void mmio_exit() override;
+	Outcome halted() override;
+	RunResult shutdown() override;
 	void inject_locked();
 	// Ends the run (first reason wins); callers hold mu_.
-	void stop_locked(PcResult r);
+	void stop_locked(RunResult r);
 	void kick_locked();
 	void wait_for_interrupt();
 	void io_thread();
@@ -127,7 +123,7 @@ private:
 	DebugExit debug_exit_;
 	IoBus bus_;
 
-	std::optional<PcResult> stop_;
+	std::optional<RunResult> stop_;
 	bool vcpu_waiting_ = false;	// in wait_for_interrupt(), not in KVM_RUN
 	bool io_stop_ = false;
 	std::optional<uint64_t> timeout_at_;
@@ -135,7 +131,6 @@ private:
 	Fd wake_fd_;
 	std::thread io_;
 
-	std::map<uint32_t, uint64_t> exits_;
 	std::map<uint16_t, uint64_t> unhandled_ports_;
 	uint64_t mmio_exits_ = 0;
 };
