@@ -63,16 +63,16 @@ static const struct vmx_bit_name proc2_names[] = {
 	{ 18, "EPT_VIOLATION_VE", "EPT-violation #VE" },
 	{ 19, "PT_CONCEAL_VMX", "conceal VMX from PT" },
 	{ 20, "ENABLE_XSAVES", "enable XSAVES/XRSTORS" },
-	{ 21, "PASID_TRANSLATION", "pasid translation" },
+	{ 21, "PASID_TRANSLATION", "PASID translation" },
 	{ 22, "MODE_BASED_EPT_EXEC", "mode-based execute control for EPT" },
 	{ 23, "EPT_SUB_PAGE_WRITE", "sub-page write permissions for EPT" },
 	{ 24, "PT_USE_GPA", "Intel PT uses guest physical addresses" },
 	{ 25, "TSC_SCALING", "use TSC scaling" },
 	{ 26, "ENABLE_USR_WAIT_PAUSE", "enable user wait and pause" },
-	{ 27, "ENABLE_PCONFIG", "enable pconfig" },
-	{ 28, "ENCLV_EXITING", "enclv exiting" },
+	{ 27, "ENABLE_PCONFIG", "enable PCONFIG" },
+	{ 28, "ENCLV_EXITING", "ENCLV exiting" },
 	{ 30, "BUS_LOCK_DETECTION", "bus lock detection" },
-	{ 31, "NOTIFY_VM_EXITING", "notify vm exiting" },
+	{ 31, "NOTIFY_VM_EXITING", "notify VM exiting" },
 };
 
 static const struct vmx_bit_name exit_names[] = {
@@ -87,12 +87,12 @@ static const struct vmx_bit_name exit_names[] = {
 	{ 22, "SAVE_VMX_PREEMPTION_TIMER", "save VMX-preemption timer value" },
 	{ 23, "CLEAR_IA32_BNDCFGS", "clear IA32_BNDCFGS" },
 	{ 24, "PT_CONCEAL_PIP", "conceal VMX from PT" },
-	{ 25, "CLEAR_IA32_RTIT_CTL", "clear ia32 rtit ctl" },
-	{ 26, "CLEAR_IA32_LBR_CTL", "clear ia32 lbr ctl" },
-	{ 27, "CLEAR_UINV", "clear uinv" },
-	{ 28, "LOAD_CET_STATE", "load cet state" },
-	{ 29, "LOAD_IA32_PKRS", "load ia32 pkrs" },
-	{ 30, "SAVE_IA32_PERF_GLOBAL_CTRL", "save ia32 perf global ctrl" },
+	{ 25, "CLEAR_IA32_RTIT_CTL", "clear IA32_RTIT_CTL" },
+	{ 26, "CLEAR_IA32_LBR_CTL", "clear IA32_LBR_CTL" },
+	{ 27, "CLEAR_UINV", "clear UINV" },
+	{ 28, "LOAD_CET_STATE", "load CET state" },
+	{ 29, "LOAD_IA32_PKRS", "load IA32_PKRS" },
+	{ 30, "SAVE_IA32_PERF_GLOBAL_CTRL", "save IA32_PERF_GLOBAL_CTRL" },
 	{ 31, "ACTIVATE_SECONDARY_CONTROLS", "activate secondary controls" },
 };
 
@@ -106,11 +106,11 @@ static const struct vmx_bit_name entry_names[] = {
 	{ 15, "LOAD_IA32_EFER", "load IA32_EFER" },
 	{ 16, "LOAD_BNDCFGS", "load IA32_BNDCFGS" },
 	{ 17, "PT_CONCEAL_PIP", "conceal VMX from PT" },
-	{ 18, "LOAD_IA32_RTIT_CTL", "load ia32 rtit ctl" },
-	{ 19, "LOAD_UINV", "load uinv" },
-	{ 20, "LOAD_CET_STATE", "load cet state" },
-	{ 21, "LOAD_IA32_LBR_CTL", "load ia32 lbr ctl" },
-	{ 22, "LOAD_IA32_PKRS", "load ia32 pkrs" },
+	{ 18, "LOAD_IA32_RTIT_CTL", "load IA32_RTIT_CTL" },
+	{ 19, "LOAD_UINV", "load UINV" },
+	{ 20, "LOAD_CET_STATE", "load CET state" },
+	{ 21, "LOAD_IA32_LBR_CTL", "load IA32_LBR_CTL" },
+	{ 22, "LOAD_IA32_PKRS", "load IA32_PKRS" },
 };
 
 static const struct vmx_bit_name ept_vpid_names[] = {

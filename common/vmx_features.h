@@ -11,7 +11,6 @@
 #include "kvmx_compat.h"
 #include "../uapi/linux/kvmx.h"
 
-/* One VMX control/capability bit with a human name. */
 /*
  * One bit of a control or capability MSR: its identifier as `kvmx vmcs`
  * prints it (NULL where none is needed) and its name in words for `kvmx info`.

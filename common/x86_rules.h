@@ -9,11 +9,7 @@
 #define KVMX_X86_RULES_H
 
 #include "kvmx_compat.h"
-#ifdef __KERNEL__
-#include <asm/processor-flags.h>
-#else
-#include <asm/processor-flags.h>	/* the uapi copy: X86_CR0_*, X86_CR4_* */
-#endif
+#include <asm/processor-flags.h>	/* X86_CR0_*, X86_CR4_*: the uapi copy in userspace */
 
 /* EFER and XCR0 bits the rules below use (SDM Vol. 3A 2.2.1, 13.3). */
 #define X86R_EFER_LME		(1ULL << 8)

@@ -476,6 +476,8 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 {
 	u32 reason = v->exit_reason, basic = EXIT_REASON_BASIC(reason);
 
+	/* Read once here for every handler; the fast path (run.c) needs none. */
+	v->exit_qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
 	if (reason & EXIT_REASON_FAILED_ENTRY) {
 		/*
 		 * The guest state failed the entry checks (SDM 27.3, 27.8).
@@ -487,8 +489,6 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 		kvmx_entry_failed(v, 0);
 		return 0;
 	}
-	/* Read once here for every handler; the fast path (run.c) needs none. */
-	v->exit_qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
 	if (basic < EXIT_REASON_MAX && kvmx_exit_handlers[basic])
 		return kvmx_exit_handlers[basic](v);
 	pr_err_ratelimited("unexpected VM exit %u\n", basic);

@@ -202,7 +202,7 @@ struct kvmx_vcpu {
 	/* The exit being handled. */
 	u32 exit_reason;
 	u32 exit_intr_info;		/* exception/NMI exits only */
-	unsigned long exit_qual;	/* read by kvmx_handle_exit() */
+	unsigned long exit_qual;	/* of the last exit; set by kvmx_handle_exit() */
 
 	/*
 	 * An exit to userspace whose instruction the next KVM_RUN finishes

@@ -307,6 +307,7 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 	v->cr8 = 0;
 	v->pending_irq = -1;
 	v->complete_userspace = NULL;
+	v->exit_qual = 0;
 	v->exc.pending = false;
 	v->reinject_info = 0;
 	v->kept_info = 0;
