@@ -129,18 +129,25 @@ int seg_linear_address(const struct x86_seg *seg, bool is_ss, unsigned int mode,
 		       unsigned int len, bool fs_or_gs, u64 *la);
 
 /*
+ * The bits an address of @addr_size holds (0 = 16, 1 = 32, 2 = 64 bits, as
+ * the exit's instruction information encodes it).
+ */
+static inline u64 address_size_mask(unsigned int addr_size)
+{
+	return addr_size == 2 ? ~0ULL : addr_size == 1 ? 0xffffffffULL : 0xffffULL;
+}
+
+/*
  * The address register of element @i of a string instruction: @reg moved by
  * @i elements of @size bytes (down if @down), wrapped at the instruction's
- * address size (@addr_size: 0 = 16, 1 = 32, 2 = 64 bits, as in the exit's
- * instruction information).
+ * address size @addr_size.
  */
 static inline u64 string_element_ea(u64 reg, unsigned int addr_size, u64 i, unsigned int size,
 				    bool down)
 {
-	u64 mask = addr_size == 2 ? ~0ULL : addr_size == 1 ? 0xffffffffULL : 0xffffULL;
 	u64 delta = i * size;
 
-	return (down ? reg - delta : reg + delta) & mask;
+	return (down ? reg - delta : reg + delta) & address_size_mask(addr_size);
 }
 
 /*

@@ -253,17 +253,17 @@ int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write)
 	u64 *e;
 	int r;
 
-	if (!kvmx_slot_view(vm, gfn, &view) || (write && (view.flags & KVMX_MEM_READONLY)))
-		return 0;
-	idx = gfn - view.base_gfn;
-
 	mutex_lock(&vm->lock);
-	slot = slot_still(vm, &view, gfn);
-	if (slot && slot->pages[idx])
+	slot = kvmx_find_slot(vm, gfn);
+	if (!slot || (write && (slot->flags & KVMX_MEM_READONLY))) {
+		mutex_unlock(&vm->lock);
+		return 0;
+	}
+	idx = gfn - slot->base_gfn;
+	if (slot->pages[idx])
 		goto map;	/* pinned already (another vCPU, a zapped entry) */
+	kvmx_slot_view_of(vm, slot, &view);
 	mutex_unlock(&vm->lock);
-	if (!slot)
-		return 1;	/* the slots changed: fault again */
 
 	r = fault_2m(vm, &view, gfn);
 	if (r)

@@ -77,7 +77,7 @@ void kvmx_emulation_failed(struct kvmx_vcpu *v, const u8 *insn, unsigned int len
  */
 static int handle_exception_nmi(struct kvmx_vcpu *v)
 {
-	u32 info = v->exit_intr_info;
+	u32 info = v->exit_intr_info, vect;
 	unsigned int vector = INTR_INFO_VECTOR(info);
 
 	if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI || vector == X86_VEC_MC)
@@ -87,13 +87,14 @@ static int handle_exception_nmi(struct kvmx_vcpu *v)
 	 * pushing an #AC frame, #DB hitting the #DB frame.  Reflecting it
 	 * would only go round again; like kvm_intel, stop and tell the VMM.
 	 */
-	if (vmcs_read32(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID) {
+	vect = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+	if (vect & INTR_INFO_VALID) {
 		struct kvmx_run *run = v->run;
 
 		run->exit_reason = KVMX_EXIT_INTERNAL_ERROR;
 		run->internal.suberror = KVMX_INTERNAL_ERROR_SIMUL_EX;
 		run->internal.ndata = 0;
-		run->internal.data[run->internal.ndata++] = vmcs_read32(VMCS_IDT_VECTORING_INFO);
+		run->internal.data[run->internal.ndata++] = vect;
 		run->internal.data[run->internal.ndata++] = info;
 		run->internal.data[run->internal.ndata++] =
 			(info & INTR_INFO_DELIVER_CODE) ? vmcs_read32(VMCS_EXIT_INTR_ERROR_CODE) : 0;

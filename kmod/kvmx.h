@@ -113,6 +113,9 @@ void kvmx_free_memslots(struct kvmx_vm *vm);
 struct kvmx_memslot *kvmx_find_slot(struct kvmx_vm *vm, u64 gfn);
 /* The slot of @gfn copied into @view: false if no slot has it.  Takes vm->lock. */
 bool kvmx_slot_view(struct kvmx_vm *vm, u64 gfn, struct kvmx_slot_view *view);
+/* The same for slot @s, under vm->lock. */
+void kvmx_slot_view_of(struct kvmx_vm *vm, const struct kvmx_memslot *s,
+		       struct kvmx_slot_view *view);
 /* Pinned guest pages are charged to the VMM's RLIMIT_MEMLOCK, like VFIO's. */
 int kvmx_charge_pinned(struct kvmx_vm *vm, long npages);
 void kvmx_uncharge_pinned(struct kvmx_vm *vm, long npages);
@@ -218,6 +221,7 @@ struct kvmx_vcpu {
 		u8 size;
 		u8 seg;			/* segment number, ES = 0 */
 		u8 addr_size;		/* as INSN_INFO_ADDR_SIZE() */
+		u8 mode;		/* the code's mode at the exit: 16, 32, 64 */
 		u32 count;		/* elements in this batch */
 		u64 reg_start;		/* RSI or RDI at the exit */
 		struct x86_seg segment;

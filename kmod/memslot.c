@@ -32,19 +32,24 @@ struct kvmx_memslot *kvmx_find_slot(struct kvmx_vm *vm, u64 gfn)
 	return NULL;
 }
 
+void kvmx_slot_view_of(struct kvmx_vm *vm, const struct kvmx_memslot *s,
+		       struct kvmx_slot_view *view)
+{
+	view->base_gfn = s->base_gfn;
+	view->npages = s->npages;
+	view->hva = s->hva;
+	view->flags = s->flags;
+	view->gen = vm->slots_gen;
+}
+
 bool kvmx_slot_view(struct kvmx_vm *vm, u64 gfn, struct kvmx_slot_view *view)
 {
 	struct kvmx_memslot *s;
 
 	mutex_lock(&vm->lock);
 	s = kvmx_find_slot(vm, gfn);
-	if (s) {
-		view->base_gfn = s->base_gfn;
-		view->npages = s->npages;
-		view->hva = s->hva;
-		view->flags = s->flags;
-		view->gen = vm->slots_gen;
-	}
+	if (s)
+		kvmx_slot_view_of(vm, s, view);
 	mutex_unlock(&vm->lock);
 	return s;
 }

@@ -30,6 +30,17 @@ static int complete_pio_out(struct kvmx_vcpu *v)
 	return 1;
 }
 
+/* KVM_EXIT_IO of @count elements of @size bytes, data in the second run page. */
+static void io_exit(struct kvmx_run *run, bool in, unsigned int size, u16 port, u32 count)
+{
+	run->exit_reason = KVMX_EXIT_IO;
+	run->io.direction = in ? KVMX_EXIT_IO_IN : KVMX_EXIT_IO_OUT;
+	run->io.size = size;
+	run->io.port = port;
+	run->io.count = count;
+	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
+}
+
 /* Segment fields in the VMCS, by the segment number instructions encode. */
 static void read_seg(unsigned int seg, struct x86_seg *out)
 {
@@ -53,7 +64,7 @@ static int pio_element(struct kvmx_vcpu *v, u64 i, u64 *la)
 	u64 ea = string_element_ea(v->pio.reg_start, v->pio.addr_size, i, v->pio.size,
 				   v->pio.down);
 
-	return seg_linear_address(&v->pio.segment, v->pio.seg == SEG_SS, kvmx_code_mode(v), ea,
+	return seg_linear_address(&v->pio.segment, v->pio.seg == SEG_SS, v->pio.mode, ea,
 				  v->pio.size, v->pio.seg == SEG_FS || v->pio.seg == SEG_GS, la);
 }
 
@@ -61,9 +72,9 @@ static int pio_element(struct kvmx_vcpu *v, u64 i, u64 *la)
 static int complete_string_io(struct kvmx_vcpu *v)
 {
 	u8 *data = kvmx_pio_data(v);
-	u64 mask = v->pio.addr_size == 2 ? ~0ULL : v->pio.addr_size == 1 ? 0xffffffffULL : 0xffffULL;
+	u64 mask = address_size_mask(v->pio.addr_size);
 	/* What a write of the result replaces: 32-bit results zero-extend in 64-bit mode. */
-	u64 wmask = (v->pio.addr_size == 1 && kvmx_code_mode(v) == 64) ? ~0ULL : mask;
+	u64 wmask = (v->pio.addr_size == 1 && v->pio.mode == 64) ? ~0ULL : mask;
 	unsigned int reg = v->pio.in ? REG_RDI : REG_RSI, i;
 
 	if (v->pio.in) {
@@ -106,8 +117,7 @@ static int handle_string_io(struct kvmx_vcpu *v)
 	u8 *data = kvmx_pio_data(v);
 	unsigned int size = IO_QUAL_SIZE(q);
 	unsigned int addr_size = INSN_INFO_ADDR_SIZE(info);
-	u64 mask = addr_size == 2 ? ~0ULL : addr_size == 1 ? 0xffffffffULL : 0xffffULL;
-	u64 count = (q & IO_QUAL_REP) ? v->regs[REG_RCX] & mask : 1, i;
+	u64 count = (q & IO_QUAL_REP) ? v->regs[REG_RCX] & address_size_mask(addr_size) : 1, i;
 	int fault;
 
 	if (!count) {
@@ -119,6 +129,7 @@ static int handle_string_io(struct kvmx_vcpu *v)
 	v->pio.rep = q & IO_QUAL_REP;
 	v->pio.size = size;
 	v->pio.addr_size = addr_size;
+	v->pio.mode = kvmx_code_mode(v);	/* once, not per element */
 	v->pio.down = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_DF;
 	/* INS writes ES:rDI, always; OUTS reads DS:rSI or its override. */
 	v->pio.seg = v->pio.in ? SEG_ES : INSN_INFO_SEG(info);
@@ -142,12 +153,7 @@ static int handle_string_io(struct kvmx_vcpu *v)
 		}
 	}
 	v->pio.count = count;
-	run->exit_reason = KVMX_EXIT_IO;
-	run->io.direction = v->pio.in ? KVMX_EXIT_IO_IN : KVMX_EXIT_IO_OUT;
-	run->io.size = size;
-	run->io.port = IO_QUAL_PORT(q);
-	run->io.count = count;
-	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
+	io_exit(run, v->pio.in, size, IO_QUAL_PORT(q), count);
 	kvmx_complete_after_userspace(v, complete_string_io);
 	return 0;
 }
@@ -160,12 +166,7 @@ int kvmx_handle_io(struct kvmx_vcpu *v)
 
 	if (q & IO_QUAL_STRING)
 		return handle_string_io(v);
-	run->exit_reason = KVMX_EXIT_IO;
-	run->io.direction = (q & IO_QUAL_IN) ? KVMX_EXIT_IO_IN : KVMX_EXIT_IO_OUT;
-	run->io.size = size;
-	run->io.port = IO_QUAL_PORT(q);
-	run->io.count = 1;
-	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
+	io_exit(run, q & IO_QUAL_IN, size, IO_QUAL_PORT(q), 1);
 	v->pio.size = size;
 	if (q & IO_QUAL_IN) {
 		kvmx_complete_after_userspace(v, complete_pio_in);

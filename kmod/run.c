@@ -221,6 +221,13 @@ static __always_inline bool l1d_flush_wanted(struct kvmx_vcpu *v)
 		(v->l1d_flush_pending || kvm_get_cpu_l1tf_flush_l1d()));
 }
 
+/* Whether the guest may be using PKRU: only then is it switched (as kvm_intel). */
+static __always_inline bool guest_pkru_live(struct kvmx_vcpu *v)
+{
+	return cpu_feature_enabled(X86_FEATURE_OSPKE) &&
+	       ((v->xcr0 & XFEATURE_MASK_PKRU) || (v->cr4 & X86_CR4_PKE));
+}
+
 /*
  * Guest state the VM entry doesn't load, put in place right before it: the
  * guest's breakpoint addresses when its DR7 arms any (DR7 itself comes from
@@ -237,16 +244,14 @@ static __always_inline void load_guest_extra(struct kvmx_vcpu *v)
 		set_debugreg(v->dr[2], 2);
 		set_debugreg(v->dr[3], 3);
 	}
-	if (cpu_feature_enabled(X86_FEATURE_OSPKE) && v->pkru != v->host_pkru &&
-	    ((v->xcr0 & XFEATURE_MASK_PKRU) || (v->cr4 & X86_CR4_PKE)))
+	if (guest_pkru_live(v) && v->pkru != v->host_pkru)
 		write_pkru(v->pkru);
 }
 
 /* ... and the host's back after the exit (SDM 28.5.1: DR7 and DEBUGCTL were reset). */
 static __always_inline void restore_host_extra(struct kvmx_vcpu *v)
 {
-	if (cpu_feature_enabled(X86_FEATURE_OSPKE) &&
-	    ((v->xcr0 & XFEATURE_MASK_PKRU) || (v->cr4 & X86_CR4_PKE))) {
+	if (guest_pkru_live(v)) {
 		v->pkru = rdpkru();
 		if (v->pkru != v->host_pkru)
 			write_pkru(v->host_pkru);
@@ -397,6 +402,16 @@ static int enter_guest(struct kvmx_vcpu *v)
 	return ret;
 }
 
+/* Exceptions merged into a triple fault (SDM 6.15): the run ends in SHUTDOWN. */
+static bool take_triple_fault(struct kvmx_vcpu *v)
+{
+	if (likely(!v->triple_fault))
+		return false;
+	v->triple_fault = false;
+	v->run->exit_reason = KVMX_EXIT_SHUTDOWN;
+	return true;
+}
+
 int kvmx_vcpu_run(struct kvmx_vcpu *v)
 {
 	struct kvmx_run *run = v->run;
@@ -405,11 +420,8 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 
 	v->stat.runs++;
 	r = kvmx_complete_userspace(v);
-	if (r > 0 && unlikely(v->triple_fault)) {
-		v->triple_fault = false;
-		run->exit_reason = KVMX_EXIT_SHUTDOWN;
+	if (r > 0 && take_triple_fault(v))
 		r = 0;
-	}
 	if (r <= 0)
 		goto out;
 	if (READ_ONCE(run->immediate_exit)) {
@@ -429,10 +441,7 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			break;
 		}
 		cond_resched();
-		if (unlikely(v->triple_fault)) {
-			/* Exceptions merged into a triple fault (SDM 6.15). */
-			v->triple_fault = false;
-			run->exit_reason = KVMX_EXIT_SHUTDOWN;
+		if (take_triple_fault(v)) {
 			r = 0;
 			break;
 		}
