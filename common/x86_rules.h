@@ -52,7 +52,7 @@ bool pat_valid(u64 pat);
 /*
  * The interruption information that injects hardware exception @vector
  * (SDM Vol. 3C 25.8.3): valid, type 3, with an error code only where the
- * guest is in protected mode (real mode has none, SDM 26.2.1.3).
+ * guest is in protected mode (real mode has none, SDM 27.2.1.3).
  */
 static inline u32 exception_intr_info(unsigned int vector, bool has_error, bool protected_mode)
 {

@@ -109,7 +109,7 @@ static int handle_exception_nmi(struct kvmx_vcpu *v)
 		 * ICEBP (INT1) exits before it executes: skip it, then raise
 		 * its #DB.  Other #DBs are traps or faults already taken.
 		 * The exit doesn't set DR6.BS for a single step under STI/MOV
-		 * SS blocking; entry then insists on it (SDM 26.3.1.5).
+		 * SS blocking; entry then insists on it (SDM 27.3.1.5).
 		 */
 		if (INTR_INFO_TYPE(info) == INTR_TYPE_PRIV_SOFT_EXCEPTION)
 			kvmx_skip_instruction_notrap(v);

@@ -54,7 +54,7 @@ static void set_intr_window(struct kvmx_vcpu *v, bool on)
 }
 
 /*
- * Events for the next entry (SDM 26.6), one at a time: an exception a
+ * Events for the next entry (SDM 27.6), one at a time: an exception a
  * handler raised, else an event whose delivery the last exit interrupted,
  * else the interrupt userspace gave with KVM_INTERRUPT when the guest can
  * take it.  What doesn't fit waits for a later entry; nothing is dropped.
@@ -86,7 +86,7 @@ static void inject_events(struct kvmx_vcpu *v)
 	}
 	/*
 	 * An interrupt or NMI whose delivery an exception cut short goes in
-	 * once the guest can take it (entry refuses it otherwise, SDM 26.3.1.5).
+	 * once the guest can take it (entry refuses it otherwise, SDM 27.3.1.5).
 	 */
 	if (v->kept_info & INTR_INFO_VALID) {
 		bool ext = INTR_INFO_TYPE(v->kept_info) == INTR_TYPE_EXT_INTR;

@@ -134,7 +134,7 @@ void kvmx_inject_exception(struct kvmx_vcpu *v, unsigned int vector,
 	}
 	v->exc.pending = true;
 	v->exc.vector = vector;
-	/* Real mode has no error codes (SDM 26.2.1.3). */
+	/* Real mode has no error codes (SDM 27.2.1.3). */
 	v->exc.has_error = has_error && (v->cr0 & X86_CR0_PE);
 	v->exc.error = error;
 }

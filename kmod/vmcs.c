@@ -147,7 +147,7 @@ void kvmx_vmcs_clear_cpu(int cpu)
 		__vmcs_clear(v);
 }
 
-/* Host state that differs between CPUs (SDM 26.2.3, 28.5). */
+/* Host state that differs between CPUs (SDM 27.2.3, 28.5). */
 static void set_per_cpu_host_state(int cpu)
 {
 	u64 v;
@@ -271,7 +271,7 @@ void kvmx_vmcs_setup(struct kvmx_vcpu *v)
 	vmcs_write(VMCS_CR4_GUEST_HOST_MASK, X86_CR4_VMXE | X86_CR4_SMXE | X86_CR4_OSXSAVE |
 		   X86_CR4_PKE | X86_CR4_MCE | (u32)~kvmx_host_caps.cr4_fixed1);
 
-	/* Host state (SDM 26.2.2-26.2.4); per-CPU parts in kvmx_vcpu_load(). */
+	/* Host state (SDM 27.2.2-27.2.4); per-CPU parts in kvmx_vcpu_load(). */
 	vmcs_write(VMCS_HOST_CR0, read_cr0());
 	v->host_cr3 = __read_cr3();
 	vmcs_write(VMCS_HOST_CR3, v->host_cr3);

@@ -33,7 +33,16 @@ status=0
 echo "== checkpatch"
 if ! "$cp_dir/scripts/checkpatch.pl" --no-tree --terse --show-types -f \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG,LINUX_VERSION_CODE \
-	kmod/*.c kmod/*.h common/*.c common/*.h uapi/linux/*.h; then
+	$(ls kmod/*.c kmod/*.h common/*.c common/*.h uapi/linux/*.h |
+	  grep -v '^common/vmcs_fields.h$'); then
+	status=1
+fi
+# vmcs_fields.h makes its enums from the field and exit-reason tables: a
+# macro that expands to "NAME = (value)," is what checkpatch's COMPLEX_MACRO
+# rule cannot tell from a bare expression.  Everything else still applies.
+if ! "$cp_dir/scripts/checkpatch.pl" --no-tree --terse --show-types -f \
+	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG,COMPLEX_MACRO \
+	common/vmcs_fields.h; then
 	status=1
 fi
 

@@ -70,6 +70,47 @@ TEST(VmcsDumpFields, AllNamedNoDuplicates)
 	EXPECT_EQ(kvmx_vmcs_dump_fields[0], uint32_t(VMCS_VM_INSTRUCTION_ERROR));
 }
 
+// The one field table: each encoding and each name once, full access
+// type only, and exactly one FIRST row.
+TEST(VmcsFieldTable, EncodingsAndNamesUnique)
+{
+	struct Row {
+		uint32_t enc;
+		std::string name;
+		bool first;
+	};
+	const std::vector<Row> rows = {
+#define VMCS_FIELD_FIRST(id, enc, name) { enc, name, true },
+#define VMCS_FIELD_DUMP(id, enc, name) { enc, name, false },
+#define VMCS_FIELD_NAME VMCS_FIELD_DUMP
+#include "vmcs_field_table.h"
+	};
+	std::set<uint32_t> encs;
+	std::set<std::string> names;
+	int firsts = 0;
+	for (const auto &r : rows) {
+		EXPECT_TRUE(encs.insert(r.enc).second) << "duplicate " << std::hex << r.enc;
+		EXPECT_TRUE(names.insert(r.name).second) << "duplicate " << r.name;
+		EXPECT_EQ(r.enc & 1, 0u) << r.name;
+		EXPECT_EQ(kvmx::vmcs_field_name(r.enc), r.name);
+		firsts += r.first;
+	}
+	EXPECT_EQ(firsts, 1);
+	EXPECT_GT(rows.size(), ARRAY_SIZE(kvmx_vmcs_dump_fields));
+}
+
+TEST(VmxExitReasons, NumbersAndNamesUnique)
+{
+	std::set<uint32_t> nrs;
+	std::set<std::string> names;
+#define VMX_EXIT_REASON(id, nr, name)                                  \
+	EXPECT_TRUE(nrs.insert(nr).second) << #id;                     \
+	EXPECT_TRUE(names.insert(name).second) << #id;                 \
+	EXPECT_EQ(kvmx::vmx_exit_reason_name(EXIT_REASON_##id), name);
+#include "vmx_exit_reasons.h"
+	EXPECT_EQ(uint32_t(EXIT_REASON_MAX), *nrs.rbegin() + 1);
+}
+
 // A dump of every field in the table puts each on a line of its own.
 TEST(VmcsDumpFields, EveryFieldPrinted)
 {
