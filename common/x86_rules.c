@@ -145,6 +145,43 @@ bool xcr0_valid(u64 val, u64 supported)
 	return true;
 }
 
+/* UC, WC, WT, WP, WB: the types an MTRR may hold (no UC-). */
+static bool mtrr_type_valid(u8 t)
+{
+	return t < 8 && ((1u << t) & 0x73);
+}
+
+int mtrr_fixed_index(u32 msr)
+{
+	if (msr == 0x250)
+		return 0;			/* 64K_00000 */
+	if (msr == 0x258 || msr == 0x259)
+		return 1 + msr - 0x258;		/* 16K_80000, 16K_A0000 */
+	if (msr >= 0x268 && msr <= 0x26f)
+		return 3 + msr - 0x268;		/* 4K_C0000 ... 4K_F8000 */
+	return -1;
+}
+
+bool mtrr_valid(u32 msr, u64 data, unsigned int maxphyaddr)
+{
+	u64 reserved = ~0ULL << maxphyaddr;
+	int i;
+
+	if (msr == X86_MSR_MTRR_DEF_TYPE)	/* type, FE (bit 10), E (bit 11) */
+		return !(data & ~0xcffULL) && mtrr_type_valid(data & 0xff);
+	if (mtrr_fixed_index(msr) >= 0) {
+		for (i = 0; i < 8; i++)
+			if (!mtrr_type_valid(data >> (8 * i)))
+				return false;
+		return true;
+	}
+	if (!mtrr_is_var(msr))
+		return false;
+	if (!(msr & 1))				/* PHYSBASE: type, address */
+		return !(data & (reserved | 0xf00)) && mtrr_type_valid(data & 0xff);
+	return !(data & (reserved | 0x7ff));	/* PHYSMASK: V (bit 11), mask */
+}
+
 bool pat_valid(u64 pat)
 {
 	int i;

@@ -50,10 +50,40 @@ bool xcr0_valid(u64 val, u64 supported);
 bool pat_valid(u64 pat);
 
 /*
+ * MTRRs (SDM Vol. 3A 12.11) as a CPU with 8 variable ranges, fixed ranges
+ * and write-combining has them; IA32_MTRRCAP reads X86_MTRR_CAP.
+ */
+#define X86_MSR_MTRR_CAP	0xfe
+#define X86_MSR_MTRR_PHYS_BASE0	0x200
+#define X86_MSR_MTRR_DEF_TYPE	0x2ff
+#define X86_NR_VAR_MTRR		8
+#define X86_NR_FIXED_MTRR	11
+#define X86_MTRR_CAP		(0x500 | X86_NR_VAR_MTRR)	/* WC, FIX, VCNT */
+
+/* Which of the 11 fixed-range MSRs @msr is, or -1. */
+int mtrr_fixed_index(u32 msr);
+/* Is @msr a variable-range base or mask MSR (0x200-0x20f)? */
+static inline bool mtrr_is_var(u32 msr)
+{
+	return msr >= X86_MSR_MTRR_PHYS_BASE0 &&
+	       msr < X86_MSR_MTRR_PHYS_BASE0 + 2 * X86_NR_VAR_MTRR;
+}
+
+/* May @data be written to MTRR @msr on a CPU with @maxphyaddr address bits? */
+bool mtrr_valid(u32 msr, u64 data, unsigned int maxphyaddr);
+
+/*
  * The interruption information that injects hardware exception @vector
  * (SDM Vol. 3C 25.8.3): valid, type 3, with an error code only where the
  * guest is in protected mode (real mode has none, SDM 27.2.1.3).
  */
+/* Does exception @vector push an error code (SDM Vol. 3A 6.15)? */
+static inline bool exception_has_error_code(unsigned int vector)
+{
+	/* #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP */
+	return vector < 32 && ((1u << vector) & 0x227d00);
+}
+
 static inline u32 exception_intr_info(unsigned int vector, bool has_error, bool protected_mode)
 {
 	u32 info = vector | (3u << 8) | (1u << 31);
@@ -64,6 +94,7 @@ static inline u32 exception_intr_info(unsigned int vector, bool has_error, bool 
 }
 
 #define X86_VEC_DB	1
+#define X86_VEC_NMI	2
 #define X86_VEC_DF	8
 #define X86_VEC_TS	10
 #define X86_VEC_NP	11

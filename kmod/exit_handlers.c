@@ -175,6 +175,12 @@ static int handle_interrupt_window(struct kvmx_vcpu *v)
 	return 1;
 }
 
+/* The guest can take an NMI now: inject_events() puts it in on the way back. */
+static int handle_nmi_window(struct kvmx_vcpu *v)
+{
+	return 1;
+}
+
 static int handle_cpuid(struct kvmx_vcpu *v)
 {
 	kvmx_emulate_cpuid(v);
@@ -299,7 +305,7 @@ static int handle_cr(struct kvmx_vcpu *v)
 {
 	unsigned long q = v->exit_qual;
 	unsigned int cr = CR_QUAL_NUM(q), reg = CR_QUAL_REG(q);
-	u64 val;
+	u64 val, old_cr8 = v->cr8;
 	int fault = 0;
 
 	switch (CR_QUAL_TYPE(q)) {
@@ -328,10 +334,19 @@ static int handle_cr(struct kvmx_vcpu *v)
 	default:
 		goto unexpected;
 	}
-	if (fault)
+	if (fault) {
 		kvmx_inject_gp(v);
-	else
-		kvmx_skip_instruction(v);
+		return 1;
+	}
+	kvmx_skip_instruction(v);
+	/*
+	 * A lower TPR may unmask an interrupt the VMM's APIC holds back: tell
+	 * it, as KVM does without an in-kernel APIC.
+	 */
+	if (v->cr8 < old_cr8) {
+		v->run->exit_reason = KVMX_EXIT_SET_TPR;
+		return 0;
+	}
 	return 1;
 unexpected:
 	kvmx_unexpected_exit(v);
@@ -440,6 +455,7 @@ static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_EXTERNAL_INTERRUPT]	= handle_external_interrupt,
 	[EXIT_REASON_TRIPLE_FAULT]		= handle_triple_fault,
 	[EXIT_REASON_INTERRUPT_WINDOW]		= handle_interrupt_window,
+	[EXIT_REASON_NMI_WINDOW]		= handle_nmi_window,
 	[EXIT_REASON_CPUID]			= handle_cpuid,
 	[EXIT_REASON_GETSEC]			= handle_ud,
 	[EXIT_REASON_HLT]			= handle_hlt,

@@ -37,6 +37,7 @@
 /* Capability MSRs read at load time, and the controls derived from them. */
 extern struct kvmx_vmx_info kvmx_host_caps;
 extern struct vmx_controls kvmx_ctls;
+extern bool kvmx_nmi_window_ok;
 
 int kvmx_vmx_setup(void);		/* module load: check features */
 void kvmx_vmx_teardown(void);		/* module unload */
@@ -184,6 +185,16 @@ struct kvmx_vcpu {
 	struct kvmx_cpuid_entry2 *cpuid;
 	unsigned int cpuid_nent;
 	int pending_irq;		/* KVM_INTERRUPT vector, -1: none */
+	u8 nmi_pending;			/* KVM_NMIs not yet injected, at most 2 */
+	u32 sipi_vector;		/* KVM_SET_VCPU_EVENTS keeps it for the VMM */
+	bool sigset_active;		/* KVM_SET_SIGNAL_MASK: this mask in KVM_RUN */
+	sigset_t sigset;
+	/* MTRRs: kept for the guest; EPT maps RAM write-back, as KVM without DMA */
+	struct {
+		u64 def_type;
+		u64 fixed[X86_NR_FIXED_MTRR];
+		u64 var[2 * X86_NR_VAR_MTRR];	/* base, mask pairs */
+	} mtrr;
 	bool flush_guest_tlb;		/* an emulated CR write asks for it */
 	bool triple_fault;		/* an exception on #DF: shut down */
 
@@ -256,6 +267,11 @@ void kvmx_set_cr0_hw(struct kvmx_vcpu *v, u64 cr0);
 void kvmx_set_cr4_hw(struct kvmx_vcpu *v, u64 cr4);
 int kvmx_load_pdptrs(struct kvmx_vcpu *v);
 void kvmx_update_entry_ctls(struct kvmx_vcpu *v);
+
+/* ---- vcpu_state.c: MP state, events, debug registers, XSAVE, signal mask ---- */
+long kvmx_vcpu_state_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
+void kvmx_sigset_activate(struct kvmx_vcpu *v);
+void kvmx_sigset_deactivate(struct kvmx_vcpu *v);
 
 /* ---- host_state.c: what VM exit doesn't restore ---- */
 void kvmx_vcpu_prepare_host(struct kvmx_vcpu *v);

@@ -57,6 +57,23 @@ static struct miscdevice kvmx_dev = {
 	.groups	= kvmx_dev_groups,
 };
 
+/*
+ * kvm_node=1: also answer on KVM's own node (misc minor 232, /dev/kvm), so
+ * an unchanged KVM client runs on kvmx.  Only while kvm.ko does not hold
+ * it; loading kvm.ko afterwards fails until kvmx is unloaded.
+ */
+static bool kvm_node;
+module_param(kvm_node, bool, 0444);
+MODULE_PARM_DESC(kvm_node, "also register /dev/kvm (misc minor 232) when kvm.ko does not");
+
+static struct miscdevice kvmx_kvm_node = {
+	.minor	= KVM_MINOR,
+	.name	= "kvm",
+	.fops	= &kvmx_dev_fops,
+	.mode	= 0660,
+};
+static bool kvm_node_registered;
+
 static int __init kvmx_init(void)
 {
 	int err;
@@ -77,6 +94,14 @@ static int __init kvmx_init(void)
 	err = misc_register(&kvmx_dev);
 	if (err)
 		goto fail_misc;
+	if (kvm_node) {
+		/* Not fatal: /dev/kvmx works either way. */
+		if (misc_register(&kvmx_kvm_node))
+			pr_info("kvm_node: /dev/kvm (minor %d) is taken, only /dev/kvmx\n",
+				KVM_MINOR);
+		else
+			kvm_node_registered = true;
+	}
 	pr_info("loaded: VMCS revision %#x, EPT%s, VPID %s\n",
 		VMXCAP_BASIC_REVISION(kvmx_host_caps.basic),
 		kvmx_ctls.ept_2m ? " with 2 MiB pages" : "",
@@ -96,6 +121,8 @@ fail_vmcs:
 
 static void __exit kvmx_exit(void)
 {
+	if (kvm_node_registered)
+		misc_deregister(&kvmx_kvm_node);
 	misc_deregister(&kvmx_dev);
 	kvmx_genl_exit();
 	kvmx_mitigations_exit();

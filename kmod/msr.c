@@ -17,6 +17,7 @@
 #include <linux/slab.h>
 #include <asm/msr.h>
 #include <asm/msr-index.h>
+#include <asm/kvm_para.h>
 #include <asm/processor.h>
 
 #include "kvmx.h"
@@ -29,8 +30,23 @@ static const u32 kvmx_msr_list[] = {
 	MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
 	MSR_KERNEL_GS_BASE, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_TSC,
 	MSR_IA32_MISC_ENABLE, MSR_IA32_APICBASE, MSR_IA32_FEAT_CTL,
-	MSR_IA32_UCODE_REV, MSR_MTRRdefType,
+	MSR_IA32_UCODE_REV, MSR_MTRRcap, MSR_MTRRdefType,
+	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME,
 };
+
+/* The MTRRs: stored for the guest and the VMM, checked as KVM checks them. */
+static u64 *mtrr_slot(struct kvmx_vcpu *v, u32 index)
+{
+	int fixed = mtrr_fixed_index(index);
+
+	if (index == MSR_MTRRdefType)
+		return &v->mtrr.def_type;
+	if (fixed >= 0)
+		return &v->mtrr.fixed[fixed];
+	if (mtrr_is_var(index))
+		return &v->mtrr.var[index - X86_MSR_MTRR_PHYS_BASE0];
+	return NULL;
+}
 
 static bool canonical(u64 a)
 {
@@ -117,11 +133,20 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 	case MSR_IA32_UCODE_REV:
 		*data = 0x100000000ULL;
 		break;
-	case MSR_MTRRdefType:
+	case MSR_MTRRcap:
+		*data = X86_MTRR_CAP;
+		break;
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_SYSTEM_TIME:
+		/* kvmclock is not offered (no KVM CPUID leaves): off. */
+		if (!host)
+			return 1;
 		*data = 0;
 		break;
 	default:
-		return 1;
+		if (!mtrr_slot(v, index))
+			return 1;
+		*data = *mtrr_slot(v, index);
 	}
 	return 0;
 }
@@ -192,10 +217,16 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 	case MSR_IA32_FEAT_CTL:
 		return host ? 0 : 1;	/* locked */
 	case MSR_IA32_UCODE_REV:
-	case MSR_MTRRdefType:
 		break;	/* accepted, ignored */
+	case MSR_KVM_WALL_CLOCK:
+	case MSR_KVM_SYSTEM_TIME:
+		/* The VMM may restore "off"; turning kvmclock on is refused. */
+		return host && !data ? 0 : 1;
 	default:
-		return 1;
+		if (!mtrr_slot(v, index) ||
+		    !mtrr_valid(index, data, boot_cpu_data.x86_phys_bits))
+			return 1;
+		*mtrr_slot(v, index) = data;
 	}
 	return 0;
 }

@@ -42,10 +42,15 @@ static bool interrupts_allowed(struct kvmx_vcpu *v)
 		 (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
 }
 
-static void set_intr_window(struct kvmx_vcpu *v, bool on)
+/* Exit as soon as the guest can take an interrupt (@irq) or an NMI (@nmi). */
+static void set_windows(struct kvmx_vcpu *v, bool irq, bool nmi)
 {
-	u32 ctls = on ? v->proc_ctls | PROC_INTR_WINDOW_EXITING :
-			v->proc_ctls & ~PROC_INTR_WINDOW_EXITING;
+	u32 ctls = v->proc_ctls & ~(PROC_INTR_WINDOW_EXITING | PROC_NMI_WINDOW_EXITING);
+
+	if (irq)
+		ctls |= PROC_INTR_WINDOW_EXITING;
+	if (nmi)
+		ctls |= PROC_NMI_WINDOW_EXITING;
 
 	if (ctls != v->proc_ctls) {
 		v->proc_ctls = ctls;
@@ -53,16 +58,25 @@ static void set_intr_window(struct kvmx_vcpu *v, bool on)
 	}
 }
 
+/* NMI blocking as entry checks it (SDM 27.3.1.5), virtual-NMI blocking included. */
+static bool nmi_allowed(struct kvmx_vcpu *v)
+{
+	return !(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
+		 (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS | GUEST_INTR_STATE_NMI));
+}
+
 /*
  * Events for the next entry (SDM 27.6), one at a time: an exception a
  * handler raised, else an event whose delivery the last exit interrupted,
- * else the interrupt userspace gave with KVM_INTERRUPT when the guest can
- * take it.  What doesn't fit waits for a later entry; nothing is dropped.
+ * else an NMI from KVM_NMI, else the interrupt userspace gave with
+ * KVM_INTERRUPT, each when the guest can take it.  What doesn't fit waits
+ * for a later entry (behind a window exit); nothing is dropped.
  */
 static void inject_events(struct kvmx_vcpu *v)
 {
 	bool busy = vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID;
 	bool want_window = v->run->request_interrupt_window;
+	bool want_nmi_window = false;
 
 	if (v->exc.pending && !busy) {
 		/* has_error already says whether the guest's mode has one. */
@@ -91,15 +105,26 @@ static void inject_events(struct kvmx_vcpu *v)
 	if (v->kept_info & INTR_INFO_VALID) {
 		bool ext = INTR_INFO_TYPE(v->kept_info) == INTR_TYPE_EXT_INTR;
 
-		if (!busy && (ext ? interrupts_allowed(v) :
-			      !(vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY) &
-				(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS |
-				 GUEST_INTR_STATE_NMI)))) {
+		if (!busy && (ext ? interrupts_allowed(v) : nmi_allowed(v))) {
 			vmcs_write(VMCS_ENTRY_INTR_INFO, v->kept_info);
 			v->kept_info = 0;
 			busy = true;
 		} else if (ext) {
 			want_window = true;
+		} else {
+			want_nmi_window = true;
+		}
+	}
+	if (v->nmi_pending) {
+		if (!busy && nmi_allowed(v)) {
+			u32 info = X86_VEC_NMI | (INTR_TYPE_NMI << 8) | INTR_INFO_VALID;
+
+			vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+			trace_kvmx_inject(v, info);
+			v->nmi_pending--;
+			busy = true;
+		} else {
+			want_nmi_window = true;
 		}
 	}
 	if (v->pending_irq >= 0) {
@@ -115,7 +140,7 @@ static void inject_events(struct kvmx_vcpu *v)
 			want_window = true;
 		}
 	}
-	set_intr_window(v, want_window);
+	set_windows(v, want_window, want_nmi_window && kvmx_nmi_window_ok);
 }
 
 /*
@@ -419,6 +444,7 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 	int r;
 
 	v->stat.runs++;
+	kvmx_sigset_activate(v);
 	r = kvmx_complete_userspace(v);
 	if (r > 0 && take_triple_fault(v))
 		r = 0;
@@ -471,5 +497,6 @@ out:
 		v->stat.user_exits[run->exit_reason % KVMX_STAT_USER_EXITS]++;
 	trace_kvmx_userspace_exit(v, r);
 	v->stat.run_tsc += rdtsc() - t0;
+	kvmx_sigset_deactivate(v);
 	return r < 0 ? r : 0;
 }

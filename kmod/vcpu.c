@@ -306,6 +306,8 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 		       (v->id == 0 ? MSR_IA32_APICBASE_BSP : 0);
 	v->cr8 = 0;
 	v->pending_irq = -1;
+	v->nmi_pending = 0;
+	v->sipi_vector = 0;
 	v->complete_userspace = NULL;
 	v->exit_qual = 0;
 	v->exc.pending = false;
@@ -626,6 +628,21 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 		return kvmx_vcpu_set_cpuid(v, argp);
 	case KVMX_GET_CPUID2:
 		return kvmx_vcpu_get_cpuid(v, argp);
+	case KVMX_GET_MP_STATE:
+	case KVMX_SET_MP_STATE:
+	case KVMX_GET_VCPU_EVENTS:
+	case KVMX_SET_VCPU_EVENTS:
+	case KVMX_GET_DEBUGREGS:
+	case KVMX_SET_DEBUGREGS:
+	case KVMX_GET_XSAVE:
+	case KVMX_SET_XSAVE:
+	case KVMX_GET_XCRS:
+	case KVMX_SET_XCRS:
+	case KVMX_GET_TSC_KHZ:
+	case KVMX_SET_TSC_KHZ:
+	case KVMX_SET_SIGNAL_MASK:
+	case KVMX_NMI:
+		return kvmx_vcpu_state_ioctl(v, ioctl, argp);
 	}
 
 	u = kzalloc(sizeof(*u), GFP_KERNEL);

@@ -82,13 +82,28 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_READONLY_MEM:
 	case KVMX_CAP_IMMEDIATE_EXIT:
 	case KVMX_CAP_INTERNAL_ERROR_DATA:
+	case KVMX_CAP_MP_STATE:
+	case KVMX_CAP_VCPU_EVENTS:
+	case KVMX_CAP_DEBUGREGS:
+	case KVMX_CAP_GET_TSC_KHZ:
 		return 1;
+	case KVMX_CAP_XSAVE:
+	case KVMX_CAP_XCRS:
+		return boot_cpu_has(X86_FEATURE_XSAVE);
+	case KVMX_CAP_USER_NMI:
+		return kvmx_nmi_window_ok;
 	case KVMX_CAP_NR_VCPUS:
 	case KVMX_CAP_MAX_VCPUS:
 	case KVMX_CAP_MAX_VCPU_ID:
 		return KVMX_MAX_VCPUS;
 	case KVMX_CAP_NR_MEMSLOTS:
 		return KVMX_MAX_MEMSLOTS;
+	case KVMX_CAP_IRQ_ROUTING:
+		/*
+		 * As KVM: the size of a routing table, offered whether or not
+		 * the VM has an irqchip to route to (QEMU requires it).
+		 */
+		return KVMX_MAX_IRQ_ROUTES;
 	default:
 		return 0;
 	}
@@ -152,6 +167,9 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 		return kvmx_create_vcpu(vm, arg);
 	case KVMX_GET_VM_ID:
 		return vm->id;
+	case KVMX_SET_GSI_ROUTING:
+		/* Routes go to an in-kernel irqchip; without one KVM says EINVAL too. */
+		return -EINVAL;
 	case KVMX_SET_TSS_ADDR:
 		/* Only needed without unrestricted guest; accepted like KVM. */
 		if (arg > 0xffffffffUL - 3 * PAGE_SIZE)

@@ -37,6 +37,8 @@ static DEFINE_PER_CPU(struct kvmx_cpu, kvmx_cpu);
 
 struct kvmx_vmx_info kvmx_host_caps;
 struct vmx_controls kvmx_ctls;
+/* KVM_NMI: NMI-window exits need virtual NMIs (SDM 25.6.1, 25.6.2). */
+bool kvmx_nmi_window_ok;
 
 /*
  * kvmx_vmx_users counts VMs.  It changes only under kvmx_vmx_lock *and*
@@ -310,6 +312,8 @@ int kvmx_vmx_setup(void)
 		pr_err("VT-x not usable: %d required feature(s) missing\n", missing);
 		return -ENODEV;
 	}
+	kvmx_nmi_window_ok = (kvmx_ctls.pin & PIN_VIRTUAL_NMIS) &&
+			     ((vmx_proc_cap(&kvmx_host_caps) >> 32) & PROC_NMI_WINDOW_EXITING);
 	ret = alloc_vmxon_regions();
 	if (ret)
 		return ret;

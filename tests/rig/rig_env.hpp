@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_modes.hpp"
 #include "fd.hpp"
 #include "guest_memory.hpp"
 
@@ -91,6 +92,25 @@ struct Env {
 		r.rip = 0x1000;
 		r.rflags = 2;
 		r.rsp = 0x800;
+		if (::ioctl(vcpu.get(), KVMX_SET_REGS, &r))
+			throw std::runtime_error("KVM_SET_REGS failed");
+	}
+	// Long mode at 0x1000 with @code there, as `kvmx run --mode long` sets
+	// it up (flat segments, 4 GiB identity-mapped, in the top 64 KiB of RAM).
+	void long_mode(std::vector<uint8_t> code)
+	{
+		make_vcpu();
+		mem->write(0x1000, code);
+		kvmx_sregs s{};
+		if (::ioctl(vcpu.get(), KVMX_GET_SREGS, &s))
+			throw std::runtime_error("KVM_GET_SREGS failed");
+		auto m = kvmx::setup_cpu_mode(kvmx::CpuMode::Long, *mem, s);
+		if (::ioctl(vcpu.get(), KVMX_SET_SREGS, &m.sregs))
+			throw std::runtime_error("KVM_SET_SREGS failed");
+		kvmx_regs r{};
+		r.rip = 0x1000;
+		r.rsp = m.stack_top;
+		r.rflags = 2;
 		if (::ioctl(vcpu.get(), KVMX_SET_REGS, &r))
 			throw std::runtime_error("KVM_SET_REGS failed");
 	}

@@ -80,23 +80,6 @@ void run_to_hlt(Env &e, std::vector<uint8_t> *outs = nullptr)
 	FAIL() << "no HLT after 64 exits";
 }
 
-// Long mode at 0x1000 with @code there, as `kvmx run --mode long` sets it up
-// (flat segments, 4 GiB identity-mapped, in the top 64 KiB of RAM).
-void long_mode(Env &e, const std::vector<uint8_t> &code)
-{
-	e.make_vcpu();
-	e.mem->write(0x1000, code);
-	kvmx_sregs s{};
-	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
-	auto m = kvmx::setup_cpu_mode(kvmx::CpuMode::Long, *e.mem, s);
-	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &m.sregs), 0);
-	kvmx_regs r{};
-	r.rip = 0x1000;
-	r.rsp = m.stack_top;
-	r.rflags = 2;
-	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_REGS, &r), 0);
-}
-
 void unreal_ds(Env &e)
 {
 	kvmx_sregs s{};
@@ -134,7 +117,7 @@ TEST_P(Safety, AcStormEndsInSimultaneousExceptionError)
 TEST_P(Safety, DbStormStaysInTheHostsHands)
 {
 	Env e(GetParam());
-	long_mode(e, image("safety_db_storm"));
+	e.long_mode(image("safety_db_storm"));
 	int r = rig::run_kicked(e);
 	bool by_signal = r == EINTR && e.run->exit_reason == KVMX_EXIT_INTR;
 	bool simul = r == 0 && e.run->exit_reason == KVMX_EXIT_INTERNAL_ERROR &&

@@ -234,3 +234,46 @@ TEST(IntrInfo, HardwareExceptions)
 }
 
 } // namespace
+
+// MTRRs as KVM's kvm_mtrr_valid() takes them (SDM Vol. 3A 12.11).
+TEST(Mtrr, FixedRangeIndices)
+{
+	EXPECT_EQ(mtrr_fixed_index(0x250), 0);
+	EXPECT_EQ(mtrr_fixed_index(0x258), 1);
+	EXPECT_EQ(mtrr_fixed_index(0x259), 2);
+	EXPECT_EQ(mtrr_fixed_index(0x268), 3);
+	EXPECT_EQ(mtrr_fixed_index(0x26f), 10);
+	EXPECT_EQ(mtrr_fixed_index(0x251), -1);
+	EXPECT_EQ(mtrr_fixed_index(0x270), -1);
+	EXPECT_TRUE(mtrr_is_var(0x200));
+	EXPECT_TRUE(mtrr_is_var(0x20f));
+	EXPECT_FALSE(mtrr_is_var(0x210));
+}
+
+TEST(Mtrr, Validity)
+{
+	// Default type: WB with MTRRs and fixed ranges on; UC- (7) and bit 12 are not.
+	EXPECT_TRUE(mtrr_valid(X86_MSR_MTRR_DEF_TYPE, 0xc06, 39));
+	EXPECT_FALSE(mtrr_valid(X86_MSR_MTRR_DEF_TYPE, 0xc07, 39));
+	EXPECT_FALSE(mtrr_valid(X86_MSR_MTRR_DEF_TYPE, 0x1006, 39));
+	// Fixed ranges: every byte a type; 2 and 3 are reserved.
+	EXPECT_TRUE(mtrr_valid(0x250, 0x0606060606060606ULL, 39));
+	EXPECT_FALSE(mtrr_valid(0x268, 0x0606060606060206ULL, 39));
+	// Variable base: type in bits 7:0, bits 11:8 reserved, address below MAXPHYADDR.
+	EXPECT_TRUE(mtrr_valid(0x200, 0x80000006ULL, 39));
+	EXPECT_FALSE(mtrr_valid(0x200, 0x80000106ULL, 39));
+	EXPECT_FALSE(mtrr_valid(0x200, (1ULL << 39) | 6, 39));
+	// Variable mask: bits 10:0 reserved, V is bit 11.
+	EXPECT_TRUE(mtrr_valid(0x201, 0x7f80000800ULL, 39));
+	EXPECT_FALSE(mtrr_valid(0x201, 0x7f80000801ULL, 39));
+	EXPECT_FALSE(mtrr_valid(0x210, 0, 39));
+	EXPECT_FALSE(mtrr_valid(X86_MSR_MTRR_CAP, X86_MTRR_CAP, 39));
+}
+
+TEST(Exceptions, WhichPushAnErrorCode)
+{
+	for (unsigned v : { 8u, 10u, 11u, 12u, 13u, 14u, 17u, 21u })
+		EXPECT_TRUE(exception_has_error_code(v)) << v;
+	for (unsigned v : { 0u, 1u, 2u, 3u, 6u, 7u, 9u, 15u, 16u, 18u, 19u, 20u, 31u, 32u })
+		EXPECT_FALSE(exception_has_error_code(v)) << v;
+}

@@ -35,6 +35,14 @@
 #define KVMX_CAP_IMMEDIATE_EXIT		136
 #define KVMX_CAP_MAX_VCPU_ID		128
 #define KVMX_CAP_INTERNAL_ERROR_DATA	40
+#define KVMX_CAP_MP_STATE		14
+#define KVMX_CAP_USER_NMI		22
+#define KVMX_CAP_VCPU_EVENTS		41
+#define KVMX_CAP_DEBUGREGS		50
+#define KVMX_CAP_XSAVE			55
+#define KVMX_CAP_XCRS			56
+#define KVMX_CAP_GET_TSC_KHZ		61
+#define KVMX_CAP_IRQ_ROUTING		25
 
 /* ---- exit reasons (kvm_run.exit_reason) ---- */
 #define KVMX_EXIT_UNKNOWN		0
@@ -48,6 +56,7 @@
 #define KVMX_EXIT_SHUTDOWN		8
 #define KVMX_EXIT_FAIL_ENTRY		9
 #define KVMX_EXIT_INTR			10
+#define KVMX_EXIT_SET_TPR		11
 #define KVMX_EXIT_INTERNAL_ERROR	17
 
 /* kvm_run.internal.suberror */
@@ -228,6 +237,109 @@ struct kvmx_run {
 	} s;
 };
 
+/* KVM_GET/SET_MP_STATE */
+struct kvmx_mp_state {
+	__u32 mp_state;
+};
+
+#define KVMX_MP_STATE_RUNNABLE		0
+#define KVMX_MP_STATE_UNINITIALIZED	1
+#define KVMX_MP_STATE_INIT_RECEIVED	2
+#define KVMX_MP_STATE_HALTED		3
+#define KVMX_MP_STATE_SIPI_RECEIVED	4
+
+/* KVM_SET_SIGNAL_MASK: len is sizeof(sigset_t) of the kernel, 8 on x86-64 */
+struct kvmx_signal_mask {
+	__u32 len;
+	__u8  sigset[];
+};
+
+/* KVM_GET/SET_VCPU_EVENTS */
+struct kvmx_vcpu_events {
+	struct {
+		__u8 injected;
+		__u8 nr;
+		__u8 has_error_code;
+		__u8 pending;
+		__u32 error_code;
+	} exception;
+	struct {
+		__u8 injected;
+		__u8 nr;
+		__u8 soft;
+		__u8 shadow;
+	} interrupt;
+	struct {
+		__u8 injected;
+		__u8 pending;
+		__u8 masked;
+		__u8 pad;
+	} nmi;
+	__u32 sipi_vector;
+	__u32 flags;
+	struct {
+		__u8 smm;
+		__u8 pending;
+		__u8 smm_inside_nmi;
+		__u8 latched_init;
+	} smi;
+	struct {
+		__u8 pending;
+	} triple_fault;
+	__u8 reserved[26];
+	__u8 exception_has_payload;
+	__u64 exception_payload;
+};
+
+#define KVMX_VCPUEVENT_VALID_NMI_PENDING	0x00000001
+#define KVMX_VCPUEVENT_VALID_SIPI_VECTOR	0x00000002
+#define KVMX_VCPUEVENT_VALID_SHADOW		0x00000004
+#define KVMX_VCPUEVENT_VALID_SMM		0x00000008
+#define KVMX_VCPUEVENT_VALID_PAYLOAD		0x00000010
+#define KVMX_VCPUEVENT_VALID_TRIPLE_FAULT	0x00000020
+
+#define KVMX_X86_SHADOW_INT_MOV_SS	0x01
+#define KVMX_X86_SHADOW_INT_STI		0x02
+
+/* KVM_GET/SET_DEBUGREGS */
+struct kvmx_debugregs {
+	__u64 db[4];
+	__u64 dr6;
+	__u64 dr7;
+	__u64 flags;
+	__u64 reserved[9];
+};
+
+/* KVM_GET/SET_XSAVE: the XSAVE area in the standard (non-compacted) format */
+struct kvmx_xsave {
+	__u32 region[1024];
+	__u32 extra[];
+};
+
+/* KVM_GET/SET_XCRS */
+#define KVMX_MAX_XCRS	16
+
+struct kvmx_xcr {
+	__u32 xcr;
+	__u32 reserved;
+	__u64 value;
+};
+
+struct kvmx_xcrs {
+	__u32 nr_xcrs;
+	__u32 flags;
+	struct kvmx_xcr xcrs[KVMX_MAX_XCRS];
+	__u64 padding[16];
+};
+
+/* KVM_SET_GSI_ROUTING (entries follow; none accepted without an irqchip) */
+struct kvmx_irq_routing {
+	__u32 nr;
+	__u32 flags;
+};
+
+#define KVMX_MAX_IRQ_ROUTES	4096
+
 /* ---- system fd ---- */
 #define KVMX_GET_API_VERSION	_IO(KVMXIO, 0x00)
 #define KVMX_CREATE_VM		_IO(KVMXIO, 0x01)
@@ -241,6 +353,7 @@ struct kvmx_run {
 #define KVMX_SET_USER_MEMORY_REGION	_IOW(KVMXIO, 0x46, struct kvmx_userspace_memory_region)
 #define KVMX_SET_TSS_ADDR		_IO(KVMXIO, 0x47)
 #define KVMX_SET_IDENTITY_MAP_ADDR	_IOW(KVMXIO, 0x48, __u64)
+#define KVMX_SET_GSI_ROUTING		_IOW(KVMXIO, 0x6a, struct kvmx_irq_routing)
 
 /* ---- vCPU fd ---- */
 #define KVMX_RUN		_IO(KVMXIO, 0x80)
@@ -255,6 +368,20 @@ struct kvmx_run {
 #define KVMX_SET_FPU		_IOW(KVMXIO, 0x8d, struct kvmx_fpu)
 #define KVMX_SET_CPUID2		_IOW(KVMXIO, 0x90, struct kvmx_cpuid2)
 #define KVMX_GET_CPUID2		_IOWR(KVMXIO, 0x91, struct kvmx_cpuid2)
+#define KVMX_SET_SIGNAL_MASK	_IOW(KVMXIO, 0x8b, struct kvmx_signal_mask)
+#define KVMX_GET_MP_STATE	_IOR(KVMXIO, 0x98, struct kvmx_mp_state)
+#define KVMX_SET_MP_STATE	_IOW(KVMXIO, 0x99, struct kvmx_mp_state)
+#define KVMX_NMI		_IO(KVMXIO, 0x9a)
+#define KVMX_GET_VCPU_EVENTS	_IOR(KVMXIO, 0x9f, struct kvmx_vcpu_events)
+#define KVMX_SET_VCPU_EVENTS	_IOW(KVMXIO, 0xa0, struct kvmx_vcpu_events)
+#define KVMX_GET_DEBUGREGS	_IOR(KVMXIO, 0xa1, struct kvmx_debugregs)
+#define KVMX_SET_DEBUGREGS	_IOW(KVMXIO, 0xa2, struct kvmx_debugregs)
+#define KVMX_SET_TSC_KHZ	_IO(KVMXIO, 0xa2)
+#define KVMX_GET_TSC_KHZ	_IO(KVMXIO, 0xa3)
+#define KVMX_GET_XSAVE		_IOR(KVMXIO, 0xa4, struct kvmx_xsave)
+#define KVMX_SET_XSAVE		_IOW(KVMXIO, 0xa5, struct kvmx_xsave)
+#define KVMX_GET_XCRS		_IOR(KVMXIO, 0xa6, struct kvmx_xcrs)
+#define KVMX_SET_XCRS		_IOW(KVMXIO, 0xa7, struct kvmx_xcrs)
 
 /*
  * kvmx only: the host's raw VMX capability MSRs as the module read them at

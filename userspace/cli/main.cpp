@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <fstream>
 #include <optional>
@@ -18,6 +20,7 @@
 #include "error.hpp"
 #include "host_probe.hpp"
 #include "host_tsc.hpp"
+#include "kvm_node.hpp"
 #include "kvmx_netlink.hpp"
 #include "machine.hpp"
 #include "observe.hpp"
@@ -367,6 +370,24 @@ int cmd_bench(const BenchArgs &a)
 	}
 }
 
+// kvmx exec: run an unchanged KVM client (QEMU, KVM's selftests) on kvmx.
+int cmd_exec(const std::string &device, std::vector<std::string> &cmd)
+{
+	try {
+		kvmx::bind_over_dev_kvm(device);
+	} catch (const std::exception &e) {
+		fmt::print(stderr, "kvmx exec: {}\n", e.what());
+		return 125;
+	}
+	std::vector<char *> argv;
+	for (auto &a : cmd)
+		argv.push_back(a.data());
+	argv.push_back(nullptr);
+	::execvp(argv[0], argv.data());
+	fmt::print(stderr, "kvmx exec: cannot run {}: {}\n", cmd[0], std::strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -453,6 +474,15 @@ int main(int argc, char **argv)
 	ept->add_option("--vm", oa.vm, "VM id (default: the only one)");
 	ept->add_option("--gpa", oa.gpa, "walk this guest-physical address level by level");
 
+	std::string exec_device = kvmx::kDefaultDevice;
+	std::vector<std::string> exec_cmd;
+	auto *exec = app.add_subcommand("exec", "Run COMMAND with DEVICE bound over /dev/kvm "
+					"(a private mount namespace; root)");
+	exec->add_option("--device", exec_device, "what COMMAND gets as /dev/kvm")
+		->capture_default_str();
+	exec->add_option("command", exec_cmd, "the KVM client and its arguments, after --")
+		->required();
+
 	CLI11_PARSE(app, argc, argv);
 	ro.mem_given = mem_opt->count() > 0;
 
@@ -472,5 +502,7 @@ int main(int argc, char **argv)
 		return cmd_vmcs(oa);
 	if (*ept)
 		return cmd_ept(oa);
+	if (*exec)
+		return cmd_exec(exec_device, exec_cmd);
 	return 0;
 }

@@ -1,0 +1,383 @@
+// The vCPU state a VMM saves, restores and injects (issue 15: what QEMU
+// needs), on /dev/kvmx and /dev/kvm side by side: MP state, vCPU events,
+// NMIs, debug registers, XSAVE/XCRs, TSC rate, the signal mask, the MTRRs,
+// the TPR exit.  Round trips must agree and injected events must reach the
+// guest the same way on both.
+#include <gtest/gtest.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "rig_env.hpp"
+
+using rig::Env;
+
+namespace {
+
+class VcpuState : public testing::TestWithParam<std::string> {};
+
+// Real mode: vector @vec's IVT entry points at 0:@handler, which holds @code.
+void set_handler(Env &e, unsigned vec, uint16_t handler, std::vector<uint8_t> code)
+{
+	uint16_t ivt[2] = { handler, 0 };
+	e.mem->write(vec * 4, std::vector<uint8_t>(reinterpret_cast<uint8_t *>(ivt),
+						   reinterpret_cast<uint8_t *>(ivt) + 4));
+	e.mem->write(handler, code);
+}
+
+int ioctl_errno(int fd, unsigned long req, const void *arg)
+{
+	return ::ioctl(fd, req, arg) ? errno : 0;
+}
+
+TEST_P(VcpuState, MpStateIsRunnableWithoutAnInKernelApic)
+{
+	Env e(GetParam());
+	e.make_vcpu();
+	kvmx_mp_state s{ 0xff };
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_MP_STATE, &s), 0);
+	EXPECT_EQ(s.mp_state, (unsigned)KVMX_MP_STATE_RUNNABLE);
+	s.mp_state = KVMX_MP_STATE_RUNNABLE;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_MP_STATE, &s), 0);
+	for (uint32_t bad : { uint32_t(KVMX_MP_STATE_HALTED), uint32_t(KVMX_MP_STATE_UNINITIALIZED),
+			      uint32_t(KVMX_MP_STATE_SIPI_RECEIVED), 1000u }) {
+		s.mp_state = bad;
+		EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_MP_STATE, &s), EINVAL) << bad;
+	}
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_MP_STATE, nullptr), EFAULT);
+}
+
+// An exception and an interrupt set with KVM_SET_VCPU_EVENTS are delivered
+// through the IVT at the next entry; NMI masking and the STI shadow read
+// back as written.
+TEST_P(VcpuState, EventsRoundTripAndReachTheGuest)
+{
+	Env e(GetParam());
+	e.real_mode({ 0xf4 });				// hlt (never reached first)
+	set_handler(e, 6, 0x1100, { 0xb8, 0x66, 0x00, 0xf4 });	// mov ax, 0x66 ; hlt
+	kvmx_vcpu_events ev{};
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_VCPU_EVENTS, &ev), 0);
+	EXPECT_EQ(ev.flags, unsigned(KVMX_VCPUEVENT_VALID_NMI_PENDING | KVMX_VCPUEVENT_VALID_SHADOW |
+				     KVMX_VCPUEVENT_VALID_SMM));
+	EXPECT_FALSE(ev.exception.injected);
+	EXPECT_FALSE(ev.interrupt.injected);
+	EXPECT_FALSE(ev.nmi.masked);
+
+	ev.exception.injected = 1;
+	ev.exception.nr = 6;
+	ev.nmi.masked = 1;
+	ev.flags = KVMX_VCPUEVENT_VALID_SHADOW;
+	ev.interrupt.shadow = 0;
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, &ev), 0);
+	kvmx_vcpu_events back{};
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_VCPU_EVENTS, &back), 0);
+	EXPECT_TRUE(back.exception.injected);
+	EXPECT_EQ(back.exception.nr, 6);
+	EXPECT_TRUE(back.nmi.masked);
+
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(e.regs().rax & 0xffff, 0x66u) << "the #UD handler did not run";
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_VCPU_EVENTS, &back), 0);
+	EXPECT_FALSE(back.exception.injected) << "delivered, so no longer in flight";
+
+	// An interrupt, with IF set: in through IVT entry 0x20.
+	set_handler(e, 0x20, 0x1200, { 0xb8, 0x20, 0x20, 0xf4 });	// mov ax, 0x2020 ; hlt
+	kvmx_regs r = e.regs();
+	r.rflags = 0x202;
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_REGS, &r), 0);
+	ev = {};
+	ev.interrupt.injected = 1;
+	ev.interrupt.nr = 0x20;
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, &ev), 0);
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_VCPU_EVENTS, &back), 0);
+	EXPECT_TRUE(back.interrupt.injected);
+	EXPECT_EQ(back.interrupt.nr, 0x20);
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(e.regs().rax & 0xffff, 0x2020u) << "the interrupt handler did not run";
+}
+
+TEST_P(VcpuState, BadEventsAreRefused)
+{
+	Env e(GetParam());
+	e.make_vcpu();
+	kvmx_vcpu_events ev{};
+	ev.exception.injected = 1;
+	ev.exception.nr = 2;	// NMI is not an exception
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, &ev), EINVAL);
+	ev.exception.nr = 32;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, &ev), EINVAL);
+	ev = {};
+	ev.flags = 0x40;	// no such flag
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, &ev), EINVAL);
+	ev.flags = KVMX_VCPUEVENT_VALID_PAYLOAD;	// KVM_CAP_EXCEPTION_PAYLOAD not enabled
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, &ev), EINVAL);
+	ev.flags = KVMX_VCPUEVENT_VALID_TRIPLE_FAULT;	// not enabled either
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, &ev), EINVAL);
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, nullptr), EFAULT);
+}
+
+// KVM_NMI: delivered through IVT entry 2, blocked until the handler's IRET;
+// two queued before the run both arrive (KVM keeps up to two pending).
+TEST_P(VcpuState, NmisAreDeliveredAndBlockedUntilIret)
+{
+	Env e(GetParam());
+	// 1: out 0x11, al ; jmp 1b
+	e.real_mode({ 0xe6, 0x11, 0xeb, 0xfc });
+	// inc bx ; out 0x10, al ; iret
+	set_handler(e, 2, 0x1100, { 0x43, 0xe6, 0x10, 0xcf });
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_NMI, nullptr), 0);
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_NMI, nullptr), 0);
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_NMI, nullptr), 0);	// merged
+	std::vector<unsigned> ports;
+	for (int i = 0; i < 6; i++) {
+		ASSERT_EQ(e.run_once(), 0);
+		ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
+		ports.push_back(e.run->io.port);
+		if (e.run->io.port == 0x10) {
+			kvmx_vcpu_events ev{};
+			ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_VCPU_EVENTS, &ev), 0);
+			EXPECT_TRUE(ev.nmi.masked) << "in the NMI handler, before IRET";
+		}
+	}
+	EXPECT_EQ(ports, (std::vector<unsigned>{ 0x10, 0x10, 0x11, 0x11, 0x11, 0x11 }));
+	EXPECT_EQ(e.regs().rbx & 0xffff, 2u);
+}
+
+TEST_P(VcpuState, DebugRegsRoundTripAndReachTheGuest)
+{
+	Env e(GetParam());
+	// mov eax, dr0 ; mov ebx, dr7 ; mov ecx, dr6 ; hlt
+	e.real_mode({ 0x0f, 0x21, 0xc0, 0x0f, 0x21, 0xfb, 0x0f, 0x21, 0xf1, 0xf4 });
+	kvmx_debugregs d{};
+	d.db[0] = 0x12345;
+	d.db[3] = 0xabcdef;
+	d.dr6 = 0xffff0ff1;
+	d.dr7 = 0x400;
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_DEBUGREGS, &d), 0);
+	kvmx_debugregs g{};
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_DEBUGREGS, &g), 0);
+	EXPECT_EQ(g.db[0], 0x12345u);
+	EXPECT_EQ(g.db[3], 0xabcdefu);
+	EXPECT_EQ(g.dr6, 0xffff0ff1u);
+	EXPECT_EQ(g.dr7, 0x400u);
+	EXPECT_EQ(g.flags, 0u);
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	auto r = e.regs();
+	EXPECT_EQ(r.rax & 0xffffffff, 0x12345u);
+	EXPECT_EQ(r.rbx & 0xffffffff, 0x400u);
+	EXPECT_EQ(r.rcx & 0xffffffff, 0xffff0ff1u);
+
+	d.flags = 1;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_DEBUGREGS, &d), EINVAL);
+	d.flags = 0;
+	d.dr7 = 1ULL << 32;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_DEBUGREGS, &d), EINVAL);
+	d.dr7 = 0x400;
+	d.dr6 = 1ULL << 40;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_DEBUGREGS, &d), EINVAL);
+}
+
+// XCR0 set by the VMM is what XGETBV in the guest reads; bad values fail.
+TEST_P(VcpuState, XcrsRoundTripAndReachTheGuest)
+{
+	Env e(GetParam());
+	// xor ecx, ecx ; xgetbv ; hlt
+	e.real_mode({ 0x66, 0x31, 0xc9, 0x0f, 0x01, 0xd0, 0xf4 });
+	kvmx_sregs s{};
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	s.cr4 |= 1u << 18;	// OSXSAVE
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_SREGS, &s), 0);
+	kvmx_xcrs x{};
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_XCRS, &x), 0);
+	ASSERT_EQ(x.nr_xcrs, 1u);
+	EXPECT_EQ(x.xcrs[0].xcr, 0u);
+	EXPECT_EQ(x.xcrs[0].value, 1u) << "x87 only after reset";
+	x.xcrs[0].value = 3;	// x87 | SSE
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_XCRS, &x), 0);
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(e.regs().rax & 0xffffffff, 3u);
+	EXPECT_EQ(e.regs().rdx & 0xffffffff, 0u);
+
+	for (uint64_t bad : { 0ULL, 2ULL, 1ULL << 62 }) {
+		x.xcrs[0].value = bad;
+		EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_XCRS, &x), EINVAL) << bad;
+	}
+	x.xcrs[0].value = 3;
+	x.flags = 1;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_XCRS, &x), EINVAL);
+	x.flags = 0;
+	x.nr_xcrs = KVMX_MAX_XCRS + 1;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_XCRS, &x), EINVAL);
+}
+
+// XMM0 written through KVM_SET_XSAVE is what the guest reads.
+TEST_P(VcpuState, XsaveCarriesTheGuestsSseState)
+{
+	Env e(GetParam());
+	// movd eax, xmm0 ; hlt
+	e.real_mode({ 0x66, 0x0f, 0x7e, 0xc0, 0xf4 });
+	kvmx_sregs s{};
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_SREGS, &s), 0);
+	s.cr4 |= 1u << 9;	// OSFXSR
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_SREGS, &s), 0);
+	auto x = std::make_unique<kvmx_xsave>();
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_XSAVE, x.get()), 0);
+	EXPECT_EQ(x->region[6], 0x1f80u) << "MXCSR after reset";
+	x->region[160 / 4] = 0xc0ffee11;	// XMM0, low dword (legacy area offset 160)
+	x->region[512 / 4] |= 2;		// XSTATE_BV: SSE state is in the buffer
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_XSAVE, x.get()), 0);
+	auto back = std::make_unique<kvmx_xsave>();
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_XSAVE, back.get()), 0);
+	EXPECT_EQ(back->region[160 / 4], 0xc0ffee11u);
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(e.regs().rax & 0xffffffff, 0xc0ffee11u);
+
+	// A reserved XSTATE_BV bit and a reserved MXCSR bit are refused.
+	x->region[512 / 4 + 1] |= 1u << 31;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_XSAVE, x.get()), EINVAL);
+	x->region[512 / 4 + 1] &= ~(1u << 31);
+	x->region[6] = 0xffffffff;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_XSAVE, x.get()), EINVAL);
+}
+
+TEST_P(VcpuState, TscKhzIsTheHostsAndTheHostsRateIsAccepted)
+{
+	Env e(GetParam());
+	e.make_vcpu();
+	int khz = ::ioctl(e.vcpu.get(), KVMX_GET_TSC_KHZ, 0);
+	ASSERT_GT(khz, 0) << std::strerror(errno);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_TSC_KHZ, (unsigned long)khz), 0);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_TSC_KHZ, 0), khz);
+}
+
+// kvmx does not scale the TSC: another rate is refused (kvm_intel scales).
+TEST(KvmxVcpuState, OtherTscRatesAreRefused)
+{
+	Env e("/dev/kvmx");
+	e.make_vcpu();
+	int khz = ::ioctl(e.vcpu.get(), KVMX_GET_TSC_KHZ, 0);
+	ASSERT_GT(khz, 0);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_TSC_KHZ, (unsigned long)khz / 2), -1);
+	EXPECT_EQ(errno, EINVAL);
+}
+
+// kvmx has no SMM: a VMM can't put the vCPU in it (kvm_intel can).
+TEST(KvmxVcpuState, SmmIsRefused)
+{
+	Env e("/dev/kvmx");
+	e.make_vcpu();
+	kvmx_vcpu_events ev{};
+	ev.flags = KVMX_VCPUEVENT_VALID_SMM;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, &ev), 0) << "SMM off is fine";
+	ev.smi.pending = 1;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_VCPU_EVENTS, &ev), EINVAL);
+}
+
+// KVM_SET_SIGNAL_MASK: the thread keeps SIGUSR1 blocked, KVM_RUN unblocks
+// it, so a SIGUSR1 ends the run; afterwards the thread's mask is back.
+TEST_P(VcpuState, SignalMaskAppliesOnlyInsideRun)
+{
+	Env e(GetParam());
+	e.real_mode({ 0xfb, 0x40, 0xeb, 0xfd });	// sti ; 1: inc ax ; jmp 1b
+	alignas(8) uint8_t buf[sizeof(kvmx_signal_mask) + 8] = {};
+	auto *m = reinterpret_cast<kvmx_signal_mask *>(buf);
+	m->len = 7;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_SIGNAL_MASK, m), EINVAL);
+	m->len = 8;	// every signal unblocked in KVM_RUN
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_SIGNAL_MASK, m), 0);
+
+	sigset_t usr1, old;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &usr1, &old), 0);
+	EXPECT_EQ(rig::run_kicked(e), EINTR);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_INTR);
+	sigset_t now;
+	pthread_sigmask(SIG_BLOCK, nullptr, &now);
+	EXPECT_TRUE(sigismember(&now, SIGUSR1)) << "the thread's own mask is back";
+	// The kick is still pending for the thread: take it before unblocking.
+	timespec zero{};
+	while (sigtimedwait(&usr1, nullptr, &zero) == SIGUSR1)
+		;
+	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_SIGNAL_MASK, nullptr), 0) << "mask off";
+}
+
+// MTRRs round-trip as KVM keeps them; an invalid type stops SET_MSRS there.
+TEST_P(VcpuState, MtrrsRoundTrip)
+{
+	Env e(GetParam());
+	e.make_vcpu();
+	alignas(8) uint8_t buf[sizeof(kvmx_msrs) + 6 * sizeof(kvmx_msr_entry)] = {};
+	auto *m = reinterpret_cast<kvmx_msrs *>(buf);
+	m->nmsrs = 6;
+	m->entries[0] = { 0x2ff, 0, 0xc06 };			// def type: E, FE, WB
+	m->entries[1] = { 0x250, 0, 0x0606060606060606ULL };	// fixed 64K
+	m->entries[2] = { 0x26f, 0, 0x0505050505050505ULL };	// fixed 4K_F8000
+	m->entries[3] = { 0x200, 0, 0x80000000ULL };		// var base 0: UC
+	m->entries[4] = { 0x201, 0, 0xf80000800ULL };		// var mask 0: 2 GiB, valid
+	m->entries[5] = { 0x2ff, 0, 0xc02 };			// type 2 is reserved
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_MSRS, m), 5);
+	m->nmsrs = 6;
+	m->entries[5] = { 0xfe, 0, 0 };				// MTRRCAP
+	for (int i = 0; i < 5; i++)
+		m->entries[i].data = 0;
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m), 6);
+	EXPECT_EQ(m->entries[0].data, 0xc06u);
+	EXPECT_EQ(m->entries[1].data, 0x0606060606060606ULL);
+	EXPECT_EQ(m->entries[2].data, 0x0505050505050505ULL);
+	EXPECT_EQ(m->entries[3].data, 0x80000000ULL);
+	EXPECT_EQ(m->entries[4].data, 0xf80000800ULL);
+	EXPECT_EQ(m->entries[5].data, 0x508u) << "8 variable ranges, fixed ranges, WC";
+}
+
+// Without an in-kernel APIC a guest lowering CR8 exits (KVM_EXIT_SET_TPR),
+// and kvm_run.cr8 carries the TPR both ways.
+TEST_P(VcpuState, LoweringCr8ExitsToTheVmm)
+{
+	Env e(GetParam());
+	// mov rbx, cr8 ; mov eax, 5 ; mov cr8, rax ; xor eax, eax ; mov cr8, rax ; hlt
+	e.long_mode({ 0x44, 0x0f, 0x20, 0xc3, 0xb8, 0x05, 0x00, 0x00, 0x00, 0x44, 0x0f, 0x22, 0xc0,
+		      0x31, 0xc0, 0x44, 0x0f, 0x22, 0xc0, 0xf4 });
+	e.run->cr8 = 7;
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_SET_TPR);
+	EXPECT_EQ(e.run->cr8, 5u);
+	EXPECT_EQ(e.regs().rbx, 7u) << "the guest reads the TPR the VMM put in kvm_run";
+	EXPECT_EQ(e.regs().rip, 0x100du);
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_SET_TPR);
+	EXPECT_EQ(e.run->cr8, 0u);
+	EXPECT_EQ(e.regs().rip, 0x1013u);
+	ASSERT_EQ(e.run_once(), 0);
+	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+}
+
+// What QEMU requires at start-up, and GSI routing refused without an irqchip.
+TEST_P(VcpuState, QemusRequiredCapabilities)
+{
+	Env e(GetParam());
+	for (int cap : { KVMX_CAP_MP_STATE, KVMX_CAP_IRQ_ROUTING, KVMX_CAP_VCPU_EVENTS,
+			 KVMX_CAP_DEBUGREGS, KVMX_CAP_XSAVE, KVMX_CAP_XCRS, KVMX_CAP_GET_TSC_KHZ,
+			 KVMX_CAP_USER_NMI, KVMX_CAP_SET_TSS_ADDR, KVMX_CAP_EXT_CPUID })
+		EXPECT_GT(::ioctl(e.sys.get(), KVMX_CHECK_EXTENSION, cap), 0) << cap;
+	kvmx_irq_routing r{};
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_GSI_ROUTING, &r), EINVAL);
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, VcpuState, testing::Values("/dev/kvmx", "/dev/kvm"),
+			 [](const auto &info) {
+				 return std::string(info.param == "/dev/kvm" ? "kvm" : "kvmx");
+			 });
+
+} // namespace
