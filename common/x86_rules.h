@@ -73,17 +73,20 @@ static inline bool mtrr_is_var(u32 msr)
 bool mtrr_valid(u32 msr, u64 data, unsigned int maxphyaddr);
 
 /*
+ * Does exception @vector push an error code (SDM Vol. 3A 6.15)?  #CP does
+ * too, but only with CET, which kvmx does not offer.
+ */
+static inline bool exception_has_error_code(unsigned int vector)
+{
+	/* #DF, #TS, #NP, #SS, #GP, #PF, #AC */
+	return vector < 32 && ((1u << vector) & 0x027d00);
+}
+
+/*
  * The interruption information that injects hardware exception @vector
  * (SDM Vol. 3C 25.8.3): valid, type 3, with an error code only where the
  * guest is in protected mode (real mode has none, SDM 27.2.1.3).
  */
-/* Does exception @vector push an error code (SDM Vol. 3A 6.15)? */
-static inline bool exception_has_error_code(unsigned int vector)
-{
-	/* #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP */
-	return vector < 32 && ((1u << vector) & 0x227d00);
-}
-
 static inline u32 exception_intr_info(unsigned int vector, bool has_error, bool protected_mode)
 {
 	u32 info = vector | (3u << 8) | (1u << 31);

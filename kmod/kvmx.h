@@ -189,6 +189,9 @@ struct kvmx_vcpu {
 	u32 sipi_vector;		/* KVM_SET_VCPU_EVENTS keeps it for the VMM */
 	bool sigset_active;		/* KVM_SET_SIGNAL_MASK: this mask in KVM_RUN */
 	sigset_t sigset;
+	/* Machine-check MSRs (mce.c): capabilities, status, control, banks */
+	u64 mcg_cap, mcg_status, mcg_ctl;
+	u64 mce_banks[4 * KVMX_MAX_MCE_BANKS];
 	/* MTRRs: kept for the guest; EPT maps RAM write-back, as KVM without DMA */
 	struct {
 		u64 def_type;
@@ -272,6 +275,13 @@ void kvmx_update_entry_ctls(struct kvmx_vcpu *v);
 long kvmx_vcpu_state_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
 void kvmx_sigset_activate(struct kvmx_vcpu *v);
 void kvmx_sigset_deactivate(struct kvmx_vcpu *v);
+
+/* ---- mce.c: the guest's machine-check MSRs, KVM_X86_SETUP_MCE/SET_MCE ---- */
+void kvmx_mce_init(struct kvmx_vcpu *v);
+long kvmx_mce_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
+long kvmx_mce_cap_supported(void __user *argp);
+int kvmx_mce_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host);
+int kvmx_mce_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 
 /* ---- host_state.c: what VM exit doesn't restore ---- */
 void kvmx_vcpu_prepare_host(struct kvmx_vcpu *v);

@@ -29,6 +29,8 @@ static long kvmx_dev_ioctl(struct file *file, unsigned int ioctl, unsigned long 
 		return kvmx_get_supported_cpuid((void __user *)arg);
 	case KVMX_GET_MSR_INDEX_LIST:
 		return kvmx_get_msr_index_list((void __user *)arg);
+	case KVMX_X86_GET_MCE_CAP_SUPPORTED:
+		return kvmx_mce_cap_supported((void __user *)arg);
 	case KVMX_GET_VMX_INFO: {
 		struct kvmx_vmx_info info;
 
@@ -72,6 +74,7 @@ static struct miscdevice kvmx_kvm_node = {
 	.fops	= &kvmx_dev_fops,
 	.mode	= 0660,
 };
+
 static bool kvm_node_registered;
 
 static int __init kvmx_init(void)

@@ -31,7 +31,7 @@ static const u32 kvmx_msr_list[] = {
 	MSR_KERNEL_GS_BASE, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_TSC,
 	MSR_IA32_MISC_ENABLE, MSR_IA32_APICBASE, MSR_IA32_FEAT_CTL,
 	MSR_IA32_UCODE_REV, MSR_MTRRcap, MSR_MTRRdefType,
-	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME,
+	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
 };
 
 /* The MTRRs: stored for the guest and the VMM, checked as KVM checks them. */
@@ -85,6 +85,7 @@ static u64 *switched_msr(struct kvmx_vcpu *v, u32 index)
 int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 {
 	u64 *sw = switched_msr(v, index);
+	int r;
 
 	if (sw) {
 		/* SWAPGS changes KERNEL_GS_BASE without an exit. */
@@ -144,9 +145,12 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 		*data = 0;
 		break;
 	default:
-		if (!mtrr_slot(v, index))
-			return 1;
-		*data = *mtrr_slot(v, index);
+		if (mtrr_slot(v, index)) {
+			*data = *mtrr_slot(v, index);
+			break;
+		}
+		r = kvmx_mce_get_msr(v, index, data, host);
+		return r == -ENOENT ? 1 : r;
 	}
 	return 0;
 }
@@ -154,6 +158,7 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 {
 	u64 *sw = switched_msr(v, index);
+	int r;
 
 	if (sw) {
 		unsigned long flags;
@@ -223,10 +228,14 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		/* The VMM may restore "off"; turning kvmclock on is refused. */
 		return host && !data ? 0 : 1;
 	default:
-		if (!mtrr_slot(v, index) ||
-		    !mtrr_valid(index, data, boot_cpu_data.x86_phys_bits))
-			return 1;
-		*mtrr_slot(v, index) = data;
+		if (mtrr_slot(v, index)) {
+			if (!mtrr_valid(index, data, boot_cpu_data.x86_phys_bits))
+				return 1;
+			*mtrr_slot(v, index) = data;
+			break;
+		}
+		r = kvmx_mce_set_msr(v, index, data, host);
+		return r == -ENOENT ? 1 : r;
 	}
 	return 0;
 }

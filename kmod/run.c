@@ -79,8 +79,15 @@ static void inject_events(struct kvmx_vcpu *v)
 	bool want_nmi_window = false;
 
 	if (v->exc.pending && !busy) {
-		/* has_error already says whether the guest's mode has one. */
-		u32 info = exception_intr_info(v->exc.vector, v->exc.has_error, true);
+		/*
+		 * Whether an error code goes with it is decided here, from the
+		 * vector and the mode the guest is in now: anything else fails
+		 * the entry's control checks (SDM 27.2.1.3), whatever a handler
+		 * or KVM_SET_VCPU_EVENTS asked for.
+		 */
+		u32 info = exception_intr_info(v->exc.vector,
+					       exception_has_error_code(v->exc.vector),
+					       v->cr0 & X86_CR0_PE);
 
 		if (info & INTR_INFO_DELIVER_CODE)
 			vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR_CODE, v->exc.error);
@@ -490,8 +497,10 @@ out:
 	run->if_flag = !!(vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_IF);
 	run->cr8 = v->cr8;
 	run->apic_base = v->apic_base;
+	/* Nothing waiting to go in, as KVM: a second one would overwrite it. */
 	run->ready_for_interrupt_injection = v->pending_irq < 0 &&
 		!(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
+		!(v->reinject_info & INTR_INFO_VALID) && !(v->kept_info & INTR_INFO_VALID) &&
 		interrupts_allowed(v);
 	if (r == 0)
 		v->stat.user_exits[run->exit_reason % KVMX_STAT_USER_EXITS]++;

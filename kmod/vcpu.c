@@ -643,6 +643,9 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 	case KVMX_SET_SIGNAL_MASK:
 	case KVMX_NMI:
 		return kvmx_vcpu_state_ioctl(v, ioctl, argp);
+	case KVMX_X86_SETUP_MCE:
+	case KVMX_X86_SET_MCE:
+		return kvmx_mce_ioctl(v, ioctl, argp);
 	}
 
 	u = kzalloc(sizeof(*u), GFP_KERNEL);
@@ -801,6 +804,7 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 	kvmx_acct_add(kmalloc_bytes, sizeof(*v));
 	v->vm = vm;
 	v->id = id;
+	kvmx_mce_init(v);
 	v->cpu = -1;
 	v->last_cpu = -1;
 	INIT_LIST_HEAD(&v->loaded_link);

@@ -58,19 +58,25 @@ static void report_event(struct kvmx_vcpu_events *e, u32 info, u32 error)
 		return;
 	switch (INTR_INFO_TYPE(info)) {
 	case INTR_TYPE_EXT_INTR:
-	case INTR_TYPE_SOFT_INTR:
 		e->interrupt.injected = 1;
 		e->interrupt.nr = INTR_INFO_VECTOR(info);
-		e->interrupt.soft = INTR_INFO_TYPE(info) == INTR_TYPE_SOFT_INTR;
 		break;
 	case INTR_TYPE_NMI:
 		e->nmi.injected = 1;
 		break;
-	default:
+	case INTR_TYPE_HARD_EXCEPTION:
 		e->exception.injected = 1;
 		e->exception.nr = INTR_INFO_VECTOR(info);
 		e->exception.has_error_code = !!(info & INTR_INFO_DELIVER_CODE);
 		e->exception.error_code = error;
+		break;
+	default:
+		/*
+		 * INT n, INT3, INTO, ICEBP: RIP is still on the instruction,
+		 * which raises the event again when it runs (as the exception
+		 * queue drops them, vcpu.c).
+		 */
+		break;
 	}
 }
 
@@ -111,8 +117,9 @@ static int set_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events __user *
 	if (e.flags & ~(KVMX_VCPUEVENT_VALID_NMI_PENDING | KVMX_VCPUEVENT_VALID_SIPI_VECTOR |
 			KVMX_VCPUEVENT_VALID_SHADOW | KVMX_VCPUEVENT_VALID_SMM))
 		return -EINVAL;
-	if ((e.exception.injected || e.exception.pending) &&
-	    (e.exception.nr > 31 || e.exception.nr == X86_VEC_NMI))
+	/* Without KVM_CAP_EXCEPTION_PAYLOAD only "injected" counts, as in KVM. */
+	e.exception.pending = 0;
+	if (e.exception.injected && (e.exception.nr > 31 || e.exception.nr == X86_VEC_NMI))
 		return -EINVAL;
 	/* No SMM: nothing may say the vCPU is in it or has an SMI waiting. */
 	if ((e.flags & KVMX_VCPUEVENT_VALID_SMM) &&
@@ -131,18 +138,15 @@ static int set_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events __user *
 	v->kept_info = 0;
 	v->reinject_info = 0;
 	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
-	v->exc.pending = e.exception.injected || e.exception.pending;
+	v->exc.pending = e.exception.injected;
 	v->exc.vector = e.exception.nr;
-	/*
-	 * An error code where the vector or real mode has none, or one wider
-	 * than 16 bits, would fail the entry's control checks (SDM 27.2.1.3).
-	 */
-	v->exc.has_error = e.exception.has_error_code &&
-			   exception_has_error_code(e.exception.nr) && (v->cr0 & X86_CR0_PE);
+	/* inject_events() decides about the error code; bits 31:16 can't be set. */
+	v->exc.has_error = e.exception.has_error_code;
 	v->exc.error = (u16)e.exception.error_code;
 	v->pending_irq = e.interrupt.injected ? e.interrupt.nr : -1;
+	/* An NMI in delivery goes in once NMI blocking allows it (SDM 27.3.1.5). */
 	if (e.nmi.injected)
-		v->reinject_info = X86_VEC_NMI | (INTR_TYPE_NMI << 8) | INTR_INFO_VALID;
+		v->kept_info = X86_VEC_NMI | (INTR_TYPE_NMI << 8) | INTR_INFO_VALID;
 
 	intr_state = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
 	intr_state &= ~GUEST_INTR_STATE_NMI;
@@ -156,8 +160,10 @@ static int set_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events __user *
 			intr_state |= GUEST_INTR_STATE_STI;
 	}
 	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, intr_state);
+	/* As process_nmi(): one more behind an NMI being handled, else two. */
 	if (e.flags & KVMX_VCPUEVENT_VALID_NMI_PENDING)
-		v->nmi_pending = min_t(u8, e.nmi.pending, 2);
+		v->nmi_pending = min_t(u8, e.nmi.pending,
+				       e.nmi.masked || e.nmi.injected ? 1 : 2);
 	if (e.flags & KVMX_VCPUEVENT_VALID_SIPI_VECTOR)
 		v->sipi_vector = e.sipi_vector;
 	return 0;
@@ -193,6 +199,16 @@ static int set_debugregs(struct kvmx_vcpu *v, struct kvmx_debugregs __user *u)
 
 /* ---- KVM_GET/SET_XSAVE and KVM_GET/SET_XCRS ---- */
 
+/*
+ * The components an XSAVE image carries: XCR0's, plus PKRU where the guest
+ * may turn on CR4.PKE (kvmx switches PKRU by hand, it is not in XCR0).
+ */
+static u64 xsave_features(void)
+{
+	return kvmx_supported_xcr0() |
+	       (boot_cpu_has(X86_FEATURE_OSPKE) ? XFEATURE_MASK_PKRU : 0);
+}
+
 static int get_xsave(struct kvmx_vcpu *v, struct kvmx_xsave __user *u)
 {
 	struct kvmx_xsave *x = kzalloc(sizeof(*x), GFP_KERNEL_ACCOUNT);
@@ -201,7 +217,7 @@ static int get_xsave(struct kvmx_vcpu *v, struct kvmx_xsave __user *u)
 	if (!x)
 		return -ENOMEM;
 	fpu_copy_guest_fpstate_to_uabi(&v->fpu, x->region, sizeof(x->region),
-				       kvmx_supported_xcr0() | XFEATURE_MASK_FPSSE, v->pkru);
+				       xsave_features() | XFEATURE_MASK_FPSSE, v->pkru);
 	if (copy_to_user(u, x, sizeof(*x)))
 		r = -EFAULT;
 	kfree(x);
@@ -216,7 +232,7 @@ static int set_xsave(struct kvmx_vcpu *v, struct kvmx_xsave __user *u)
 	if (IS_ERR(x))
 		return PTR_ERR(x);
 	/* The kernel's checks: header, reserved bits, features beyond XCR0. */
-	r = fpu_copy_uabi_to_guest_fpstate(&v->fpu, x->region, kvmx_supported_xcr0(), &v->pkru);
+	r = fpu_copy_uabi_to_guest_fpstate(&v->fpu, x->region, xsave_features(), &v->pkru);
 	kfree(x);
 	return r;
 }
@@ -272,7 +288,7 @@ out:
  * The guest's TSC runs at the host's rate: kvmx does not scale it.  A rate
  * within KVM's tolerance of 250 ppm is the host's; any other is refused.
  */
-static int set_tsc_khz(unsigned long khz)
+static int set_tsc_khz(u32 khz)
 {
 	u64 tol = (u64)tsc_khz * 250 / 1000000;
 
@@ -373,7 +389,7 @@ long kvmx_vcpu_state_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user 
 	case KVMX_GET_TSC_KHZ:
 		return tsc_khz;
 	case KVMX_SET_TSC_KHZ:
-		return set_tsc_khz((unsigned long)argp);
+		return set_tsc_khz((u32)(unsigned long)argp);
 	case KVMX_SET_SIGNAL_MASK:
 		return set_signal_mask(v, argp);
 	case KVMX_NMI:

@@ -87,6 +87,8 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_DEBUGREGS:
 	case KVMX_CAP_GET_TSC_KHZ:
 		return 1;
+	case KVMX_CAP_MCE:
+		return KVMX_MAX_MCE_BANKS;	/* QEMU reads the bank limit here */
 	case KVMX_CAP_XSAVE:
 	case KVMX_CAP_XCRS:
 		return boot_cpu_has(X86_FEATURE_XSAVE);
@@ -167,9 +169,14 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 		return kvmx_create_vcpu(vm, arg);
 	case KVMX_GET_VM_ID:
 		return vm->id;
-	case KVMX_SET_GSI_ROUTING:
+	case KVMX_SET_GSI_ROUTING: {
+		struct kvmx_irq_routing r;
+
+		if (copy_from_user(&r, argp, sizeof(r)))
+			return -EFAULT;
 		/* Routes go to an in-kernel irqchip; without one KVM says EINVAL too. */
 		return -EINVAL;
+	}
 	case KVMX_SET_TSS_ADDR:
 		/* Only needed without unrestricted guest; accepted like KVM. */
 		if (arg > 0xffffffffUL - 3 * PAGE_SIZE)

@@ -38,7 +38,7 @@ static DEFINE_PER_CPU(struct kvmx_cpu, kvmx_cpu);
 struct kvmx_vmx_info kvmx_host_caps;
 struct vmx_controls kvmx_ctls;
 /* KVM_NMI: NMI-window exits need virtual NMIs (SDM 25.6.1, 25.6.2). */
-bool kvmx_nmi_window_ok;
+bool kvmx_nmi_window_ok __ro_after_init;
 
 /*
  * kvmx_vmx_users counts VMs.  It changes only under kvmx_vmx_lock *and*

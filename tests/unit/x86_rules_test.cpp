@@ -272,8 +272,9 @@ TEST(Mtrr, Validity)
 
 TEST(Exceptions, WhichPushAnErrorCode)
 {
-	for (unsigned v : { 8u, 10u, 11u, 12u, 13u, 14u, 17u, 21u })
+	for (unsigned v : { 8u, 10u, 11u, 12u, 13u, 14u, 17u })
 		EXPECT_TRUE(exception_has_error_code(v)) << v;
-	for (unsigned v : { 0u, 1u, 2u, 3u, 6u, 7u, 9u, 15u, 16u, 18u, 19u, 20u, 31u, 32u })
+	// #CP (21) has one only with CET, which kvmx does not offer.
+	for (unsigned v : { 0u, 1u, 2u, 3u, 6u, 7u, 9u, 15u, 16u, 18u, 19u, 20u, 21u, 31u, 32u })
 		EXPECT_FALSE(exception_has_error_code(v)) << v;
 }

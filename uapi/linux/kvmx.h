@@ -43,6 +43,7 @@
 #define KVMX_CAP_XCRS			56
 #define KVMX_CAP_GET_TSC_KHZ		61
 #define KVMX_CAP_IRQ_ROUTING		25
+#define KVMX_CAP_MCE			31
 
 /* ---- exit reasons (kvm_run.exit_reason) ---- */
 #define KVMX_EXIT_UNKNOWN		0
@@ -340,6 +341,19 @@ struct kvmx_irq_routing {
 
 #define KVMX_MAX_IRQ_ROUTES	4096
 
+/* KVM_X86_SET_MCE: a machine check for the guest */
+struct kvmx_x86_mce {
+	__u64 status;
+	__u64 addr;
+	__u64 misc;
+	__u64 mcg_status;
+	__u8 bank;
+	__u8 pad1[7];
+	__u64 pad2[3];
+};
+
+#define KVMX_MAX_MCE_BANKS	32
+
 /* ---- system fd ---- */
 #define KVMX_GET_API_VERSION	_IO(KVMXIO, 0x00)
 #define KVMX_CREATE_VM		_IO(KVMXIO, 0x01)
@@ -347,6 +361,7 @@ struct kvmx_irq_routing {
 #define KVMX_CHECK_EXTENSION	_IO(KVMXIO, 0x03)
 #define KVMX_GET_VCPU_MMAP_SIZE	_IO(KVMXIO, 0x04)
 #define KVMX_GET_SUPPORTED_CPUID _IOWR(KVMXIO, 0x05, struct kvmx_cpuid2)
+#define KVMX_X86_GET_MCE_CAP_SUPPORTED _IOR(KVMXIO, 0x9d, __u64)
 
 /* ---- VM fd ---- */
 #define KVMX_CREATE_VCPU		_IO(KVMXIO, 0x41)
@@ -372,6 +387,8 @@ struct kvmx_irq_routing {
 #define KVMX_GET_MP_STATE	_IOR(KVMXIO, 0x98, struct kvmx_mp_state)
 #define KVMX_SET_MP_STATE	_IOW(KVMXIO, 0x99, struct kvmx_mp_state)
 #define KVMX_NMI		_IO(KVMXIO, 0x9a)
+#define KVMX_X86_SETUP_MCE	_IOW(KVMXIO, 0x9c, __u64)
+#define KVMX_X86_SET_MCE	_IOW(KVMXIO, 0x9e, struct kvmx_x86_mce)
 #define KVMX_GET_VCPU_EVENTS	_IOR(KVMXIO, 0x9f, struct kvmx_vcpu_events)
 #define KVMX_SET_VCPU_EVENTS	_IOW(KVMXIO, 0xa0, struct kvmx_vcpu_events)
 #define KVMX_GET_DEBUGREGS	_IOR(KVMXIO, 0xa1, struct kvmx_debugregs)
