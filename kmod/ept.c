@@ -112,10 +112,17 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, bool alloc)
 	return &table[EPT_INDEX(gpa, level)];
 }
 
-static u64 leaf(u32 slot_flags, struct page *page)
+/*
+ * A leaf for @page.  A read-only slot is never writable; a slot whose writes
+ * are logged is writable only once a write faulted on it (and was logged).
+ */
+static u64 leaf(u32 slot_flags, struct page *page, bool write)
 {
-	u64 perm = (slot_flags & KVMX_MEM_READONLY) ? EPT_READ | EPT_EXEC : EPT_TABLE;
+	u64 perm = EPT_TABLE;
 
+	if ((slot_flags & KVMX_MEM_READONLY) ||
+	    ((slot_flags & KVMX_MEM_LOG_DIRTY_PAGES) && !write))
+		perm = EPT_READ | EPT_EXEC;
 	return page_to_phys(page) | perm | EPT_MT_WB | EPT_IGNORE_PAT;
 }
 
@@ -188,7 +195,9 @@ static int fault_2m(struct kvmx_vm *vm, const struct kvmx_slot_view *view, u64 g
 	u64 *e;
 	int i, r;
 
-	if (!kvmx_ctls.ept_2m || first < view->base_gfn ||
+	/* Logged slots stay in 4 KiB pages: dirty bits are per page. */
+	if (!kvmx_ctls.ept_2m || (view->flags & KVMX_MEM_LOG_DIRTY_PAGES) ||
+	    first < view->base_gfn ||
 	    first + PAGES_2M > view->base_gfn + view->npages || (hva & (SZ_2M - 1)))
 		return 0;
 	pages = kvmalloc_array(PAGES_2M, sizeof(*pages), GFP_KERNEL_ACCOUNT);
@@ -215,7 +224,7 @@ static int fault_2m(struct kvmx_vm *vm, const struct kvmx_slot_view *view, u64 g
 	if ((*e & EPT_TABLE) && !(*e & EPT_LARGE))
 		goto out;	/* a 4 KiB table is already there */
 	if (contiguous_2m(pages)) {
-		*e = leaf(view->flags, pages[0]) | EPT_LARGE;
+		*e = leaf(view->flags, pages[0], true) | EPT_LARGE;
 	} else {
 		/* Not a huge page: map the 512 pinned pages one by one. */
 		for (i = 0; i < PAGES_2M; i++) {
@@ -229,7 +238,7 @@ static int fault_2m(struct kvmx_vm *vm, const struct kvmx_slot_view *view, u64 g
 				kvfree(pages);
 				return -ENOMEM;
 			}
-			*e = leaf(view->flags, pages[i]);
+			*e = leaf(view->flags, pages[i], true);
 		}
 	}
 	memcpy(&slot->pages[idx], pages, PAGES_2M * sizeof(*pages));
@@ -291,13 +300,37 @@ map:
 	e = walk(vm, gpa, 1, true);
 	r = e ? 1 : -ENOMEM;
 	/* A 2 MiB leaf may have come meanwhile: it maps this page already. */
-	if (e && !(*e & EPT_LARGE))
-		*e = leaf(slot->flags, slot->pages[idx]);
+	if (e && !(*e & EPT_LARGE)) {
+		*e = leaf(slot->flags, slot->pages[idx], write);
+		if (write)
+			kvmx_slot_mark_dirty(slot, gfn);
+	}
 drop:
 	mutex_unlock(&vm->lock);
 	if (page)
 		unpin(vm, &page, 1);
 	return slot ? r : 1;
+}
+
+/*
+ * Under vm->lock: make @gfn's 4 KiB leaf read-only again, so that the next
+ * write faults and is logged.  The caller flushes (kvmx_ept_flush_all).
+ */
+void kvmx_ept_write_protect(struct kvmx_vm *vm, u64 gfn)
+{
+	u64 *e = walk(vm, gfn << PAGE_SHIFT, 1, false);
+
+	if (e && !(*e & EPT_LARGE))
+		*e &= ~EPT_WRITE;
+}
+
+/*
+ * Every CPU may cache translations of this EPT (SDM 29.4.3.1); the IPI
+ * also kicks vCPUs out of the guest so none keeps using them.
+ */
+void kvmx_ept_flush_all(struct kvmx_vm *vm)
+{
+	on_each_cpu(invept_ipi, &vm->eptp, 1);
 }
 
 void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages)
@@ -320,9 +353,5 @@ void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages)
 		*e = 0;
 		gfn++;
 	}
-	/*
-	 * Every CPU may cache translations of this EPT (SDM 29.4.3.1); the IPI
-	 * also kicks vCPUs out of the guest so none keeps using them.
-	 */
-	on_each_cpu(invept_ipi, &vm->eptp, 1);
+	kvmx_ept_flush_all(vm);
 }

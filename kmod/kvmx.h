@@ -55,6 +55,7 @@ struct kvmx_memslot {
 	u32 flags;		/* KVMX_MEM_* */
 	bool used;
 	struct page **pages;	/* pinned on first touch, NULL until then */
+	unsigned long *dirty_bitmap;	/* KVMX_MEM_LOG_DIRTY_PAGES: written pages */
 };
 
 /* What the EPT fault path needs of a slot, copied under vm->lock. */
@@ -114,6 +115,11 @@ void kvmx_free_memslots(struct kvmx_vm *vm);
 struct kvmx_memslot *kvmx_find_slot(struct kvmx_vm *vm, u64 gfn);
 /* The slot of @gfn copied into @view: false if no slot has it.  Takes vm->lock. */
 bool kvmx_slot_view(struct kvmx_vm *vm, u64 gfn, struct kvmx_slot_view *view);
+/* Under vm->lock: @gfn of @s was written (dirty logging). */
+void kvmx_slot_mark_dirty(struct kvmx_memslot *s, u64 gfn);
+/* The kernel wrote guest page @gfn for the guest (emulation): log it. */
+void kvmx_mark_page_dirty(struct kvmx_vm *vm, u64 gfn);
+int kvmx_get_dirty_log(struct kvmx_vm *vm, const struct kvmx_dirty_log *log);
 /* The same for slot @s, under vm->lock. */
 void kvmx_slot_view_of(struct kvmx_vm *vm, const struct kvmx_memslot *s,
 		       struct kvmx_slot_view *view);
@@ -135,6 +141,8 @@ int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write);
 void kvmx_ept_flush_local(struct kvmx_vm *vm);
 /* Remove the mappings of [gfn, gfn+npages) and flush them from every CPU. */
 void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages);
+void kvmx_ept_write_protect(struct kvmx_vm *vm, u64 gfn);
+void kvmx_ept_flush_all(struct kvmx_vm *vm);
 
 /* ---- the vCPU (vcpu.c, run.c) ---- */
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Memory slots (KVM_SET_USER_MEMORY_REGION): which guest-physical ranges are
- * backed by which userspace memory.  A slot is created, moved or deleted;
- * resizing or re-pointing one is refused, as in KVM.  Pages are pinned by
+ * backed by which userspace memory.  A slot is created, moved, deleted or
+ * has its dirty logging turned on or off; resizing or re-pointing one is
+ * refused, as in KVM.  Pages are pinned by
  * the EPT fault path and unpinned here when the slot goes away; pinned
  * pages count against the VMM's RLIMIT_MEMLOCK (locked_vm), as VFIO's and
  * io_uring's do, unless it has CAP_IPC_LOCK.
@@ -16,6 +17,8 @@
 
 /* 4-level EPT maps 48 bits of guest-physical space. */
 #define KVMX_MAX_GPA		(1ULL << 48)
+/* KVM's x86 slot-id limit (KVM_USER_MEM_SLOTS in 6.1). */
+#define KVMX_KVM_USER_MEM_SLOTS	32764
 /* Keep the pinned-page array of one slot within reason: 64 GiB. */
 #define KVMX_MAX_SLOT_PAGES	(1ULL << 24)
 
@@ -103,10 +106,125 @@ static long unmap_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
 	return n;
 }
 
+/* ---- dirty logging (KVMX_MEM_LOG_DIRTY_PAGES, KVM_GET_DIRTY_LOG) ---- */
+
+static size_t bitmap_bytes(u64 npages)
+{
+	return BITS_TO_LONGS(npages) * sizeof(long);
+}
+
+static int alloc_dirty_bitmap(struct kvmx_memslot *s)
+{
+	s->dirty_bitmap = kvzalloc(bitmap_bytes(s->npages), GFP_KERNEL_ACCOUNT);
+	if (!s->dirty_bitmap)
+		return -ENOMEM;
+	kvmx_acct_add(kmalloc_bytes, bitmap_bytes(s->npages));
+	return 0;
+}
+
+static void free_dirty_bitmap(struct kvmx_memslot *s)
+{
+	if (!s->dirty_bitmap)
+		return;
+	kvfree(s->dirty_bitmap);
+	s->dirty_bitmap = NULL;
+	kvmx_acct_add(kmalloc_bytes, -(long)bitmap_bytes(s->npages));
+}
+
+void kvmx_slot_mark_dirty(struct kvmx_memslot *s, u64 gfn)
+{
+	if (s->dirty_bitmap)
+		set_bit(gfn - s->base_gfn, s->dirty_bitmap);
+}
+
+void kvmx_mark_page_dirty(struct kvmx_vm *vm, u64 gfn)
+{
+	struct kvmx_memslot *s;
+
+	mutex_lock(&vm->lock);
+	s = kvmx_find_slot(vm, gfn);
+	if (s)
+		kvmx_slot_mark_dirty(s, gfn);
+	mutex_unlock(&vm->lock);
+}
+
+/*
+ * Turn logging on or off for a slot that stays where it is (KVM's
+ * FLAGS_ONLY change).  On: every mapping goes, so that each page's first
+ * write faults (and is logged), and faults in flight start over.  Off:
+ * read-only leaves become writable on their next write fault.
+ */
+static int set_dirty_logging(struct kvmx_vm *vm, struct kvmx_memslot *s, bool on)
+{
+	int r;
+
+	if (!on) {
+		free_dirty_bitmap(s);
+		s->flags &= ~KVMX_MEM_LOG_DIRTY_PAGES;
+		return 0;
+	}
+	r = alloc_dirty_bitmap(s);
+	if (r)
+		return r;
+	s->flags |= KVMX_MEM_LOG_DIRTY_PAGES;
+	vm->slots_gen++;
+	kvmx_ept_zap(vm, s->base_gfn, s->npages);
+	return 0;
+}
+
+/*
+ * KVM_GET_DIRTY_LOG: the pages written since the last call, one bit each;
+ * they are write-protected again before the bits are cleared, so no write
+ * after this call goes unlogged.
+ */
+int kvmx_get_dirty_log(struct kvmx_vm *vm, const struct kvmx_dirty_log *log)
+{
+	struct kvmx_memslot *s;
+	unsigned long *snap;
+	size_t n;
+	u64 i;
+	int r;
+
+	/*
+	 * KVM's limits: address spaces 0 and 1 (SMM), slot ids below 32764.
+	 * Any other slot that exists nowhere has no log: ENOENT, as in KVM.
+	 */
+	if ((log->slot >> 16) >= 2 || (u16)log->slot >= KVMX_KVM_USER_MEM_SLOTS)
+		return -EINVAL;
+	if (log->slot >= KVMX_MAX_MEMSLOTS)
+		return -ENOENT;
+	mutex_lock(&vm->lock);
+	s = &vm->slots[log->slot];
+	if (!s->used || !s->dirty_bitmap) {
+		mutex_unlock(&vm->lock);
+		return -ENOENT;
+	}
+	n = bitmap_bytes(s->npages);
+	snap = kvzalloc(n, GFP_KERNEL_ACCOUNT);
+	if (!snap) {
+		mutex_unlock(&vm->lock);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n / sizeof(long); i++) {
+		unsigned long bits = xchg(&s->dirty_bitmap[i], 0);
+		unsigned long b;
+
+		snap[i] = bits;
+		for_each_set_bit(b, &bits, BITS_PER_LONG)
+			kvmx_ept_write_protect(vm, s->base_gfn + i * BITS_PER_LONG + b);
+	}
+	kvmx_ept_flush_all(vm);
+	mutex_unlock(&vm->lock);
+	r = copy_to_user(u64_to_user_ptr(log->padding2), snap, n) ? -EFAULT : 0;
+	kvfree(snap);
+	return r;
+}
+
 static long delete_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
 {
 	long n = unmap_slot(vm, s);
 
+	free_dirty_bitmap(s);
 	kvfree(s->pages);
 	kvmx_acct_add(kmalloc_bytes, -(long)(s->npages * sizeof(*s->pages)));
 	memset(s, 0, sizeof(*s));
@@ -125,7 +243,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	/* Slot ids with an address-space id in bits 16+ are SMM's: not here. */
 	if (r->slot >= KVMX_MAX_MEMSLOTS)
 		return -EINVAL;
-	if (r->flags & ~KVMX_MEM_READONLY)
+	if (r->flags & ~(KVMX_MEM_READONLY | KVMX_MEM_LOG_DIRTY_PAGES))
 		return -EINVAL;
 	if ((r->memory_size | r->guest_phys_addr | r->userspace_addr) & ~PAGE_MASK)
 		return -EINVAL;
@@ -147,19 +265,27 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 		goto out;
 	}
 	if (s->used) {
-		/* Only moving is allowed: same size, memory and flags. */
-		if (s->npages != npages || s->hva != r->userspace_addr || s->flags != r->flags) {
+		/*
+		 * Moving it (same size, memory and flags) or turning dirty
+		 * logging on or off where it is; nothing else, as in KVM.
+		 */
+		u32 changed = s->flags ^ r->flags;
+
+		if (s->npages != npages || s->hva != r->userspace_addr ||
+		    (changed & ~KVMX_MEM_LOG_DIRTY_PAGES)) {
 			err = -EINVAL;
 			goto out;
 		}
-		if (s->base_gfn == gfn)
-			goto out;
-		if (overlaps(vm, r->slot, gfn, npages)) {
-			err = -EEXIST;
-			goto out;
+		if (s->base_gfn != gfn) {
+			if (overlaps(vm, r->slot, gfn, npages)) {
+				err = -EEXIST;
+				goto out;
+			}
+			unpinned = unmap_slot(vm, s);
+			s->base_gfn = gfn;
 		}
-		unpinned = unmap_slot(vm, s);
-		s->base_gfn = gfn;
+		if (changed)
+			err = set_dirty_logging(vm, s, r->flags & KVMX_MEM_LOG_DIRTY_PAGES);
 		goto out;
 	}
 	if (overlaps(vm, r->slot, gfn, npages)) {
@@ -176,6 +302,13 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	s->npages = npages;
 	s->hva = r->userspace_addr;
 	s->flags = r->flags;
+	if ((r->flags & KVMX_MEM_LOG_DIRTY_PAGES) && alloc_dirty_bitmap(s)) {
+		kvfree(s->pages);
+		kvmx_acct_add(kmalloc_bytes, -(long)(npages * sizeof(*s->pages)));
+		memset(s, 0, sizeof(*s));
+		err = -ENOMEM;
+		goto out;
+	}
 	s->used = true;
 out:
 	mutex_unlock(&vm->lock);

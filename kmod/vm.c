@@ -169,6 +169,13 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 		return kvmx_create_vcpu(vm, arg);
 	case KVMX_GET_VM_ID:
 		return vm->id;
+	case KVMX_GET_DIRTY_LOG: {
+		struct kvmx_dirty_log log;
+
+		if (copy_from_user(&log, argp, sizeof(log)))
+			return -EFAULT;
+		return kvmx_get_dirty_log(vm, &log);
+	}
 	case KVMX_SET_GSI_ROUTING: {
 		struct kvmx_irq_routing r;
 

@@ -58,7 +58,8 @@ step lint scripts/lint-kmod.sh
 step dkms scripts/dkms-test.sh
 
 # The rig: one boot per job, one result per test inside it.
-# linux: boot Debian's kernel as a kvmx guest (and under QEMU + kvm_intel).
+# linux: boot Debian's kernel as a kvmx guest; qemu: Debian's QEMU boots it
+# on kvm_intel and on kvmx.
 # stress: the short version of make stress (2 CPUs, like make stress).
 export RIG_LINUX_GUEST=1 RIG_QEMU=1 RIG_STRESS_SCALE=short
 # run_job NAME ARGS...: one rig boot, its console summary in a log.
@@ -73,14 +74,16 @@ collect() {
 	[ -s "$RIG_DIR/$1/counts" ] && read -r p f s <"$RIG_DIR/$1/counts"
 	add "rig job $1" "$p" "$f" "${s:-0}"
 }
-# The two single-CPU jobs side by side, one core each (each Bochs takes the
-# first free display port), then the two 2-CPU jobs one after the other.
-run_job check --cpus 1 &
-check_pid=$!
+# The single-CPU jobs in two lanes, one core each (each Bochs takes the
+# first free display port): check then qemu (Debian's QEMU on kvm_intel and
+# on kvmx), beside linux; then the two 2-CPU jobs one after the other.
+{ run_job check --cpus 1; run_job qemu --cpus 1 --timeout 2400; } &
+lane1=$!
 run_job linux --cpus 1 &
-linux_pid=$!
-wait $check_pid $linux_pid
+lane2=$!
+wait $lane1 $lane2
 collect check
+collect qemu
 collect linux
 for job in "smp --cpus 2" "stress --cpus 2"; do
 	set -- $job

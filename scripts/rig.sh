@@ -64,8 +64,10 @@ if [ "${RIG_QEMU:-}" = 1 ] && [ -x /usr/bin/qemu-system-x86_64 ]; then
 	ldd /usr/bin/qemu-system-x86_64 | awk '$3 ~ /^\// { print $3 }' |
 		xargs -r cp -L -t "$stage/lib/x86_64-linux-gnu/"
 	cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib64/"
-	for f in bios-microvm.bin qboot.rom linuxboot_dma.bin kvmvapic.bin pvh.bin; do
-		[ -e "/usr/share/qemu/$f" ] && cp -L "/usr/share/qemu/$f" "$q/share/"
+	# microvm's firmware, and SeaBIOS (package seabios) for -M pc.
+	for f in qemu/bios-microvm.bin qemu/qboot.rom qemu/linuxboot_dma.bin qemu/kvmvapic.bin \
+		 qemu/pvh.bin qemu/multiboot_dma.bin seabios/bios-256k.bin; do
+		[ -e "/usr/share/$f" ] && cp -L "/usr/share/$f" "$q/share/"
 	done
 fi
 # For the dev job: a command line to run inside the rig.

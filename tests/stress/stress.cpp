@@ -54,8 +54,17 @@ const unsigned long kIoctls[] = {
 	KVMX_SET_USER_MEMORY_REGION, KVMX_SET_TSS_ADDR, KVMX_SET_IDENTITY_MAP_ADDR, KVMX_RUN,
 	KVMX_GET_REGS, KVMX_SET_REGS, KVMX_GET_SREGS, KVMX_SET_SREGS, KVMX_INTERRUPT,
 	KVMX_GET_MSRS, KVMX_SET_MSRS, KVMX_GET_FPU, KVMX_SET_FPU, KVMX_SET_CPUID2,
-	KVMX_GET_CPUID2, KVMX_GET_VMX_INFO,
+	KVMX_GET_CPUID2, KVMX_GET_VMX_INFO, KVMX_SET_SIGNAL_MASK, KVMX_GET_MP_STATE,
+	KVMX_SET_MP_STATE, KVMX_NMI, KVMX_GET_VCPU_EVENTS, KVMX_SET_VCPU_EVENTS,
+	KVMX_GET_DEBUGREGS, KVMX_SET_DEBUGREGS, KVMX_SET_TSC_KHZ, KVMX_GET_TSC_KHZ,
+	KVMX_GET_XSAVE, KVMX_SET_XSAVE, KVMX_GET_XCRS, KVMX_SET_XCRS,
+	KVMX_X86_GET_MCE_CAP_SUPPORTED, KVMX_X86_SETUP_MCE, KVMX_X86_SET_MCE,
+	KVMX_SET_GSI_ROUTING, KVMX_GET_DIRTY_LOG,
 };
+
+// KVM_GET_DIRTY_LOG writes a slot's whole bitmap: room for the largest slot
+// (2^24 pages), so that a random slot never has it write past the buffer.
+constexpr size_t kDirtyRoom = (1 << 24) / 8;
 
 // What any ioctl of the subset may write at its argument, at most.
 constexpr size_t kArgRoom = 64 << 10;
@@ -127,6 +136,7 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 	Rng r(seed);
 	kvmx::ThreadTimer timer;
 	std::vector<uint8_t> buf;
+	std::vector<uint8_t> dirty(kDirtyRoom);
 	for (uint64_t i = 0; i < share; i++) {
 		unsigned what = static_cast<unsigned>(r.below(100));
 		if (what < 5) {
@@ -162,15 +172,25 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 				// A plausible region: real memory, sometimes overlapping.
 				kvmx_userspace_memory_region m{};
 				m.slot = static_cast<uint32_t>(r.below(4));
-				m.flags = r.chance(20) ? KVMX_MEM_READONLY : 0;
+				m.flags = (r.chance(20) ? KVMX_MEM_READONLY : 0) |
+					  (r.chance(30) ? KVMX_MEM_LOG_DIRTY_PAGES : 0);
 				m.guest_phys_addr = 0x100000 * r.below(8) + (r.chance(5) ? 0x800 : 0);
 				m.memory_size = r.chance(10) ? 0 : 0x1000 * (1 + r.below(256));
 				m.userspace_addr = reinterpret_cast<uint64_t>(mems[r.below(mems.size())]);
 				std::memcpy(buf.data(), &m, sizeof(m));
 			}
+			if (nr == KVMX_GET_DIRTY_LOG && r.chance(90)) {
+				kvmx_dirty_log log{};
+				log.slot = static_cast<uint32_t>(r.below(6));
+				log.dirty_bitmap = dirty.data();
+				std::memcpy(buf.data(), &log, sizeof(log));
+			}
 			if (nr == KVMX_CREATE_VCPU || nr == KVMX_CHECK_EXTENSION || nr == KVMX_CREATE_VM ||
-			    nr == KVMX_SET_TSS_ADDR || nr == KVMX_SET_IDENTITY_MAP_ADDR)
+			    nr == KVMX_SET_TSS_ADDR || nr == KVMX_SET_IDENTITY_MAP_ADDR ||
+			    nr == KVMX_SET_TSC_KHZ || nr == KVMX_NMI)
 				arg = r.chance(70) ? r.below(8) : r.interesting();
+			else if (nr == KVMX_GET_DIRTY_LOG && r.chance(97))
+				;	/* the bitmap pointer must stay ours */
 			else if (r.chance(3))
 				arg = r.interesting();			// a bad pointer
 			if (nr == KVMX_RUN)

@@ -341,6 +341,16 @@ struct kvmx_irq_routing {
 
 #define KVMX_MAX_IRQ_ROUTES	4096
 
+/* KVM_GET_DIRTY_LOG: one bit per page of the slot, set where it was written */
+struct kvmx_dirty_log {
+	__u32 slot;
+	__u32 padding1;
+	union {
+		void *dirty_bitmap;	/* a user pointer */
+		__u64 padding2;
+	};
+};
+
 /* KVM_X86_SET_MCE: a machine check for the guest */
 struct kvmx_x86_mce {
 	__u64 status;
@@ -369,6 +379,7 @@ struct kvmx_x86_mce {
 #define KVMX_SET_TSS_ADDR		_IO(KVMXIO, 0x47)
 #define KVMX_SET_IDENTITY_MAP_ADDR	_IOW(KVMXIO, 0x48, __u64)
 #define KVMX_SET_GSI_ROUTING		_IOW(KVMXIO, 0x6a, struct kvmx_irq_routing)
+#define KVMX_GET_DIRTY_LOG		_IOW(KVMXIO, 0x42, struct kvmx_dirty_log)
 
 /* ---- vCPU fd ---- */
 #define KVMX_RUN		_IO(KVMXIO, 0x80)

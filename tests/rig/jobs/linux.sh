@@ -40,20 +40,4 @@ else
 	fail linux.shell-takes-input "kvmx run -k exited $rc"
 fi
 
-# The same kernel and initramfs under QEMU with KVM (kvm_intel), when the rig
-# carries QEMU: the boot time next to kvmx's.
-if [ -x /kvmx/qemu/qemu-system-x86_64 ]; then
-	check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
-		insmod /kvmx/modules/kvm-intel.ko'
-	t0=$(uptime_s)
-	{ timeout 300 /kvmx/qemu/qemu-system-x86_64 -L /kvmx/qemu/share -M microvm -accel kvm \
-		-cpu host -m 128M -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
-		-kernel $L/vmlinuz -initrd $L/initrd.gz \
-		-append "console=ttyS0 earlyprintk=serial noacpi pci=conf1 reboot=t panic=-1 kvmx.reboot" \
-		</dev/null 2>&1; echo $? >/tmp/qemu.rc; } | tee /tmp/qemu.out
-	t1=$(uptime_s)
-	echo "KVMX-QEMU-BOOT qemu status $(cat /tmp/qemu.rc), $(awk "BEGIN { print $t1 - $t0 }") s (rig guest time)"
-	if grep -q '^KVMX-GUEST-UP' /tmp/qemu.out; then pass linux.qemu-kvm-boots-to-init
-	else fail linux.qemu-kvm-boots-to-init "qemu exited $(cat /tmp/qemu.rc)"; fi
-fi
 dmesg_clean linux.dmesg-clean linux
