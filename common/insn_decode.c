@@ -5,10 +5,13 @@
  * comes from the EPT violation.
  */
 #include "insn_decode.h"
+#include "x86_rules.h"
 
 struct prefixes {
 	bool opsize;		/* 0x66 */
 	bool addrsize;		/* 0x67 */
+	bool rep;		/* 0xf3 or 0xf2 */
+	u8 seg;			/* segment override, X86_SEG_DS if none */
 	u8 rex;			/* 0x40..0x4f, 64-bit mode only */
 };
 
@@ -65,7 +68,7 @@ static u64 sign_extend(u64 v, unsigned int bytes)
 int insn_decode_mmio(const u8 *code, unsigned int avail, unsigned int mode,
 		     struct mmio_insn *out)
 {
-	struct prefixes pfx = { 0 };
+	struct prefixes pfx = { .seg = X86_SEG_DS };
 	unsigned int i = 0, op_size, addr_size;
 	int mlen;
 	u8 opc;
@@ -80,10 +83,13 @@ int insn_decode_mmio(const u8 *code, unsigned int avail, unsigned int mode,
 			pfx.opsize = true;
 		else if (b == 0x67)
 			pfx.addrsize = true;
-		else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e ||
-			 b == 0x64 || b == 0x65 || b == 0xf0)
-			continue;	/* segment (already in the GPA) or LOCK */
-		else
+		else if (b == 0xf2 || b == 0xf3)
+			pfx.rep = true;
+		else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e)
+			pfx.seg = (b >> 3) & 3;		/* ES, CS, SS, DS */
+		else if (b == 0x64 || b == 0x65)
+			pfx.seg = b - 0x64 + 4;		/* FS, GS */
+		else if (b != 0xf0)			/* LOCK */
 			break;
 	}
 	if (i < avail && mode == 64 && (code[i] & 0xf0) == 0x40)
@@ -142,6 +148,62 @@ int insn_decode_mmio(const u8 *code, unsigned int avail, unsigned int mode,
 		out->reg_size = out->size;
 		out->reg = 0;	/* AL/AX/EAX/RAX */
 		break;
+	case 0x00: case 0x01: case 0x02: case 0x03:	/* ADD */
+	case 0x08: case 0x09: case 0x0a: case 0x0b:	/* OR */
+	case 0x10: case 0x11: case 0x12: case 0x13:	/* ADC */
+	case 0x18: case 0x19: case 0x1a: case 0x1b:	/* SBB */
+	case 0x20: case 0x21: case 0x22: case 0x23:	/* AND */
+	case 0x28: case 0x29: case 0x2a: case 0x2b:	/* SUB */
+	case 0x30: case 0x31: case 0x32: case 0x33:	/* XOR */
+	case 0x38: case 0x39: case 0x3a: case 0x3b:	/* CMP */
+	case 0x84: case 0x85:				/* TEST m, r */
+	case 0x86: case 0x87:				/* XCHG m, r */
+		mlen = modrm_len(code + i, avail - i, addr_size);
+		if (mlen < 0)
+			return -1;
+		out->op = opc >= 0x86 ? MMIO_XCHG : opc >= 0x84 ? MMIO_TEST : MMIO_ALU;
+		out->alu = opc >= 0x84 ? X86_ALU_AND : opc >> 3;
+		out->to_reg = opc < 0x84 && (opc & 2);
+		out->size = (opc & 1) ? op_size : 1;
+		out->reg_size = out->size;
+		out->reg = ((code[i] >> 3) & 7) | ((pfx.rex & REX_R) ? 8 : 0);
+		i += mlen;
+		break;
+	case 0x80: case 0x81: case 0x83:	/* ALU m, imm8 / imm16/32 / sign-extended imm8 */
+	case 0xf6: case 0xf7:			/* TEST m, imm (only /0) */
+		mlen = modrm_len(code + i, avail - i, addr_size);
+		if (mlen < 0)
+			return -1;
+		out->alu = (code[i] >> 3) & 7;
+		if (opc >= 0xf6) {
+			if (out->alu != 0)
+				return -1;	/* NOT, NEG, MUL, DIV ...: not emulated */
+			out->alu = X86_ALU_AND;
+		}
+		out->op = opc >= 0xf6 ? MMIO_TEST : MMIO_ALU;
+		out->has_imm = true;
+		out->size = (opc & 1) ? op_size : 1;
+		out->reg_size = out->size;
+		i += mlen;
+		{
+			unsigned int isz = opc == 0x83 || !(opc & 1) ? 1 : out->size > 4 ? 4 : out->size;
+
+			if (i + isz > avail)
+				return -1;
+			out->imm = sign_extend(read_imm(code + i, isz), isz);
+			i += isz;
+		}
+		break;
+	case 0xa4: case 0xa5: case 0xaa: case 0xab:
+		/* MOVS, STOS: the operands are implicit, no ModRM. */
+		out->op = (opc & 8) ? MMIO_STOS : MMIO_MOVS;
+		out->size = (opc & 1) ? op_size : 1;
+		out->reg_size = out->size;
+		out->reg = 0;	/* STOS stores AL/AX/EAX/RAX */
+		out->rep = pfx.rep;
+		out->seg = pfx.seg;
+		out->addr_size = addr_size == 8 ? 2 : addr_size == 4 ? 1 : 0;
+		break;
 	case 0x0f:
 		if (i >= avail)
 			return -1;
@@ -164,7 +226,8 @@ int insn_decode_mmio(const u8 *code, unsigned int avail, unsigned int mode,
 		return -1;
 	/* Without REX, byte registers 4..7 are AH, CH, DH, BH. */
 	if (out->reg_size == 1 && !pfx.rex && out->reg >= 4 && out->reg < 8 &&
-	    out->op != MMIO_STORE_IMM) {
+	    out->op != MMIO_STORE_IMM && out->op != MMIO_STOS && out->op != MMIO_MOVS &&
+	    !out->has_imm) {
 		out->reg -= 4;
 		out->high_byte = true;
 	}

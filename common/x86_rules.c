@@ -145,6 +145,67 @@ bool xcr0_valid(u64 val, u64 supported)
 	return true;
 }
 
+static unsigned int hweight8_u8(u8 v)
+{
+	unsigned int n = 0;
+
+	for (; v; v &= v - 1)
+		n++;
+	return n;
+}
+
+u64 alu_exec(unsigned int op, unsigned int size, u64 dst, u64 src, u64 rflags, u64 *out)
+{
+	u64 mask = size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
+	u64 sign = 1ULL << (8 * size - 1);
+	u64 cin = (op == X86_ALU_ADC || op == X86_ALU_SBB) ? (rflags & 1) : 0;
+	u64 res, flags = 0;
+	bool cf = false, of = false, af = false;
+
+	dst &= mask;
+	src &= mask;
+	switch (op) {
+	case X86_ALU_ADD:
+	case X86_ALU_ADC:
+		res = (dst + src + cin) & mask;
+		cf = cin ? res <= dst : res < dst;
+		of = (dst ^ res) & (src ^ res) & sign;
+		af = (dst ^ src ^ res) & 0x10;
+		break;
+	case X86_ALU_SUB:
+	case X86_ALU_SBB:
+	case X86_ALU_CMP:
+		res = (dst - src - cin) & mask;
+		cf = cin ? dst <= src : dst < src;
+		of = (dst ^ src) & (dst ^ res) & sign;
+		af = (dst ^ src ^ res) & 0x10;
+		break;
+	case X86_ALU_OR:
+		res = dst | src;
+		break;
+	case X86_ALU_AND:
+		res = dst & src;
+		break;
+	default:	/* XOR */
+		res = dst ^ src;
+		break;
+	}
+	if (cf)
+		flags |= 1ULL << 0;
+	if (!(hweight8_u8(res & 0xff) & 1))
+		flags |= 1ULL << 2;	/* PF: even parity of the low byte */
+	if (af)
+		flags |= 1ULL << 4;
+	if (!res)
+		flags |= 1ULL << 6;
+	if (res & sign)
+		flags |= 1ULL << 7;
+	if (of)
+		flags |= 1ULL << 11;
+	*out = (rflags & ~X86_ALU_FLAGS) | flags;
+	return res;
+}
+
 /* UC, WC, WT, WP, WB: the types an MTRR may hold (no UC-). */
 static bool mtrr_type_valid(u8 t)
 {

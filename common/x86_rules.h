@@ -69,6 +69,22 @@ static inline bool mtrr_is_var(u32 msr)
 	       msr < X86_MSR_MTRR_PHYS_BASE0 + 2 * X86_NR_VAR_MTRR;
 }
 
+/*
+ * The eight ALU operations of opcodes 00-3F and 80-83 (SDM Vol. 2A "ADD"
+ * ... "CMP"), by the number in ModRM.reg / opcode bits 5:3.
+ */
+enum x86_alu { X86_ALU_ADD, X86_ALU_OR, X86_ALU_ADC, X86_ALU_SBB, X86_ALU_AND, X86_ALU_SUB,
+	       X86_ALU_XOR, X86_ALU_CMP };
+#define X86_ALU_FLAGS	0x8d5ULL	/* OF, SF, ZF, AF, PF, CF */
+
+/*
+ * @dst op @src on @size-byte operands, with CF from @rflags for ADC/SBB;
+ * returns the result (CMP: the difference) and puts the new RFLAGS in
+ * @out: the six status flags as the CPU leaves them (AF cleared by the
+ * logical operations, where the SDM leaves it undefined).
+ */
+u64 alu_exec(unsigned int op, unsigned int size, u64 dst, u64 src, u64 rflags, u64 *out);
+
 /* May @data be written to MTRR @msr on a CPU with @maxphyaddr address bits? */
 bool mtrr_valid(u32 msr, u64 data, unsigned int maxphyaddr);
 

@@ -133,6 +133,23 @@ int kvmx_get_supported_cpuid(struct kvmx_cpuid2 __user *u)
 	return 0;
 }
 
+static bool same_table(struct kvmx_vcpu *v, const struct kvmx_cpuid_entry2 *e, u32 nent)
+{
+	u32 i;
+
+	if (nent != v->cpuid_nent)
+		return false;
+	for (i = 0; i < nent; i++) {
+		const struct kvmx_cpuid_entry2 *o = &v->cpuid[i];
+
+		if (e[i].function != o->function || e[i].index != o->index ||
+		    e[i].flags != o->flags || e[i].eax != o->eax || e[i].ebx != o->ebx ||
+		    e[i].ecx != o->ecx || e[i].edx != o->edx)
+			return false;
+	}
+	return true;
+}
+
 int kvmx_vcpu_set_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u)
 {
 	struct kvmx_cpuid_entry2 *e;
@@ -145,6 +162,16 @@ int kvmx_vcpu_set_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u)
 	e = nent ? memdup_user(u->entries, nent * sizeof(*e)) : NULL;
 	if (IS_ERR(e))
 		return PTR_ERR(e);
+	/*
+	 * After the first entry the guest may have acted on what CPUID said:
+	 * the same table again is fine, another one is refused (KVM 6.1 too).
+	 */
+	if (v->last_cpu >= 0) {
+		int r = same_table(v, e, nent) ? 0 : -EINVAL;
+
+		kfree(e);
+		return r;
+	}
 	kfree(v->cpuid);
 	v->cpuid = e;
 	v->cpuid_nent = nent;

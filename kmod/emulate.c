@@ -43,6 +43,13 @@ static int access_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len,
 	return 0;
 }
 
+void kvmx_read_seg(unsigned int seg, struct x86_seg *out)
+{
+	out->base = vmcs_read(VMCS_GUEST_ES_BASE + 2 * seg);
+	out->limit = vmcs_read32(VMCS_GUEST_ES_LIMIT + 2 * seg);
+	out->ar = vmcs_read32(VMCS_GUEST_ES_AR + 2 * seg);
+}
+
 int kvmx_read_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len)
 {
 	return access_gpa(v, gpa, buf, len, false);

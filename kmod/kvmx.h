@@ -236,6 +236,8 @@ struct kvmx_vcpu {
 	int (*complete_userspace)(struct kvmx_vcpu *v);
 	u64 complete_rip;		/* linear RIP of that instruction */
 	struct mmio_insn mmio;
+	/* A read-modify-write on MMIO between its read and its write exit. */
+	u64 mmio_gpa, mmio_read, mmio_rflags;
 	struct {
 		bool in;
 		bool rep;
@@ -391,6 +393,12 @@ unsigned int kvmx_code_mode(struct kvmx_vcpu *v);
 /* ---- pio.c, mmio.c: exits that userspace finishes ---- */
 int kvmx_handle_io(struct kvmx_vcpu *v);
 int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa);
+/* Segment fields in the VMCS, by the number instructions encode (ES = 0). */
+void kvmx_read_seg(unsigned int seg, struct x86_seg *out);
+#define SEG_ES	0
+#define SEG_SS	2
+#define SEG_FS	4
+#define SEG_GS	5
 /* The next KVM_RUN calls @complete, unless userspace moved RIP meanwhile. */
 void kvmx_complete_after_userspace(struct kvmx_vcpu *v, int (*complete)(struct kvmx_vcpu *v));
 

@@ -41,18 +41,6 @@ static void io_exit(struct kvmx_run *run, bool in, unsigned int size, u16 port, 
 	run->io.data_offset = KVMX_PIO_PAGE_OFFSET * PAGE_SIZE;
 }
 
-/* Segment fields in the VMCS, by the segment number instructions encode. */
-static void read_seg(unsigned int seg, struct x86_seg *out)
-{
-	out->base = vmcs_read(VMCS_GUEST_ES_BASE + 2 * seg);
-	out->limit = vmcs_read32(VMCS_GUEST_ES_LIMIT + 2 * seg);
-	out->ar = vmcs_read32(VMCS_GUEST_ES_AR + 2 * seg);
-}
-
-#define SEG_ES	0
-#define SEG_SS	2
-#define SEG_FS	4
-#define SEG_GS	5
 
 /*
  * Linear address of element @i of the string I/O in v->pio: the address
@@ -134,7 +122,7 @@ static int handle_string_io(struct kvmx_vcpu *v)
 	/* INS writes ES:rDI, always; OUTS reads DS:rSI or its override. */
 	v->pio.seg = v->pio.in ? SEG_ES : INSN_INFO_SEG(info);
 	v->pio.reg_start = v->regs[v->pio.in ? REG_RDI : REG_RSI];
-	read_seg(v->pio.seg, &v->pio.segment);
+	kvmx_read_seg(v->pio.seg, &v->pio.segment);
 	for (i = 0; i < count; i++) {
 		u64 la;
 

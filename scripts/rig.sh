@@ -66,7 +66,8 @@ if [ "${RIG_QEMU:-}" = 1 ] && [ -x /usr/bin/qemu-system-x86_64 ]; then
 	cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib64/"
 	# microvm's firmware, and SeaBIOS (package seabios) for -M pc.
 	for f in qemu/bios-microvm.bin qemu/qboot.rom qemu/linuxboot_dma.bin qemu/kvmvapic.bin \
-		 qemu/pvh.bin qemu/multiboot_dma.bin seabios/bios-256k.bin; do
+		 qemu/pvh.bin qemu/multiboot_dma.bin seabios/bios-256k.bin \
+		 seabios/vgabios-stdvga.bin; do
 		[ -e "/usr/share/$f" ] && cp -L "/usr/share/$f" "$q/share/"
 	done
 fi

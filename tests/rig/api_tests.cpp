@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -152,16 +153,14 @@ TEST_P(Api, MsrsRoundTripAndStopAtUnknown)
 {
 	Env e(GetParam());
 	e.make_vcpu();
-	alignas(8) uint8_t buf[sizeof(kvmx_msrs) + 3 * sizeof(kvmx_msr_entry)] = {};
-	auto *m = reinterpret_cast<kvmx_msrs *>(buf);
-	m->nmsrs = 3;
+	rig::Msrs m(3);
 	m->entries[0] = { 0xc0000082, 0, 0xffffffff81000000ULL };	// LSTAR
 	m->entries[1] = { 0xc0000102, 0, 0x1234000 };			// KERNEL_GS_BASE
 	m->entries[2] = { 0x12345678, 0, 0 };				// no such MSR
-	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_MSRS, m), 2);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_MSRS, m.get()), 2);
 	m->entries[0].data = m->entries[1].data = 0;
 	m->nmsrs = 2;
-	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m), 2);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m.get()), 2);
 	EXPECT_EQ(m->entries[0].data, 0xffffffff81000000ULL);
 	EXPECT_EQ(m->entries[1].data, 0x1234000u);
 }
@@ -340,6 +339,11 @@ TEST_P(Api, CpuidComesFromSetCpuid2)
 	EXPECT_EQ(r.rbx, 0x2222u);
 	EXPECT_EQ(r.rcx, 0x3333u);
 	EXPECT_EQ(r.rdx, 0x4444u);
+	// Once the vCPU ran, the same table may be set again, another one not.
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_CPUID2, c), 0);
+	c->entries[0].eax = 0x1112;
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_CPUID2, c), -1);
+	EXPECT_EQ(errno, EINVAL);
 }
 
 TEST_P(Api, InvalidGuestStateFailsEntry)
@@ -521,6 +525,123 @@ TEST_P(Api, PortIoInCompletesOnTheNextRun)
 	EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
 	EXPECT_EQ(e.regs().rax & 0xffff, 0xbeefu);
 	EXPECT_EQ(e.regs().rip, 0x1005u);
+}
+
+// String stores and moves that touch device memory (firmware fills and
+// copies frame buffers this way): one KVM_EXIT_MMIO per element, REP counts
+// down, the registers end where the CPU leaves them, RAM gets what the
+// device returned.
+TEST_P(Api, StringStoresAndMovesToMmio)
+{
+	Env e(GetParam());
+	e.long_mode({
+		0x48, 0xc7, 0xc7, 0x00, 0x00, 0x20, 0x00,	// mov rdi, 0x200000
+		0xb8, 0x44, 0x33, 0x22, 0x11,			// mov eax, 0x11223344
+		0xb9, 0x03, 0x00, 0x00, 0x00,			// mov ecx, 3
+		0xf3, 0xab,					// rep stosd
+		0x48, 0xc7, 0xc6, 0x10, 0x00, 0x20, 0x00,	// mov rsi, 0x200010
+		0xbf, 0x00, 0x30, 0x00, 0x00,			// mov edi, 0x3000
+		0xb9, 0x02, 0x00, 0x00, 0x00,			// mov ecx, 2
+		0xf3, 0x66, 0xa5,				// rep movsw
+		0xbe, 0x00, 0x30, 0x00, 0x00,			// mov esi, 0x3000
+		0x48, 0xc7, 0xc7, 0x20, 0x00, 0x20, 0x00,	// mov rdi, 0x200020
+		0xa5,						// movsd
+		0xf4,						// hlt
+	});
+	struct Access {
+		uint64_t addr;
+		unsigned len;
+		bool write;
+		uint64_t data;
+		bool operator==(const Access &) const = default;
+	};
+	std::vector<Access> seen;
+	for (int i = 0; i < 16; i++) {
+		ASSERT_EQ(e.run_once(), 0) << std::strerror(errno);
+		if (e.run->exit_reason == KVMX_EXIT_HLT)
+			break;
+		ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_MMIO) << e.run->exit_reason;
+		Access a{ e.run->mmio.phys_addr, e.run->mmio.len, bool(e.run->mmio.is_write), 0 };
+		if (a.write) {
+			std::memcpy(&a.data, e.run->mmio.data, a.len);
+		} else {
+			a.data = 0xa000 | (a.addr & 0xff);	// what the "device" returns
+			std::memcpy(e.run->mmio.data, &a.data, a.len);
+		}
+		seen.push_back(a);
+	}
+	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	std::vector<Access> want = {
+		{ 0x200000, 4, true, 0x11223344 }, { 0x200004, 4, true, 0x11223344 },
+		{ 0x200008, 4, true, 0x11223344 }, { 0x200010, 2, false, 0xa010 },
+		{ 0x200012, 2, false, 0xa012 },    { 0x200020, 4, true, 0xa012a010 },
+	};
+	EXPECT_EQ(seen.size(), want.size());
+	for (size_t i = 0; i < std::min(seen.size(), want.size()); i++)
+		EXPECT_TRUE(seen[i] == want[i])
+			<< "access " << i << ": " << std::hex << seen[i].addr << " len " << seen[i].len
+			<< " write " << seen[i].write << " data " << seen[i].data;
+	auto r = e.regs();
+	EXPECT_EQ(r.rcx, 0u);
+	EXPECT_EQ(r.rdi, 0x200024u);
+	EXPECT_EQ(r.rsi, 0x3004u);
+	EXPECT_EQ(r.rip, 0x1000u + 53) << "past the HLT";
+	uint32_t ram;
+	std::memcpy(&ram, e.mem->host() + 0x3000, 4);
+	EXPECT_EQ(ram, 0xa012a010u);
+}
+
+// Read-modify-write instructions on device registers (OR, SUB into a
+// register, XCHG, TEST): a read exit, then a write exit where the
+// instruction writes memory; registers and flags as the CPU leaves them.
+TEST_P(Api, ReadModifyWriteOnMmio)
+{
+	Env e(GetParam());
+	e.long_mode({
+		0x48, 0xc7, 0xc7, 0x00, 0x00, 0x20, 0x00,	// mov rdi, 0x200000
+		0xb8, 0x0f, 0x00, 0x00, 0x00,			// mov eax, 0xf
+		0x09, 0x07,					// or [rdi], eax
+		0xb9, 0x10, 0x00, 0x00, 0x00,			// mov ecx, 0x10
+		0x2b, 0x4f, 0x08,				// sub ecx, [rdi+8]
+		0x0f, 0x92, 0xc2,				// setc dl
+		0x0f, 0x98, 0xc6,				// sets dh
+		0xbb, 0x55, 0x00, 0x00, 0x00,			// mov ebx, 0x55
+		0x87, 0x5f, 0x10,				// xchg [rdi+0x10], ebx
+		0xf7, 0x47, 0x18, 0x00, 0x00, 0x01, 0x00,	// test dword [rdi+0x18], 0x10000
+		0xf4,						// hlt
+	});
+	const std::map<uint64_t, uint32_t> device = {
+		{ 0x200000, 0xa000 }, { 0x200008, 0x20 }, { 0x200010, 0x77 }, { 0x200018, 0x10000 },
+	};
+	std::vector<std::string> seen;
+	for (int i = 0; i < 16; i++) {
+		ASSERT_EQ(e.run_once(), 0) << std::strerror(errno);
+		if (e.run->exit_reason == KVMX_EXIT_HLT)
+			break;
+		ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_MMIO) << e.run->exit_reason;
+		uint32_t d = 0;
+		if (e.run->mmio.is_write) {
+			std::memcpy(&d, e.run->mmio.data, 4);
+		} else {
+			auto it = device.find(e.run->mmio.phys_addr);
+			d = it == device.end() ? 0 : it->second;
+			std::memcpy(e.run->mmio.data, &d, 4);
+		}
+		char line[64];
+		std::snprintf(line, sizeof(line), "%c %#llx %u %#x", e.run->mmio.is_write ? 'W' : 'R',
+			      (unsigned long long)e.run->mmio.phys_addr, e.run->mmio.len,
+			      e.run->mmio.is_write ? d : 0);
+		seen.push_back(line);
+	}
+	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	EXPECT_EQ(seen, (std::vector<std::string>{ "R 0x200000 4 0", "W 0x200000 4 0xa00f",
+						   "R 0x200008 4 0", "R 0x200010 4 0",
+						   "W 0x200010 4 0x55", "R 0x200018 4 0" }));
+	auto r = e.regs();
+	EXPECT_EQ(r.rcx, 0xfffffff0u) << "SUB's 32-bit result, zero-extended";
+	EXPECT_EQ(r.rdx & 0xffff, 0x0101u) << "SUB set CF and SF";
+	EXPECT_EQ(r.rbx, 0x77u) << "XCHG's register gets the device's value";
+	EXPECT_EQ(r.rflags & 0x8d5, 0x4u) << "TEST: not zero, PF of the low byte";
 }
 
 TEST_P(Api, UnknownIoctlsGetAnError)

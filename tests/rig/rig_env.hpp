@@ -123,6 +123,21 @@ struct Env {
 	}
 };
 
+// A kvmx_msrs with room for @n entries (KVM_GET/SET_MSRS), 8-byte aligned.
+class Msrs {
+public:
+	explicit Msrs(uint32_t n)
+		: buf_((sizeof(kvmx_msrs) + n * sizeof(kvmx_msr_entry) + 7) / 8)
+	{
+		get()->nmsrs = n;
+	}
+	kvmx_msrs *get() { return reinterpret_cast<kvmx_msrs *>(buf_.data()); }
+	kvmx_msrs *operator->() { return get(); }
+
+private:
+	std::vector<uint64_t> buf_;
+};
+
 inline void on_kick(int) {}
 
 // KVM_RUN of a guest that doesn't leave by itself: a thread sends SIGUSR1

@@ -331,21 +331,19 @@ TEST_P(VcpuState, MtrrsRoundTrip)
 {
 	Env e(GetParam());
 	e.make_vcpu();
-	alignas(8) uint8_t buf[sizeof(kvmx_msrs) + 6 * sizeof(kvmx_msr_entry)] = {};
-	auto *m = reinterpret_cast<kvmx_msrs *>(buf);
-	m->nmsrs = 6;
+	rig::Msrs m(6);
 	m->entries[0] = { 0x2ff, 0, 0xc06 };			// def type: E, FE, WB
 	m->entries[1] = { 0x250, 0, 0x0606060606060606ULL };	// fixed 64K
 	m->entries[2] = { 0x26f, 0, 0x0505050505050505ULL };	// fixed 4K_F8000
 	m->entries[3] = { 0x200, 0, 0x80000000ULL };		// var base 0: UC
 	m->entries[4] = { 0x201, 0, 0xf80000800ULL };		// var mask 0: 2 GiB, valid
 	m->entries[5] = { 0x2ff, 0, 0xc02 };			// type 2 is reserved
-	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_MSRS, m), 5);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_MSRS, m.get()), 5);
 	m->nmsrs = 6;
 	m->entries[5] = { 0xfe, 0, 0 };				// MTRRCAP
 	for (int i = 0; i < 5; i++)
 		m->entries[i].data = 0;
-	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m), 6);
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m.get()), 6);
 	EXPECT_EQ(m->entries[0].data, 0xc06u);
 	EXPECT_EQ(m->entries[1].data, 0x0606060606060606ULL);
 	EXPECT_EQ(m->entries[2].data, 0x0505050505050505ULL);
@@ -372,14 +370,12 @@ TEST_P(VcpuState, MachineChecksTheVmmReports)
 	uint64_t cap = 0x10a;	// MCG_CTL_P, 10 banks
 	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_X86_SETUP_MCE, &cap), 0);
 
-	alignas(8) uint8_t buf[sizeof(kvmx_msrs) + 4 * sizeof(kvmx_msr_entry)] = {};
-	auto *m = reinterpret_cast<kvmx_msrs *>(buf);
-	m->nmsrs = 4;
+	rig::Msrs m(4);
 	m->entries[0] = { 0x179, 0, 0 };	// MCG_CAP
 	m->entries[1] = { 0x17b, 0, 0 };	// MCG_CTL
 	m->entries[2] = { 0x404, 0, 0 };	// MC1_CTL
 	m->entries[3] = { 0x428, 0, 0 };	// MC10_CTL: beyond 10 banks
-	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m), 3);
+	EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m.get()), 3);
 	EXPECT_EQ(m->entries[0].data, 0x10au);
 	EXPECT_EQ(m->entries[1].data, ~0ULL);
 	EXPECT_EQ(m->entries[2].data, ~0ULL);
@@ -407,7 +403,7 @@ TEST_P(VcpuState, MachineChecksTheVmmReports)
 	m->entries[0] = { 0x17a, 0, 0 };	// MCG_STATUS
 	m->entries[1] = { 0x405, 0, 0 };	// MC1_STATUS
 	m->entries[2] = { 0x406, 0, 0 };	// MC1_ADDR
-	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m), 3);
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m.get()), 3);
 	EXPECT_EQ(m->entries[0].data, 5u);
 	EXPECT_EQ(m->entries[1].data, mce.status);
 	EXPECT_EQ(m->entries[2].data, 0x123000u);

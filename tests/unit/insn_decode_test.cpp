@@ -5,6 +5,7 @@
 
 extern "C" {
 #include "insn_decode.h"
+#include "x86_rules.h"
 }
 
 namespace {
@@ -147,13 +148,102 @@ TEST(InsnDecode, RejectsWhatItDoesNotEmulate)
 	mmio_insn in{};
 	const uint8_t reg_reg[] = { 0x89, 0xc0 };	// mov eax, eax: no memory operand
 	EXPECT_EQ(insn_decode_mmio(reg_reg, sizeof(reg_reg), 64, &in), -1);
-	const uint8_t add[] = { 0x01, 0x07 };		// add [rdi], eax
-	EXPECT_EQ(insn_decode_mmio(add, sizeof(add), 64, &in), -1);
+	const uint8_t imul[] = { 0x0f, 0xaf, 0x07 };	// imul eax, [rdi]
+	EXPECT_EQ(insn_decode_mmio(imul, sizeof(imul), 64, &in), -1);
 	const uint8_t truncated[] = { 0x8b, 0x84 };	// needs SIB + disp32
 	EXPECT_EQ(insn_decode_mmio(truncated, sizeof(truncated), 64, &in), -1);
 	const uint8_t prefixes_only[15] = { 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
 					    0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66 };
 	EXPECT_EQ(insn_decode_mmio(prefixes_only, sizeof(prefixes_only), 64, &in), -1);
+}
+
+// String stores and moves (SDM Vol. 2B STOS, MOVS): implicit operands,
+// REP, the source segment override and the address size.
+TEST(InsnDecode, RepStosAndMovs)
+{
+	auto in = decode({ 0xf3, 0xab }, 32);	// rep stosd
+	EXPECT_EQ(in.len, 2);
+	EXPECT_EQ(in.op, MMIO_STOS);
+	EXPECT_EQ(in.size, 4);
+	EXPECT_TRUE(in.rep);
+	EXPECT_EQ(in.addr_size, 1);
+	EXPECT_FALSE(in.high_byte);
+
+	in = decode({ 0xaa }, 16);		// stosb
+	EXPECT_EQ(in.op, MMIO_STOS);
+	EXPECT_EQ(in.size, 1);
+	EXPECT_FALSE(in.rep);
+	EXPECT_EQ(in.addr_size, 0);
+
+	in = decode({ 0xf3, 0x66, 0xa5 }, 64);	// rep movsw
+	EXPECT_EQ(in.len, 3);
+	EXPECT_EQ(in.op, MMIO_MOVS);
+	EXPECT_EQ(in.size, 2);
+	EXPECT_EQ(in.addr_size, 2);
+	EXPECT_EQ(in.seg, X86_SEG_DS);
+
+	in = decode({ 0x26, 0x67, 0x48, 0xa5 }, 64);	// movsq es:[esi] (a32)
+	EXPECT_EQ(in.size, 8);
+	EXPECT_EQ(in.addr_size, 1);
+	EXPECT_EQ(in.seg, X86_SEG_ES);
+
+	in = decode({ 0x64, 0xa4 }, 32);		// movsb fs:[esi]
+	EXPECT_EQ(in.seg, 4);
+	EXPECT_EQ(in.size, 1);
+}
+
+// Read-modify-write forms drivers use on device registers.
+TEST(InsnDecode, AluTestAndXchgForms)
+{
+	auto in = decode({ 0x09, 0x07 }, 64);	// or [rdi], eax
+	EXPECT_EQ(in.op, MMIO_ALU);
+	EXPECT_EQ(in.alu, X86_ALU_OR);
+	EXPECT_FALSE(in.to_reg);
+	EXPECT_EQ(in.size, 4);
+	EXPECT_EQ(in.reg, 0);
+
+	in = decode({ 0x48, 0x2b, 0x4f, 0x08 }, 64);	// sub rcx, [rdi+8]
+	EXPECT_EQ(in.len, 4);
+	EXPECT_EQ(in.alu, X86_ALU_SUB);
+	EXPECT_TRUE(in.to_reg);
+	EXPECT_EQ(in.size, 8);
+	EXPECT_EQ(in.reg, 1);
+
+	in = decode({ 0x81, 0x67, 0x04, 0xff, 0xff, 0xfe, 0xff }, 32);	// and dword [edi+4], ~0x10000
+	EXPECT_EQ(in.len, 7);
+	EXPECT_EQ(in.alu, X86_ALU_AND);
+	EXPECT_TRUE(in.has_imm);
+	EXPECT_EQ(in.imm, 0xfffffffffffeffffULL);
+
+	in = decode({ 0x83, 0x3f, 0xff }, 32);	// cmp dword [edi], -1
+	EXPECT_EQ(in.len, 3);
+	EXPECT_EQ(in.alu, X86_ALU_CMP);
+	EXPECT_EQ(in.size, 4);
+	EXPECT_EQ(in.imm, ~0ULL);
+
+	in = decode({ 0x80, 0x0f, 0x80 }, 16);	// or byte [bx], 0x80
+	EXPECT_EQ(in.size, 1);
+	EXPECT_EQ(in.imm, 0xffffffffffffff80ULL);
+
+	in = decode({ 0xf7, 0x07, 0x00, 0x00, 0x01, 0x00 }, 32);	// test dword [edi], 0x10000
+	EXPECT_EQ(in.op, MMIO_TEST);
+	EXPECT_EQ(in.len, 6);
+	EXPECT_EQ(in.imm, 0x10000u);
+
+	in = decode({ 0x84, 0x27 }, 32);	// test [edi], ah
+	EXPECT_EQ(in.op, MMIO_TEST);
+	EXPECT_TRUE(in.high_byte);
+	EXPECT_EQ(in.reg, 0);
+
+	in = decode({ 0x87, 0x0f }, 32);	// xchg [edi], ecx
+	EXPECT_EQ(in.op, MMIO_XCHG);
+	EXPECT_EQ(in.reg, 1);
+
+	mmio_insn bad{};
+	uint8_t neg[] = { 0xf7, 0x1f };		// neg dword [edi]: not emulated
+	EXPECT_EQ(insn_decode_mmio(neg, sizeof(neg), 32, &bad), -1);
+	uint8_t reg[] = { 0x01, 0xc0 };		// add eax, eax: no memory operand
+	EXPECT_EQ(insn_decode_mmio(reg, sizeof(reg), 32, &bad), -1);
 }
 
 } // namespace

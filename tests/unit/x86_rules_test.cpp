@@ -278,3 +278,44 @@ TEST(Exceptions, WhichPushAnErrorCode)
 	for (unsigned v : { 0u, 1u, 2u, 3u, 6u, 7u, 9u, 15u, 16u, 18u, 19u, 20u, 21u, 31u, 32u })
 		EXPECT_FALSE(exception_has_error_code(v)) << v;
 }
+
+// The ALU's status flags, on cases worked out by hand from the SDM.
+TEST(Alu, AddSubAndTheirFlags)
+{
+	u64 f;
+	// 0x7f + 1 (byte): signed overflow, AF, SF.
+	EXPECT_EQ(alu_exec(X86_ALU_ADD, 1, 0x7f, 1, 0x2, &f), 0x80u);
+	EXPECT_EQ(f & X86_ALU_FLAGS, 0x800u | 0x80 | 0x10);
+	// 0xffffffff + 1 (dword): carry, zero, AF, PF.
+	EXPECT_EQ(alu_exec(X86_ALU_ADD, 4, 0xffffffff, 1, 0x2, &f), 0u);
+	EXPECT_EQ(f & X86_ALU_FLAGS, 0x1u | 0x40 | 0x10 | 0x4);
+	// ADC with CF in: 0xfffe + 1 + 1 (word) = 0 with carry.
+	EXPECT_EQ(alu_exec(X86_ALU_ADC, 2, 0xfffe, 1, 0x3, &f), 0u);
+	EXPECT_TRUE(f & 1);
+	// ADC of ~0 + ~0 + 1 (qword): ~0 with carry.
+	EXPECT_EQ(alu_exec(X86_ALU_ADC, 8, ~0ULL, ~0ULL, 1, &f), ~0ULL);
+	EXPECT_TRUE(f & 1);
+	// 0 - 1 (byte): borrow, SF, AF, PF (0xff has even parity).
+	EXPECT_EQ(alu_exec(X86_ALU_SUB, 1, 0, 1, 0x2, &f), 0xffu);
+	EXPECT_EQ(f & X86_ALU_FLAGS, 0x1u | 0x80 | 0x10 | 0x4);
+	// CMP 0x80, 1 (byte): 0x7f, signed overflow, AF.
+	EXPECT_EQ(alu_exec(X86_ALU_CMP, 1, 0x80, 1, 0x2, &f), 0x7fu);
+	EXPECT_EQ(f & X86_ALU_FLAGS, 0x800u | 0x10);
+	// SBB with CF in: 5 - 5 - 1 borrows.
+	EXPECT_EQ(alu_exec(X86_ALU_SBB, 4, 5, 5, 1, &f), 0xffffffffu);
+	EXPECT_TRUE(f & 1);
+	// Bits outside the operand size are ignored, others in RFLAGS kept.
+	EXPECT_EQ(alu_exec(X86_ALU_ADD, 1, 0x1ff, 0x100, 0x202, &f), 0xffu);
+	EXPECT_EQ(f & ~X86_ALU_FLAGS, 0x202u);
+}
+
+TEST(Alu, LogicClearsCarryAndOverflow)
+{
+	u64 f;
+	EXPECT_EQ(alu_exec(X86_ALU_AND, 4, 0xf0f0, 0x0ff0, 0x8d5 | 2, &f), 0x00f0u);
+	EXPECT_EQ(f & X86_ALU_FLAGS, 0x4u);	// PF only: 0xf0 has four bits
+	EXPECT_EQ(alu_exec(X86_ALU_OR, 2, 0x8000, 1, 0x2, &f), 0x8001u);
+	EXPECT_EQ(f & X86_ALU_FLAGS, 0x80u);	// SF; 0x01 is odd parity
+	EXPECT_EQ(alu_exec(X86_ALU_XOR, 8, 0x1234, 0x1234, 0x2, &f), 0u);
+	EXPECT_EQ(f & X86_ALU_FLAGS, 0x44u);	// ZF, PF
+}

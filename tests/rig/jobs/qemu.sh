@@ -85,6 +85,9 @@ for dev in /dev/kvm /dev/kvmx; do
 	tag=$(basename $dev)
 	qemu_boot "$tag.microvm" $dev -M microvm -accel kvm,kernel-irqchip=off
 	qemu_boot "$tag.pc-seabios" $dev -M pc -accel kvm,kernel-irqchip=off
+	# A standard VGA: its BIOS clears the legacy window (MMIO) with REP STOS,
+	# and QEMU logs the writes to its frame buffer (KVM_GET_DIRTY_LOG).
+	qemu_boot "$tag.pc-vga" $dev -M pc -accel kvm,kernel-irqchip=off -vga std
 done
 qemu_shell kvmx.microvm-shell /dev/kvmx -M microvm -accel kvm,kernel-irqchip=off
 dmesg_clean qemu.dmesg-clean qemu
