@@ -33,8 +33,12 @@ static int access_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len,
 		hva = (void __user *)(s.hva + (gpa - (s.base_gfn << PAGE_SHIFT)));
 		if (write ? copy_to_user(hva, buf, chunk) : copy_from_user(buf, hva, chunk))
 			return -EFAULT;
-		/* Written for the guest, not through EPT: the dirty log must see it. */
-		if (write && (s.flags & KVMX_MEM_LOG_DIRTY_PAGES))
+		/*
+		 * Written for the guest, not through EPT: the dirty log must see
+		 * it.  Checked again under the lock, not in the copy @s: logging
+		 * may have been turned on while the write slept.
+		 */
+		if (write)
 			kvmx_mark_page_dirty(v->vm, gpa >> PAGE_SHIFT);
 		gpa += chunk;
 		buf += chunk;

@@ -9,6 +9,7 @@
  * io_uring's do, unless it has CAP_IPC_LOCK.
  */
 #include <linux/capability.h>
+#include <linux/compat.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -149,27 +150,21 @@ void kvmx_mark_page_dirty(struct kvmx_vm *vm, u64 gfn)
 }
 
 /*
- * Turn logging on or off for a slot that stays where it is (KVM's
- * FLAGS_ONLY change).  On: every mapping goes, so that each page's first
- * write faults (and is logged), and faults in flight start over.  Off:
- * read-only leaves become writable on their next write fault.
+ * Turn logging on (its bitmap already allocated) or off for a slot (KVM's
+ * FLAGS_ONLY change, or with a move).  On: every mapping goes, so that each
+ * page's first write faults (and is logged), and faults in flight start
+ * over.  Off: read-only leaves become writable on their next write fault.
  */
-static int set_dirty_logging(struct kvmx_vm *vm, struct kvmx_memslot *s, bool on)
+static void set_dirty_logging(struct kvmx_vm *vm, struct kvmx_memslot *s, bool on)
 {
-	int r;
-
 	if (!on) {
 		free_dirty_bitmap(s);
 		s->flags &= ~KVMX_MEM_LOG_DIRTY_PAGES;
-		return 0;
+		return;
 	}
-	r = alloc_dirty_bitmap(s);
-	if (r)
-		return r;
 	s->flags |= KVMX_MEM_LOG_DIRTY_PAGES;
 	vm->slots_gen++;
 	kvmx_ept_zap(vm, s->base_gfn, s->npages);
-	return 0;
 }
 
 /*
@@ -180,7 +175,7 @@ static int set_dirty_logging(struct kvmx_vm *vm, struct kvmx_memslot *s, bool on
 int kvmx_get_dirty_log(struct kvmx_vm *vm, const struct kvmx_dirty_log *log)
 {
 	struct kvmx_memslot *s;
-	unsigned long *snap;
+	unsigned long *snap, any = 0;
 	size_t n;
 	u64 i;
 	int r;
@@ -210,12 +205,19 @@ int kvmx_get_dirty_log(struct kvmx_vm *vm, const struct kvmx_dirty_log *log)
 		unsigned long b;
 
 		snap[i] = bits;
+		any |= bits;
 		for_each_set_bit(b, &bits, BITS_PER_LONG)
 			kvmx_ept_write_protect(vm, s->base_gfn + i * BITS_PER_LONG + b);
+		if (!(i % 512))
+			cond_resched();	/* a large slot: up to 2^24 pages */
 	}
-	kvmx_ept_flush_all(vm);
+	/* Nothing was writable since the last call: no CPU to interrupt. */
+	if (any)
+		kvmx_ept_flush_all(vm);
 	mutex_unlock(&vm->lock);
-	r = copy_to_user(u64_to_user_ptr(log->padding2), snap, n) ? -EFAULT : 0;
+	/* A 32-bit VMM's pointer fills only the low half of the union. */
+	r = copy_to_user(in_compat_syscall() ? compat_ptr((u32)log->padding2) :
+			 u64_to_user_ptr(log->padding2), snap, n) ? -EFAULT : 0;
 	kvfree(snap);
 	return r;
 }
@@ -271,21 +273,29 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 		 */
 		u32 changed = s->flags ^ r->flags;
 
+		bool log_on = r->flags & KVMX_MEM_LOG_DIRTY_PAGES;
+
 		if (s->npages != npages || s->hva != r->userspace_addr ||
 		    (changed & ~KVMX_MEM_LOG_DIRTY_PAGES)) {
 			err = -EINVAL;
 			goto out;
 		}
-		if (s->base_gfn != gfn) {
-			if (overlaps(vm, r->slot, gfn, npages)) {
-				err = -EEXIST;
+		if (s->base_gfn != gfn && overlaps(vm, r->slot, gfn, npages)) {
+			err = -EEXIST;
+			goto out;
+		}
+		/* What can fail comes first: a refused call changes nothing. */
+		if (changed && log_on) {
+			err = alloc_dirty_bitmap(s);
+			if (err)
 				goto out;
-			}
+		}
+		if (s->base_gfn != gfn) {
 			unpinned = unmap_slot(vm, s);
 			s->base_gfn = gfn;
 		}
 		if (changed)
-			err = set_dirty_logging(vm, s, r->flags & KVMX_MEM_LOG_DIRTY_PAGES);
+			set_dirty_logging(vm, s, log_on);
 		goto out;
 	}
 	if (overlaps(vm, r->slot, gfn, npages)) {

@@ -125,8 +125,9 @@ static int complete_rmw_write(struct kvmx_vcpu *v)
 		kvmx_reg_write(v, v->mmio.reg,
 			       insn_mmio_load_result(&v->mmio, kvmx_reg_read(v, v->mmio.reg),
 						     v->mmio_read));
-	else
-		vmcs_write(VMCS_GUEST_RFLAGS, v->mmio_rflags);
+	else	/* only the status flags: the VMM may have set the others since */
+		vmcs_write(VMCS_GUEST_RFLAGS,
+			   (vmcs_read(VMCS_GUEST_RFLAGS) & ~X86_ALU_FLAGS) | v->mmio_rflags);
 	kvmx_skip_bytes(v, v->mmio.len);
 	return 1;
 }
@@ -158,7 +159,7 @@ static int complete_rmw_read(struct kvmx_vcpu *v)
 		kvmx_skip_bytes(v, in->len);
 		return 1;
 	}
-	v->mmio_rflags = rflags;
+	v->mmio_rflags = rflags & X86_ALU_FLAGS;
 	mmio_exit(v, v->mmio_gpa, true, res);
 	kvmx_complete_after_userspace(v, complete_rmw_write);
 	return 0;

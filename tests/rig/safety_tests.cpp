@@ -510,21 +510,21 @@ TEST(KvmxSafety, EmulatedPagingChangeFlushesTheGuestTlb)
 }
 
 // KVM_EXIT_INTERNAL_ERROR laid out as KVM's: an MMIO access kvmx can't
-// decode (ADD to memory) reports flags, the instruction bytes, the exit and
+// decode (NEG of memory) reports flags, the instruction bytes, the exit and
 // the CPU, each in its own slot, ndata counting them.
 TEST(KvmxSafety, InternalErrorDataLayout)
 {
 	Env e("/dev/kvmx");
-	e.real_mode({ 0x67, 0x80, 0x05, 0x00, 0x00, 0x20, 0x00, 0x01, 0xf4 });	// add byte [0x200000],1
+	e.real_mode({ 0x67, 0xf6, 0x1d, 0x00, 0x00, 0x20, 0x00, 0xf4 });	// neg byte [0x200000]
 	unreal_ds(e);
 	ASSERT_EQ(e.run_once(), 0);
 	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_INTERNAL_ERROR);
 	EXPECT_EQ(e.run->emulation_failure.suberror, (unsigned)KVMX_INTERNAL_ERROR_EMULATION);
 	EXPECT_EQ(e.run->emulation_failure.ndata, 9u);
 	EXPECT_EQ(e.run->emulation_failure.flags, KVMX_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES);
-	EXPECT_GE(e.run->emulation_failure.insn_size, 8);
+	EXPECT_GE(e.run->emulation_failure.insn_size, 7);
 	EXPECT_EQ(e.run->emulation_failure.insn_bytes[0], 0x67);
-	EXPECT_EQ(e.run->emulation_failure.insn_bytes[1], 0x80);
+	EXPECT_EQ(e.run->emulation_failure.insn_bytes[1], 0xf6);
 	EXPECT_EQ(e.run->internal.data[3], 48u) << "exit reason: EPT violation";
 	EXPECT_EQ(e.run->internal.data[4] & 2, 2u) << "qualification: a write";
 	EXPECT_EQ(e.run->internal.data[8], static_cast<uint64_t>(sched_getcpu())) << "CPU";
