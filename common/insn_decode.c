@@ -65,6 +65,17 @@ static u64 sign_extend(u64 v, unsigned int bytes)
 	return bytes >= 8 ? v : (u64)((s64)(v << shift) >> shift);
 }
 
+/* The @size-byte immediate at code[*i], sign-extended; -1 past @avail. */
+static int take_imm(const u8 *code, unsigned int avail, unsigned int *i, unsigned int size,
+		    u64 *imm)
+{
+	if (*i + size > avail)
+		return -1;
+	*imm = sign_extend(read_imm(code + *i, size), size);
+	*i += size;
+	return 0;
+}
+
 int insn_decode_mmio(const u8 *code, unsigned int avail, unsigned int mode,
 		     struct mmio_insn *out)
 {
@@ -130,14 +141,8 @@ int insn_decode_mmio(const u8 *code, unsigned int avail, unsigned int mode,
 		out->size = (opc & 1) ? op_size : 1;
 		out->reg_size = out->size;
 		/* imm16/imm32; a 64-bit store takes a sign-extended imm32 */
-		{
-			unsigned int isz = out->size > 4 ? 4 : out->size;
-
-			if (i + isz > avail)
-				return -1;
-			out->imm = sign_extend(read_imm(code + i, isz), isz);
-			i += isz;
-		}
+		if (take_imm(code, avail, &i, out->size > 4 ? 4 : out->size, &out->imm))
+			return -1;
 		break;
 	case 0xa0: case 0xa1: case 0xa2: case 0xa3:
 		if (i + addr_size > avail)
@@ -185,14 +190,11 @@ int insn_decode_mmio(const u8 *code, unsigned int avail, unsigned int mode,
 		out->size = (opc & 1) ? op_size : 1;
 		out->reg_size = out->size;
 		i += mlen;
-		{
-			unsigned int isz = opc == 0x83 || !(opc & 1) ? 1 : out->size > 4 ? 4 : out->size;
-
-			if (i + isz > avail)
-				return -1;
-			out->imm = sign_extend(read_imm(code + i, isz), isz);
-			i += isz;
-		}
+		/* 80 and 83 take imm8, 81 imm16/imm32 (sign-extended for 64 bits) */
+		if (take_imm(code, avail, &i,
+			     opc == 0x83 || !(opc & 1) ? 1 : out->size > 4 ? 4 : out->size,
+			     &out->imm))
+			return -1;
 		break;
 	case 0xa4: case 0xa5: case 0xaa: case 0xab:
 		/* MOVS, STOS: the operands are implicit, no ModRM. */
