@@ -206,6 +206,41 @@ u64 alu_exec(unsigned int op, unsigned int size, u64 dst, u64 src, u64 rflags, u
 	return res;
 }
 
+void pvclock_scale(u64 tsc_hz, u32 *mul, s8 *shift)
+{
+	u64 ns = 1000000000ULL, hz = tsc_hz;
+	int sh = 0;
+
+	/*
+	 * Bring hz within 32 bits and below twice ns (shifting delta right),
+	 * then just above ns (shifting it left), so that mul = ns / hz as a
+	 * 0.32 fixed-point fraction loses as few bits as possible.
+	 */
+	while (hz > 2 * ns || (hz >> 32)) {
+		hz >>= 1;
+		sh--;
+	}
+	while (hz <= ns) {
+		if (hz & 0x80000000ULL)
+			ns >>= 1;
+		else
+			hz <<= 1;
+		sh++;
+	}
+	*mul = (u32)((ns << 32) / hz);
+	*shift = (s8)sh;
+}
+
+u64 pvclock_ns(u64 delta, u32 mul, s8 shift)
+{
+	if (shift < 0)
+		delta >>= -shift;
+	else
+		delta <<= shift;
+	/* 64 x 32 bits, the upper 64 of the 96-bit product: no overflow. */
+	return (u64)(((unsigned __int128)delta * mul) >> 32);
+}
+
 /* UC, WC, WT, WP, WB: the types an MTRR may hold (no UC-). */
 static bool mtrr_type_valid(u8 t)
 {

@@ -85,6 +85,15 @@ enum x86_alu { X86_ALU_ADD, X86_ALU_OR, X86_ALU_ADC, X86_ALU_SBB, X86_ALU_AND, X
  */
 u64 alu_exec(unsigned int op, unsigned int size, u64 dst, u64 src, u64 rflags, u64 *out);
 
+/*
+ * kvmclock's TSC-to-nanoseconds scale (pvclock, Linux's
+ * Documentation/virt/kvm/x86/msr.rst): ns = ((delta << shift) * mul) >> 32,
+ * a negative shift shifting right.  pvclock_scale() picks the largest
+ * 32-bit @mul for a TSC of @tsc_hz; pvclock_ns() is what the guest computes.
+ */
+void pvclock_scale(u64 tsc_hz, u32 *mul, s8 *shift);
+u64 pvclock_ns(u64 delta, u32 mul, s8 shift);
+
 /* May @data be written to MTRR @msr on a CPU with @maxphyaddr address bits? */
 bool mtrr_valid(u32 msr, u64 data, unsigned int maxphyaddr);
 

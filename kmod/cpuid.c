@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <asm/fpu/xcr.h>
+#include <asm/kvm_para.h>
 #include <asm/processor.h>
 
 #include "kvmx.h"
@@ -116,6 +117,22 @@ int kvmx_cpuid_init(void)
 			e->edx &= BIT(8);	/* invariant TSC */
 		}
 	}
+	/*
+	 * KVM's leaves (Documentation/virt/kvm/x86/cpuid.rst): the signature,
+	 * and kvmclock through both its MSR pairs.  Put there by hand, since
+	 * the host's CPUID says nothing about them.
+	 */
+	e = &supported[nr_supported++];
+	memset(e, 0, sizeof(*e));
+	e->function = KVM_CPUID_SIGNATURE;
+	e->eax = KVM_CPUID_FEATURES;
+	memcpy(&e->ebx, "KVMK", 4);
+	memcpy(&e->ecx, "VMKV", 4);
+	memcpy(&e->edx, "M\0\0\0", 4);
+	e = &supported[nr_supported++];
+	memset(e, 0, sizeof(*e));
+	e->function = KVM_CPUID_FEATURES;
+	e->eax = BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_CLOCKSOURCE2);
 	return 0;
 }
 

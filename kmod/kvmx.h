@@ -89,6 +89,10 @@ struct kvmx_vm {
 	struct kvmx_vmcs_request *snap_req;
 	wait_queue_head_t snap_wq;
 	u64 tss_addr, identity_map_addr;	/* accepted, unused: UG */
+	/* kvmclock (kvmclock.c): the clock's offset from the host's boot time */
+	s64 kvmclock_offset;
+	u32 kvmclock_gen;		/* bumped by KVM_SET_CLOCK */
+	u64 wall_clock_msr;
 	atomic_long_t pinned_pages;
 	atomic_long_t ept_pages;
 };
@@ -197,6 +201,10 @@ struct kvmx_vcpu {
 	u32 sipi_vector;		/* KVM_SET_VCPU_EVENTS keeps it for the VMM */
 	bool sigset_active;		/* KVM_SET_SIGNAL_MASK: this mask in KVM_RUN */
 	sigset_t sigset;
+	/* kvmclock (kvmclock.c): MSR_KVM_SYSTEM_TIME, and when to rewrite it */
+	u64 kvmclock_msr;
+	u32 kvmclock_version, kvmclock_gen;
+	bool kvmclock_stale;
 	/* Machine-check MSRs (mce.c): capabilities, status, control, banks */
 	u64 mcg_cap, mcg_status, mcg_ctl;
 	u64 mce_banks[4 * KVMX_MAX_MCE_BANKS];
@@ -285,6 +293,15 @@ void kvmx_update_entry_ctls(struct kvmx_vcpu *v);
 long kvmx_vcpu_state_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
 void kvmx_sigset_activate(struct kvmx_vcpu *v);
 void kvmx_sigset_deactivate(struct kvmx_vcpu *v);
+
+/* ---- kvmclock.c: the paravirtual clock, KVM_GET/SET_CLOCK ---- */
+void kvmx_kvmclock_init(struct kvmx_vm *vm);
+bool kvmx_kvmclock_stale(struct kvmx_vcpu *v);
+void kvmx_kvmclock_update(struct kvmx_vcpu *v);
+int kvmx_kvmclock_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
+int kvmx_kvmclock_set_msr(struct kvmx_vcpu *v, u32 index, u64 data);
+int kvmx_get_clock(struct kvmx_vm *vm, struct kvmx_clock_data __user *u);
+int kvmx_set_clock(struct kvmx_vm *vm, struct kvmx_clock_data __user *u);
 
 /* ---- mce.c: the guest's machine-check MSRs, KVM_X86_SETUP_MCE/SET_MCE ---- */
 void kvmx_mce_init(struct kvmx_vcpu *v);

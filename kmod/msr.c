@@ -31,7 +31,8 @@ static const u32 kvmx_msr_list[] = {
 	MSR_KERNEL_GS_BASE, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_TSC,
 	MSR_IA32_MISC_ENABLE, MSR_IA32_APICBASE, MSR_IA32_FEAT_CTL,
 	MSR_IA32_UCODE_REV, MSR_MTRRcap, MSR_MTRRdefType,
-	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
+	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW,
+	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
 };
 
 /* The MTRRs: stored for the guest and the VMM, checked as KVM checks them. */
@@ -137,19 +138,14 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 	case MSR_MTRRcap:
 		*data = X86_MTRR_CAP;
 		break;
-	case MSR_KVM_WALL_CLOCK:
-	case MSR_KVM_SYSTEM_TIME:
-		/* kvmclock is not offered (no KVM CPUID leaves): off. */
-		if (!host)
-			return 1;
-		*data = 0;
-		break;
 	default:
 		if (mtrr_slot(v, index)) {
 			*data = *mtrr_slot(v, index);
 			break;
 		}
-		r = kvmx_mce_get_msr(v, index, data, host);
+		r = kvmx_kvmclock_get_msr(v, index, data);
+		if (r == -ENOENT)
+			r = kvmx_mce_get_msr(v, index, data, host);
 		return r == -ENOENT ? 1 : r;
 	}
 	return 0;
@@ -209,6 +205,7 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		if (!(kvmx_ctls.proc & PROC_TSC_OFFSETTING))
 			return host ? 0 : 1;
 		vmcs_write(VMCS_TSC_OFFSET, data - rdtsc());
+		v->kvmclock_stale = true;	/* its TSC timestamp is now wrong */
 		break;
 	case MSR_IA32_MISC_ENABLE:
 		v->misc_enable = data;
@@ -223,10 +220,6 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		return host ? 0 : 1;	/* locked */
 	case MSR_IA32_UCODE_REV:
 		break;	/* accepted, ignored */
-	case MSR_KVM_WALL_CLOCK:
-	case MSR_KVM_SYSTEM_TIME:
-		/* The VMM may restore "off"; turning kvmclock on is refused. */
-		return host && !data ? 0 : 1;
 	default:
 		if (mtrr_slot(v, index)) {
 			if (!mtrr_valid(index, data, boot_cpu_data.x86_phys_bits))
@@ -234,7 +227,9 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 			*mtrr_slot(v, index) = data;
 			break;
 		}
-		r = kvmx_mce_set_msr(v, index, data, host);
+		r = kvmx_kvmclock_set_msr(v, index, data);
+		if (r == -ENOENT)
+			r = kvmx_mce_set_msr(v, index, data, host);
 		return r == -ENOENT ? 1 : r;
 	}
 	return 0;

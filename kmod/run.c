@@ -474,6 +474,9 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			break;
 		}
 		cond_resched();
+		/* Before any entry: the guest may have just enabled kvmclock. */
+		if (unlikely(kvmx_kvmclock_stale(v)))
+			kvmx_kvmclock_update(v);
 		if (take_triple_fault(v)) {
 			r = 0;
 			break;

@@ -87,6 +87,8 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_DEBUGREGS:
 	case KVMX_CAP_GET_TSC_KHZ:
 		return 1;
+	case KVMX_CAP_ADJUST_CLOCK:
+		return KVMX_CLOCK_REALTIME;	/* the flags KVM_SET/GET_CLOCK honour */
 	case KVMX_CAP_MCE:
 		return KVMX_MAX_MCE_BANKS;	/* QEMU reads the bank limit here */
 	case KVMX_CAP_XSAVE:
@@ -169,6 +171,10 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 		return kvmx_create_vcpu(vm, arg);
 	case KVMX_GET_VM_ID:
 		return vm->id;
+	case KVMX_GET_CLOCK:
+		return kvmx_get_clock(vm, argp);
+	case KVMX_SET_CLOCK:
+		return kvmx_set_clock(vm, argp);
 	case KVMX_GET_DIRTY_LOG: {
 		struct kvmx_dirty_log log;
 
@@ -232,6 +238,7 @@ int kvmx_create_vm(unsigned long type)
 	mutex_init(&vm->snap_lock);
 	init_waitqueue_head(&vm->snap_wq);
 	vm->snap_vcpu = -1;
+	kvmx_kvmclock_init(vm);
 	err = kvmx_ept_init(vm);
 	if (err) {
 		vm_free(vm);

@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "rig_env.hpp"
+#include "system.hpp"
 
 using rig::Env;
 
@@ -515,6 +517,77 @@ TEST_P(VcpuState, DirtyLogReportsWrittenPages)
 	ASSERT_EQ(e.run_once(), 0);
 	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
 	EXPECT_EQ(e.mem->host()[0x3000], 1);
+}
+
+// kvmclock: the KVM leaves advertise it; a guest that writes
+// MSR_KVM_SYSTEM_TIME_NEW gets a time info from which the VM's clock
+// (KVM_GET_CLOCK) follows with its TSC; KVM_SET_CLOCK moves that clock; the
+// wall clock plus the clock is the real time.
+TEST_P(VcpuState, KvmclockFollowsTheVmsClock)
+{
+	Env e(GetParam());
+	// mov ecx, 0x4b564d01 ; mov eax, 0x3001 ; xor edx, edx ; wrmsr ;
+	// mov ecx, 0x4b564d00 ; mov eax, 0x4000 ; wrmsr ; hlt
+	e.real_mode({ 0x66, 0xb9, 0x01, 0x4d, 0x56, 0x4b, 0x66, 0xb8, 0x01, 0x30, 0x00, 0x00,
+		      0x66, 0x31, 0xd2, 0x0f, 0x30, 0x66, 0xb9, 0x00, 0x4d, 0x56, 0x4b, 0x66, 0xb8,
+		      0x00, 0x40, 0x00, 0x00, 0x0f, 0x30, 0xf4 });
+	auto supported = kvmx::System(GetParam()).supported_cpuid();
+	bool sig = false, clock = false;
+	for (const auto &c : supported) {
+		if (c.function == 0x40000000)
+			sig = !std::memcmp(&c.ebx, "KVMK", 4) && !std::memcmp(&c.ecx, "VMKV", 4);
+		if (c.function == 0x40000001)
+			clock = (c.eax & 0x9) == 0x9;	// CLOCKSOURCE, CLOCKSOURCE2
+	}
+	EXPECT_TRUE(sig && clock) << "KVM's CPUID leaves";
+	EXPECT_GT(::ioctl(e.sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_ADJUST_CLOCK), 0);
+
+	kvmx_clock_data c{};
+	c.clock = 1000000000000ULL;	// 1000 s
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_CLOCK, &c), 0);
+	c.flags = 1u << 8;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_CLOCK, &c), EINVAL);
+	ASSERT_EQ(e.run_once(), 0);
+	ASSERT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_HLT);
+	kvmx_clock_data now{};
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_CLOCK, &now), 0);
+	EXPECT_GE(now.clock, 1000000000000ULL);
+	EXPECT_LT(now.clock, 1000000000000ULL + 60000000000ULL) << "the clock moved from 1000 s";
+
+	struct {
+		uint32_t version, pad0;
+		uint64_t tsc_timestamp, system_time;
+		uint32_t mul;
+		int8_t shift;
+		uint8_t flags, pad[2];
+	} __attribute__((packed)) t;
+	static_assert(sizeof(t) == 32);
+	std::memcpy(&t, e.mem->host() + 0x3000, sizeof(t));
+	EXPECT_EQ(t.version % 2, 0u);
+	EXPECT_GT(t.version, 0u);
+	EXPECT_NE(t.mul, 0u);
+	EXPECT_LE(t.system_time, now.clock);
+	EXPECT_GE(t.system_time, 1000000000000ULL);
+	// The guest's reading now, from its TSC: within 100 ms of the VM's clock.
+	rig::Msrs m(1);
+	m->entries[0] = { 0x10, 0, 0 };	// IA32_TSC
+	ASSERT_EQ(::ioctl(e.vcpu.get(), KVMX_GET_MSRS, m.get()), 1);
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_CLOCK, &now), 0);
+	uint64_t delta = m->entries[0].data - t.tsc_timestamp;
+	delta = t.shift < 0 ? delta >> -t.shift : delta << t.shift;
+	uint64_t guest_ns = t.system_time + uint64_t((unsigned __int128)delta * t.mul >> 32);
+	EXPECT_NEAR(double(guest_ns), double(now.clock), 1e8);
+
+	struct {
+		uint32_t version, sec, nsec;
+	} wc;
+	std::memcpy(&wc, e.mem->host() + 0x4000, sizeof(wc));
+	EXPECT_EQ(wc.version % 2, 0u);
+	EXPECT_GT(wc.version, 0u);
+	timespec real;
+	clock_gettime(CLOCK_REALTIME, &real);
+	double wall = wc.sec + wc.nsec * 1e-9 + now.clock * 1e-9;
+	EXPECT_NEAR(wall, real.tv_sec + real.tv_nsec * 1e-9, 2.0) << "boot time + clock = now";
 }
 
 // What QEMU requires at start-up, and GSI routing refused without an irqchip.

@@ -319,3 +319,22 @@ TEST(Alu, LogicClearsCarryAndOverflow)
 	EXPECT_EQ(alu_exec(X86_ALU_XOR, 8, 0x1234, 0x1234, 0x2, &f), 0u);
 	EXPECT_EQ(f & X86_ALU_FLAGS, 0x44u);	// ZF, PF
 }
+
+// kvmclock's scale: a second of TSC ticks is a second of nanoseconds, to
+// within a few parts per billion, for TSCs from 1 MHz to 10 GHz.
+TEST(Pvclock, ScaleTurnsTicksIntoNanoseconds)
+{
+	for (u64 hz : { 1000000ULL, 999999999ULL, 1000000000ULL, 2100000000ULL, 3499912000ULL,
+			10000000000ULL }) {
+		u32 mul;
+		s8 shift;
+		pvclock_scale(hz, &mul, &shift);
+		EXPECT_GE(mul, 0x80000000u) << hz << ": the multiplier keeps 32 bits";
+		u64 ns = pvclock_ns(hz, mul, shift);
+		EXPECT_NEAR(double(ns), 1e9, 10) << hz;
+		EXPECT_NEAR(double(pvclock_ns(hz * 3600, mul, shift)), 3600e9, 3600 * 10.0) << hz;
+	}
+	EXPECT_EQ(pvclock_ns(0, 0x80000000u, 1), 0u);
+	EXPECT_EQ(pvclock_ns(1000, 0x80000000u, 1), 1000u);	// ×2 ×½
+	EXPECT_EQ(pvclock_ns(1000, 0x80000000u, -1), 250u);	// ½ ×½
+}

@@ -44,6 +44,7 @@
 #define KVMX_CAP_GET_TSC_KHZ		61
 #define KVMX_CAP_IRQ_ROUTING		25
 #define KVMX_CAP_MCE			31
+#define KVMX_CAP_ADJUST_CLOCK		39
 
 /* ---- exit reasons (kvm_run.exit_reason) ---- */
 #define KVMX_EXIT_UNKNOWN		0
@@ -351,6 +352,20 @@ struct kvmx_dirty_log {
 	};
 };
 
+/* KVM_GET/SET_CLOCK: the VM's kvmclock, in nanoseconds */
+struct kvmx_clock_data {
+	__u64 clock;
+	__u32 flags;
+	__u32 pad0;
+	__u64 realtime;
+	__u64 host_tsc;
+	__u32 pad[4];
+};
+
+#define KVMX_CLOCK_TSC_STABLE	2
+#define KVMX_CLOCK_REALTIME	(1 << 2)
+#define KVMX_CLOCK_HOST_TSC	(1 << 3)
+
 /* KVM_X86_SET_MCE: a machine check for the guest */
 struct kvmx_x86_mce {
 	__u64 status;
@@ -380,6 +395,8 @@ struct kvmx_x86_mce {
 #define KVMX_SET_IDENTITY_MAP_ADDR	_IOW(KVMXIO, 0x48, __u64)
 #define KVMX_SET_GSI_ROUTING		_IOW(KVMXIO, 0x6a, struct kvmx_irq_routing)
 #define KVMX_GET_DIRTY_LOG		_IOW(KVMXIO, 0x42, struct kvmx_dirty_log)
+#define KVMX_SET_CLOCK			_IOW(KVMXIO, 0x7b, struct kvmx_clock_data)
+#define KVMX_GET_CLOCK			_IOR(KVMXIO, 0x7c, struct kvmx_clock_data)
 
 /* ---- vCPU fd ---- */
 #define KVMX_RUN		_IO(KVMXIO, 0x80)
