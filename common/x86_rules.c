@@ -237,8 +237,8 @@ u64 pvclock_ns(u64 delta, u32 mul, s8 shift)
 		delta >>= -shift;
 	else
 		delta <<= shift;
-	/* 64 x 32 bits, the upper 64 of the 96-bit product: no overflow. */
-	return (u64)(((unsigned __int128)delta * mul) >> 32);
+	/* (delta * mul) >> 32 of the 96-bit product, in two exact halves. */
+	return (delta >> 32) * mul + (((delta & 0xffffffffULL) * mul) >> 32);
 }
 
 /* UC, WC, WT, WP, WB: the types an MTRR may hold (no UC-). */
