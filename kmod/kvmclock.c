@@ -86,7 +86,10 @@ static void write_wall_clock(struct kvmx_vcpu *v, u64 gpa)
 
 	if (!gpa || kvmx_read_gpa(v, gpa, &version, sizeof(version)))
 		return;
-	version = (version | 1) + 1;	/* odd while we write */
+	/* Odd while we write (whatever was there before), even after. */
+	if (version & 1)
+		version++;
+	version++;
 	wc.version = version;
 	if (kvmx_write_gpa(v, gpa, &wc.version, sizeof(wc.version)))
 		return;
