@@ -210,6 +210,18 @@ static inline u64 string_element_ea(u64 reg, unsigned int addr_size, u64 i, unsi
 }
 
 /*
+ * A string instruction's address or count register @reg after it takes the
+ * value @val (already wrapped at @addr_size): only the bits of the address
+ * size change, except that a 32-bit write in 64-bit mode zero-extends.
+ */
+static inline u64 string_reg_write(u64 reg, u64 val, unsigned int addr_size, unsigned int mode)
+{
+	u64 wmask = (addr_size == 1 && mode == 64) ? ~0ULL : address_size_mask(addr_size);
+
+	return (reg & ~wmask) | val;
+}
+
+/*
  * RAX after IN of @size bytes of @data (SDM Vol. 2A "IN"): 8- and 16-bit
  * results replace AL/AX and keep the rest, a 32-bit one zero-extends.
  */

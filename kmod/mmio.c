@@ -48,12 +48,14 @@ static int string_la(struct kvmx_vcpu *v, unsigned int seg, unsigned int reg, u6
 }
 
 /* rSI/rDI one element on, at the instruction's address size (SDM Vol. 2B). */
-static void string_advance(struct kvmx_vcpu *v, unsigned int reg, u64 wmask)
+static void string_advance(struct kvmx_vcpu *v, unsigned int reg, unsigned int mode)
 {
 	bool down = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_DF;
 
-	v->regs[reg] = (v->regs[reg] & ~wmask) |
-		       string_element_ea(v->regs[reg], v->mmio.addr_size, 1, v->mmio.size, down);
+	v->regs[reg] = string_reg_write(v->regs[reg],
+					string_element_ea(v->regs[reg], v->mmio.addr_size, 1,
+							  v->mmio.size, down),
+					v->mmio.addr_size, mode);
 }
 
 /*
@@ -63,16 +65,15 @@ static void string_advance(struct kvmx_vcpu *v, unsigned int reg, u64 wmask)
 static int complete_string_element(struct kvmx_vcpu *v)
 {
 	u64 mask = address_size_mask(v->mmio.addr_size);
-	/* A 32-bit address register written in 64-bit mode zero-extends. */
-	u64 wmask = (v->mmio.addr_size == 1 && kvmx_code_mode(v) == 64) ? ~0ULL : mask;
+	unsigned int mode = kvmx_code_mode(v);
 
-	string_advance(v, REG_RDI, wmask);
+	string_advance(v, REG_RDI, mode);
 	if (v->mmio.op == MMIO_MOVS)
-		string_advance(v, REG_RSI, wmask);
+		string_advance(v, REG_RSI, mode);
 	if (v->mmio.rep) {
 		u64 rcx = ((v->regs[REG_RCX] & mask) - 1) & mask;
 
-		v->regs[REG_RCX] = (v->regs[REG_RCX] & ~wmask) | rcx;
+		v->regs[REG_RCX] = string_reg_write(v->regs[REG_RCX], rcx, v->mmio.addr_size, mode);
 		if (rcx)
 			return 1;
 	}
@@ -167,13 +168,12 @@ static int complete_rmw_read(struct kvmx_vcpu *v)
 
 int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa)
 {
-	struct kvmx_run *run = v->run;
+	int (*complete)(struct kvmx_vcpu *v);
 	unsigned int mode = kvmx_code_mode(v);
 	u8 insn[X86_MAX_INSN_LEN] = { 0 };
 	u64 rip = vmcs_read(VMCS_GUEST_RIP);
 	u64 gla = (mode == 64 ? 0 : vmcs_read(VMCS_GUEST_CS_BASE)) + rip;
 	unsigned int avail = X86_MAX_INSN_LEN;
-	u64 value;
 
 	if (mode != 64)
 		gla = (u32)gla;
@@ -184,54 +184,50 @@ int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa)
 		kvmx_emulation_failed(v, insn, avail);
 		return 0;
 	}
-	run->exit_reason = KVMX_EXIT_MMIO;
-	run->mmio.phys_addr = gpa;
-	run->mmio.len = v->mmio.size;
-	memset(run->mmio.data, 0, sizeof(run->mmio.data));
-	if (v->mmio.op == MMIO_MOVS) {
+	switch (v->mmio.op) {
+	case MMIO_MOVS: {
+		u64 la, data = 0;
+		int fault;
+
 		/* The EPT violation says which side is the device's. */
 		if (!(v->exit_qual & EPT_QUAL_WRITE)) {
-			run->mmio.is_write = 0;
-			kvmx_complete_after_userspace(v, complete_movs_from_mmio);
+			mmio_exit(v, gpa, false, 0);
+			complete = complete_movs_from_mmio;
+			break;
+		}
+		fault = string_la(v, v->mmio.seg, REG_RSI, &la);
+		if (fault) {
+			kvmx_inject_exception(v, fault, true, 0);
+			return 1;
+		}
+		if (kvmx_access_gla(v, la, &data, v->mmio.size, 0)) {
+			kvmx_emulation_failed(v, insn, avail);
 			return 0;
 		}
-		{
-			u64 la;
-			int fault = string_la(v, v->mmio.seg, REG_RSI, &la);
-
-			if (fault) {
-				kvmx_inject_exception(v, fault, true, 0);
-				return 1;
-			}
-			if (kvmx_access_gla(v, la, run->mmio.data, v->mmio.size, 0)) {
-				kvmx_emulation_failed(v, insn, avail);
-				return 0;
-			}
-		}
-		run->mmio.is_write = 1;
-		kvmx_complete_after_userspace(v, complete_string_element);
-		return 0;
+		mmio_exit(v, gpa, true, data);
+		complete = complete_string_element;
+		break;
 	}
-	if (v->mmio.op == MMIO_ALU || v->mmio.op == MMIO_TEST || v->mmio.op == MMIO_XCHG) {
+	case MMIO_STOS:
+		mmio_exit(v, gpa, true, reg_operand(v));
+		complete = complete_string_element;
+		break;
+	case MMIO_ALU:
+	case MMIO_TEST:
+	case MMIO_XCHG:
 		v->mmio_gpa = gpa;
-		run->mmio.is_write = 0;
-		kvmx_complete_after_userspace(v, complete_rmw_read);
-		return 0;
+		mmio_exit(v, gpa, false, 0);
+		complete = complete_rmw_read;
+		break;
+	case MMIO_STORE_REG:
+	case MMIO_STORE_IMM:
+		mmio_exit(v, gpa, true, reg_operand(v));
+		complete = complete_mmio_write;
+		break;
+	default:	/* the loads */
+		mmio_exit(v, gpa, false, 0);
+		complete = complete_mmio_read;
 	}
-	if (v->mmio.op == MMIO_STOS) {
-		run->mmio.is_write = 1;
-		memcpy(run->mmio.data, &v->regs[REG_RAX], v->mmio.size);
-		kvmx_complete_after_userspace(v, complete_string_element);
-		return 0;
-	}
-	if (v->mmio.op == MMIO_STORE_REG || v->mmio.op == MMIO_STORE_IMM) {
-		run->mmio.is_write = 1;
-		value = insn_mmio_store_value(&v->mmio, kvmx_reg_read(v, v->mmio.reg));
-		memcpy(run->mmio.data, &value, v->mmio.size);
-		kvmx_complete_after_userspace(v, complete_mmio_write);
-	} else {
-		run->mmio.is_write = 0;
-		kvmx_complete_after_userspace(v, complete_mmio_read);
-	}
+	kvmx_complete_after_userspace(v, complete);
 	return 0;
 }

@@ -61,8 +61,6 @@ static int complete_string_io(struct kvmx_vcpu *v)
 {
 	u8 *data = kvmx_pio_data(v);
 	u64 mask = address_size_mask(v->pio.addr_size);
-	/* What a write of the result replaces: 32-bit results zero-extend in 64-bit mode. */
-	u64 wmask = (v->pio.addr_size == 1 && v->pio.mode == 64) ? ~0ULL : mask;
 	unsigned int reg = v->pio.in ? REG_RDI : REG_RSI, i;
 
 	if (v->pio.in) {
@@ -76,13 +74,15 @@ static int complete_string_io(struct kvmx_vcpu *v)
 			}
 		}
 	}
-	v->regs[reg] = (v->regs[reg] & ~wmask) |
-		       string_element_ea(v->pio.reg_start, v->pio.addr_size, v->pio.count,
-					 v->pio.size, v->pio.down);
+	v->regs[reg] = string_reg_write(v->regs[reg],
+					string_element_ea(v->pio.reg_start, v->pio.addr_size,
+							  v->pio.count, v->pio.size, v->pio.down),
+					v->pio.addr_size, v->pio.mode);
 	if (v->pio.rep) {
 		u64 rcx = ((v->regs[REG_RCX] & mask) - v->pio.count) & mask;
 
-		v->regs[REG_RCX] = (v->regs[REG_RCX] & ~wmask) | rcx;
+		v->regs[REG_RCX] = string_reg_write(v->regs[REG_RCX], rcx, v->pio.addr_size,
+						    v->pio.mode);
 		if (rcx)
 			return 1;	/* more to do: run the instruction again */
 	}

@@ -338,3 +338,13 @@ TEST(Pvclock, ScaleTurnsTicksIntoNanoseconds)
 	EXPECT_EQ(pvclock_ns(1000, 0x80000000u, 1), 1000u);	// ×2 ×½
 	EXPECT_EQ(pvclock_ns(1000, 0x80000000u, -1), 250u);	// ½ ×½
 }
+
+// The registers a string instruction writes: only the address size's bits,
+// a 32-bit write in 64-bit mode zero-extending (SDM Vol. 1 3.4.1.1).
+TEST(Segments, StringRegisterWrites)
+{
+	EXPECT_EQ(string_reg_write(0x12345678abcdULL, 0x0002, 0, 16), 0x123456780002ULL);
+	EXPECT_EQ(string_reg_write(0xffffffff00001000ULL, 0x1004, 1, 32), 0xffffffff00001004ULL);
+	EXPECT_EQ(string_reg_write(0xffffffff00001000ULL, 0x1004, 1, 64), 0x1004ULL);
+	EXPECT_EQ(string_reg_write(0xffff, 0x1234567890ULL, 2, 64), 0x1234567890ULL);
+}
