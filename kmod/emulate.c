@@ -35,8 +35,8 @@ static int access_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len,
 			return -EFAULT;
 		/*
 		 * Written for the guest, not through EPT: the dirty log must see
-		 * it.  Checked again under the lock, not in the copy @s: logging
-		 * may have been turned on while the write slept.
+		 * it.  Decided by the slot as it is now, not by the copy @s:
+		 * logging may have been turned on while the write slept.
 		 */
 		if (write)
 			kvmx_mark_page_dirty(v->vm, gpa >> PAGE_SHIFT);

@@ -93,6 +93,7 @@ struct kvmx_vm {
 	s64 kvmclock_offset;
 	u32 kvmclock_gen;		/* bumped by KVM_SET_CLOCK */
 	u64 wall_clock_msr;
+	unsigned int logged_slots;	/* slots with dirty logging on; vm->lock */
 	atomic_long_t pinned_pages;
 	atomic_long_t ept_pages;
 };

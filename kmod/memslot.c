@@ -114,22 +114,25 @@ static size_t bitmap_bytes(u64 npages)
 	return BITS_TO_LONGS(npages) * sizeof(long);
 }
 
-static int alloc_dirty_bitmap(struct kvmx_memslot *s)
+/* Under vm->lock; vm->logged_slots counts the slots that have a bitmap. */
+static int alloc_dirty_bitmap(struct kvmx_vm *vm, struct kvmx_memslot *s)
 {
 	s->dirty_bitmap = kvzalloc(bitmap_bytes(s->npages), GFP_KERNEL_ACCOUNT);
 	if (!s->dirty_bitmap)
 		return -ENOMEM;
 	kvmx_acct_add(kmalloc_bytes, bitmap_bytes(s->npages));
+	WRITE_ONCE(vm->logged_slots, vm->logged_slots + 1);
 	return 0;
 }
 
-static void free_dirty_bitmap(struct kvmx_memslot *s)
+static void free_dirty_bitmap(struct kvmx_vm *vm, struct kvmx_memslot *s)
 {
 	if (!s->dirty_bitmap)
 		return;
 	kvfree(s->dirty_bitmap);
 	s->dirty_bitmap = NULL;
 	kvmx_acct_add(kmalloc_bytes, -(long)bitmap_bytes(s->npages));
+	WRITE_ONCE(vm->logged_slots, vm->logged_slots - 1);
 }
 
 void kvmx_slot_mark_dirty(struct kvmx_memslot *s, u64 gfn)
@@ -141,6 +144,15 @@ void kvmx_slot_mark_dirty(struct kvmx_memslot *s, u64 gfn)
 void kvmx_mark_page_dirty(struct kvmx_vm *vm, u64 gfn)
 {
 	struct kvmx_memslot *s;
+
+	/*
+	 * The write is ordered before this check: logging turned on after
+	 * the check came after the write, and the VMM's first pass over the
+	 * slot sees it.  No logged slot: no lock to take.
+	 */
+	smp_mb();
+	if (!READ_ONCE(vm->logged_slots))
+		return;
 
 	mutex_lock(&vm->lock);
 	s = kvmx_find_slot(vm, gfn);
@@ -158,7 +170,7 @@ void kvmx_mark_page_dirty(struct kvmx_vm *vm, u64 gfn)
 static void set_dirty_logging(struct kvmx_vm *vm, struct kvmx_memslot *s, bool on)
 {
 	if (!on) {
-		free_dirty_bitmap(s);
+		free_dirty_bitmap(vm, s);
 		s->flags &= ~KVMX_MEM_LOG_DIRTY_PAGES;
 		return;
 	}
@@ -226,7 +238,7 @@ static long delete_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
 {
 	long n = unmap_slot(vm, s);
 
-	free_dirty_bitmap(s);
+	free_dirty_bitmap(vm, s);
 	kvfree(s->pages);
 	kvmx_acct_add(kmalloc_bytes, -(long)(s->npages * sizeof(*s->pages)));
 	memset(s, 0, sizeof(*s));
@@ -286,7 +298,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 		}
 		/* What can fail comes first: a refused call changes nothing. */
 		if (changed && log_on) {
-			err = alloc_dirty_bitmap(s);
+			err = alloc_dirty_bitmap(vm, s);
 			if (err)
 				goto out;
 		}
@@ -312,7 +324,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	s->npages = npages;
 	s->hva = r->userspace_addr;
 	s->flags = r->flags;
-	if ((r->flags & KVMX_MEM_LOG_DIRTY_PAGES) && alloc_dirty_bitmap(s)) {
+	if ((r->flags & KVMX_MEM_LOG_DIRTY_PAGES) && alloc_dirty_bitmap(vm, s)) {
 		kvfree(s->pages);
 		kvmx_acct_add(kmalloc_bytes, -(long)(npages * sizeof(*s->pages)));
 		memset(s, 0, sizeof(*s));
