@@ -122,5 +122,60 @@ TEST(CpuidPolicy, HidesX2apicAndDeadlineKeepsHypervisorBit)
 	EXPECT_EQ(e[1].edx, 1u);
 }
 
+TEST(CpuidPolicy, SmpGivesEachVcpuItsApicIdAndOneTopology)
+{
+	std::vector<kvmx_cpuid_entry2> base(5);
+	base[0].function = 0;
+	base[0].eax = 0xd;
+	base[1].function = 1;
+	base[1].ebx = 0xff00abcd;		/* the host's APIC id, CLFLUSH etc. */
+	base[1].ecx = cpuid1::ECX_X2APIC | 1;
+	base[1].edx = cpuid1::EDX_APIC;
+	base[2].function = 0xb;
+	base[2].index = 0;
+	base[2].edx = 0x77;
+	base[3].function = 0xb;
+	base[3].index = 1;
+	base[4].function = 4;
+	base[4].eax = 0xfc004121;
+	for (unsigned id : { 0u, 2u }) {
+		auto e = base;
+		apply_pc_smp_cpuid_policy(e, id, 3, true);
+		EXPECT_EQ(e[1].ebx, (id << 24) | (4u << 16) | 0xabcd);
+		EXPECT_EQ(e[1].ecx, cpuid1::ECX_X2APIC | cpuid1::ECX_TSC_DEADLINE |
+					    cpuid1::ECX_HYPERVISOR | 1);
+		EXPECT_EQ(e[1].edx, cpuid1::EDX_APIC | cpuid1::EDX_HTT);
+		EXPECT_EQ(e[2].edx, id);		/* x2APIC id */
+		EXPECT_EQ(e[2].ebx, 1u);		/* one thread per core */
+		EXPECT_EQ(e[2].ecx, 0x100u);
+		EXPECT_EQ(e[3].edx, id);
+		EXPECT_EQ(e[3].eax, 2u);		/* 3 cores: 2 bits of APIC id */
+		EXPECT_EQ(e[3].ebx, 3u);
+		EXPECT_EQ(e[3].ecx, 0x201u);
+		EXPECT_EQ(e[4].eax >> 26, 3u);		/* 4 core ids per package */
+		EXPECT_EQ(e[4].eax & 0x3fff, 0x0121u);
+	}
+	// Without the capability, the deadline bit stays as the device said.
+	auto e = base;
+	apply_pc_smp_cpuid_policy(e, 0, 1, false);
+	EXPECT_EQ(e[1].ecx & cpuid1::ECX_TSC_DEADLINE, 0u);
+	EXPECT_EQ(e[1].edx & cpuid1::EDX_HTT, 0u);
+}
+
+TEST(CpuidPolicy, SmpAddsLeafBWhenTheDeviceHasNone)
+{
+	std::vector<kvmx_cpuid_entry2> e(2);
+	e[0].function = 0;
+	e[0].eax = 0xb;
+	e[1].function = 1;
+	apply_pc_smp_cpuid_policy(e, 5, 8, false);
+	ASSERT_EQ(e.size(), 5u);
+	EXPECT_EQ(e[3].function, 0xbu);
+	EXPECT_EQ(e[3].index, 1u);
+	EXPECT_EQ(e[3].eax, 3u);
+	EXPECT_EQ(e[3].edx, 5u);
+	EXPECT_EQ(e[4].ecx, 2u);		/* level type 0 ends the list */
+}
+
 } // namespace
 } // namespace kvmx

@@ -82,6 +82,14 @@ void Vcpu::interrupt(uint32_t vector) const
 		throw Error(fmt::format("KVM_INTERRUPT (vector {:#x})", vector), errno);
 }
 
+uint32_t Vcpu::mp_state() const
+{
+	kvmx_mp_state mp{};
+	if (::ioctl(fd_.get(), KVMX_GET_MP_STATE, &mp) < 0)
+		throw Error("KVM_GET_MP_STATE", errno);
+	return mp.mp_state;
+}
+
 int Vcpu::run_once() const
 {
 	return ::ioctl(fd_.get(), KVMX_RUN, 0) < 0 ? -errno : 0;

@@ -33,6 +33,9 @@ public:
 	void set_cpuid(const std::vector<kvmx_cpuid_entry2> &entries) const;
 	// KVM_INTERRUPT: @vector waits for injection (userspace interrupt controller).
 	void interrupt(uint32_t vector) const;
+	// KVM_GET_MP_STATE: KVMX_MP_STATE_* (with an in-kernel irqchip,
+	// HALTED while the guest sits in HLT, UNINITIALIZED before its SIPI).
+	uint32_t mp_state() const;
 	// KVM_RUN: returns 0, or -errno when the ioctl fails (EINTR included).
 	int run_once() const;
 
