@@ -219,6 +219,8 @@ struct RunOptions {
 	std::string initrd;
 	std::optional<std::string> cmdline;
 	unsigned cpus = 1;
+	std::string irqchip;		// "kernel", "user"; empty: kernel if the device has one
+	std::string append;
 	bool verbose = false;
 	bool mem_given = false;
 };
@@ -227,10 +229,23 @@ int cmd_run_linux(const RunOptions &o)
 {
 	using namespace kvmx;
 	try {
-		if (o.cpus != 1)
-			throw Error("only one vCPU for now (-c 1)");
+		if (o.irqchip == "user" && o.cpus > 1)
+			throw Error(fmt::format("--irqchip=user runs one vCPU: use -c 1, or the "
+						"in-kernel irqchip (--irqchip=kernel) for -c {}",
+						o.cpus));
 		PcConfig cfg;
 		cfg.device = o.device;
+		cfg.cpus = o.cpus;
+		if (o.irqchip == "user") {
+			cfg.irqchip = IrqchipMode::User;
+		} else if (o.irqchip.empty() && o.cpus == 1 &&
+			   !irqchip_caps(System(o.device)).irqchip) {
+			// The default is the kernel's irqchip; a device without one
+			// still boots one vCPU with ours, and says so.
+			cfg.irqchip = IrqchipMode::User;
+			fmt::print(stderr, "kvmx: {} has no in-kernel irqchip: using the userspace "
+				   "PIC (--irqchip=user)\n", o.device);
+		}
 		if (o.mem_given)
 			cfg.mem_size = parse_size(o.mem);
 		cfg.verbose = o.verbose;
@@ -240,7 +255,10 @@ int cmd_run_linux(const RunOptions &o)
 		std::vector<uint8_t> initrd;
 		if (!o.initrd.empty())
 			initrd = read_image(o.initrd);
-		std::string cmdline = o.cmdline ? *o.cmdline : default_linux_cmdline(measure_tsc_khz());
+		std::string cmdline = o.cmdline ? *o.cmdline
+					       : default_linux_cmdline(cfg.irqchip, measure_tsc_khz());
+		if (!o.append.empty())
+			cmdline += " " + o.append;
 		if (o.verbose)
 			fmt::print(stderr, "kvmx: command line: {}\n", cmdline);
 
@@ -253,7 +271,8 @@ int cmd_run_linux(const RunOptions &o)
 		if (r.kind == RunResult::FailEntry || r.kind == RunResult::InternalError ||
 		    r.kind == RunResult::Unknown || (r.kind == RunResult::Reboot && o.dump_regs))
 			fmt::print(stderr, "guest state:\n{}",
-				   format_regs(m.vcpu().regs(), m.vcpu().sregs()));
+				   format_regs(m.vcpu(m.stopped_by()).regs(),
+					       m.vcpu(m.stopped_by()).sregs()));
 		if (o.stats) {
 			fmt::print(stderr, "exits:");
 			for (auto &[reason, n] : m.exit_counts())
@@ -416,10 +435,23 @@ int main(int argc, char **argv)
 	image_opt->excludes(kernel_opt);
 	run->add_option("-i,--initrd", ro.initrd, "initrd/initramfs for -k")->needs(kernel_opt);
 	run->add_option("-p,--params", ro.cmdline,
-			"kernel command line for -k (default: serial console, no APIC/ACPI, "
+			"kernel command line for -k (default: serial console, acpi=off (the MP "
+			"table describes the CPUs and APICs; noapic nolapic with --irqchip=user), "
 			"reboot=k, panic=-1, tsc_early_khz= if the host TSC measures steady)")
 		->needs(kernel_opt);
-	run->add_option("-c,--cpus", ro.cpus, "vCPUs for -k (1 only)")->needs(kernel_opt);
+	run->add_option("-a,--append", ro.append,
+			"more kernel parameters for -k, after the default (or -p) command line")
+		->needs(kernel_opt);
+	run->add_option("-c,--cpus", ro.cpus,
+			"vCPUs for -k (1-64; more than 1 needs the in-kernel irqchip)")
+		->check(CLI::Range(1u, kvmx::kPcMaxCpus))
+		->needs(kernel_opt);
+	run->add_option("--irqchip", ro.irqchip,
+			"-k: interrupt controllers in the kernel (APICs, IOAPIC, PIC, PIT: "
+			"the default when the device has them) or in userspace (PIC and PIT, "
+			"one vCPU, noapic nolapic)")
+		->check(CLI::IsMember({ "kernel", "user" }))
+		->needs(kernel_opt);
 	run->add_flag("-v,--verbose", ro.verbose,
 		      "-k: report unhandled ports and MMIO, the command line and load addresses");
 	run->add_option("--mode", ro.mode, "CPU mode at entry")

@@ -15,18 +15,18 @@
 #include "cpuid_policy.hpp"
 #include "error.hpp"
 #include "machine.hpp"
+#include "mptable.hpp"
 
 namespace kvmx {
 
 namespace {
 
-// Where the kick handler writes: the running vCPU's run page.  One
-// PcMachine runs at a time in a process.
-std::atomic<kvmx_run *> g_kick_run{ nullptr };
+// Where the kick handler writes: the run page of the vCPU this thread runs.
+thread_local kvmx_run *t_kick_run = nullptr;
 
 void on_kick(int)
 {
-	if (kvmx_run *r = g_kick_run.load(std::memory_order_relaxed))
+	if (kvmx_run *r = t_kick_run)
 		r->immediate_exit = 1;
 }
 
@@ -48,28 +48,92 @@ constexpr uint64_t kTssAddr = 0xfeffd000, kIdentityMapAddr = 0xfeffc000;
 // spins, and ticks it misses coalesce as they would on the wire anyway.
 constexpr uint64_t kMinWaitNs = 50000;
 
+// Kernel irqchip: how often the I/O thread asks every vCPU whether it is
+// halted with interrupts off.
+constexpr uint64_t kHaltProbeNs = 1000000000ULL;
+
+constexpr uint64_t kRflagsIf = 1u << 9;
+
 } // namespace
 
-std::string default_linux_cmdline(uint64_t tsc_khz)
+// One vCPU, its thread and its KVM_RUN loop, whose hooks are the machine's.
+class PcMachine::Cpu : public VcpuLoop {
+public:
+	Cpu(PcMachine &m, unsigned index, Vcpu vcpu)
+		: m_(m), index_(index), vcpu_(std::move(vcpu)) {}
+	RunResult loop() { return run_loop(*m_.vm_, vcpu_); }
+
+	PcMachine &m_;
+	const unsigned index_;
+	Vcpu vcpu_;
+	std::thread thread;	// APs; vCPU 0 runs on the caller's thread
+	// Under m_.mu_:
+	bool running = false;	// in its loop: kicks go to tid
+	pthread_t tid{};
+	unsigned probed = 0;	// the last halt probe it answered
+	unsigned off_round = 0;	// the last probe that found it halted, IF=0
+
+protected:
+	Outcome before_entry() override { return m_.before_entry(*this); }
+	Outcome interrupted() override { return m_.interrupted(*this); }
+	Outcome io_exit() override { return m_.io_exit(*this); }
+	void mmio_exit() override { m_.mmio_exit(*this); }
+	Outcome halted() override { return m_.halted(*this); }
+	RunResult shutdown() override
+	{
+		return { RunResult::Reboot, kPcStatusReboot,
+			 fmt::format("guest reset the machine (triple fault on vCPU {})", index_) };
+	}
+};
+
+std::string default_linux_cmdline(IrqchipMode mode, uint64_t tsc_khz)
 {
-	std::string s = "console=ttyS0 earlyprintk=serial noapic noacpi nolapic pci=conf1 "
-			"reboot=k panic=-1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 "
-			"i8042.noaux=1";
+	std::string s = mode == IrqchipMode::User
+		? "console=ttyS0 earlyprintk=serial noapic noacpi nolapic pci=conf1 "
+		: "console=ttyS0 earlyprintk=serial acpi=off pci=conf1 ";
+	s += "reboot=k panic=-1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1";
 	if (tsc_khz)
 		s += fmt::format(" tsc_early_khz={}", tsc_khz);
 	return s;
 }
 
+IrqSink *PcMachine::irq_sink()
+{
+	if (kernel_irqchip())
+		return &kernel_irqs_;
+	return &pic_;
+}
+
 PcMachine::PcMachine(const PcConfig &cfg)
 	: cfg_(cfg), map_(pc_memory_map(cfg.mem_size)), sys_(cfg.device),
-	  pit_(mono_, IrqLine(&pic_, 0)), rtc_(wall_, map_.below_4g, map_.above_4g),
-	  com1_(cfg.console_out, IrqLine(&pic_, 4)),
+	  caps_(irqchip_caps(sys_)),
+	  // Lines are driven from device code, which holds mu_.
+	  kernel_irqs_([this](const std::string &why) {
+		  stop_locked({ RunResult::InternalError, 4, why });
+	  }),
+	  pit_(mono_, IrqLine(irq_sink(), 0)), rtc_(wall_, map_.below_4g, map_.above_4g),
+	  com1_(cfg.console_out, IrqLine(irq_sink(), 4)),
 	  // Reset callbacks run inside dispatch_io(), which holds mu_.
 	  i8042_([this] { stop_locked({ RunResult::Reboot, kPcStatusReboot,
 					"guest reset the machine (keyboard controller)" }); }),
 	  port92_([this] { stop_locked({ RunResult::Reboot, kPcStatusReboot,
 					 "guest reset the machine (port 0x92)" }); })
 {
+	if (cfg_.cpus < 1 || cfg_.cpus > kPcMaxCpus)
+		throw Error(fmt::format("the PC runs 1 to {} vCPUs, not {}", kPcMaxCpus, cfg_.cpus));
+	if (!kernel_irqchip() && cfg_.cpus > 1)
+		throw Error(fmt::format("--irqchip=user runs one vCPU (its PIC has no APICs to "
+					"start or interrupt others): use -c 1, or --irqchip=kernel "
+					"for {} vCPUs", cfg_.cpus));
+	if (kernel_irqchip() && !caps_.irqchip)
+		throw Error(fmt::format("{} has no in-kernel irqchip (KVM_CHECK_EXTENSION "
+					"KVM_CAP_IRQCHIP says 0): run with --irqchip=user (one vCPU, "
+					"userspace PIC), or load a module that has it",
+					cfg_.device));
+	if (cfg_.cpus > caps_.max_vcpus)
+		throw Error(fmt::format("{} runs at most {} vCPUs per VM (KVM_CAP_MAX_VCPUS); "
+					"asked for {}", cfg_.device, caps_.max_vcpus, cfg_.cpus));
+
 	vm_ = std::make_unique<Vm>(sys_.create_vm());
 	// Harmless here (the guest never runs in real mode), but KVM clients
 	// are expected to set them before the first vCPU, so we do too.
@@ -81,14 +145,33 @@ PcMachine::PcMachine(const PcConfig &cfg)
 	if (map_.above_4g)
 		vm_->set_memory(1, kHighRamStart, map_.above_4g, mem_->host() + map_.below_4g);
 
-	vcpu_ = std::make_unique<Vcpu>(vm_->create_vcpu(0));
-	auto cpuid = sys_.supported_cpuid();
-	apply_pc_cpuid_policy(cpuid, cfg_.hide_apic);
-	vcpu_->set_cpuid(cpuid);
+	// The irqchip before the vCPUs, so each gets its local APIC.
+	if (kernel_irqchip())
+		setup_kernel_irqchip();
 
-	for (Device *d : std::initializer_list<Device *>{ &pic_, &pit_, &rtc_, &com1_, &i8042_,
-							   &port92_, &port80_, &pci_, &debug_exit_ })
+	const auto supported = sys_.supported_cpuid();
+	for (unsigned i = 0; i < cfg_.cpus; i++) {
+		auto cpuid = supported;
+		if (kernel_irqchip())
+			apply_pc_smp_cpuid_policy(cpuid, i, cfg_.cpus, caps_.tsc_deadline);
+		else
+			apply_pc_cpuid_policy(cpuid, cfg_.hide_apic);
+		auto c = std::make_unique<Cpu>(*this, i, vm_->create_vcpu(int(i)));
+		c->vcpu_.set_cpuid(cpuid);
+		cpus_.push_back(std::move(c));
+	}
+	if (kernel_irqchip())
+		write_mptable(supported);
+
+	for (Device *d : std::initializer_list<Device *>{ &rtc_, &com1_, &i8042_, &port92_,
+							   &port80_, &pci_, &debug_exit_ })
 		d->attach(bus_);
+	if (!kernel_irqchip())
+		pic_.attach(bus_);
+	if (!pit_in_kernel_) {
+		pit_.attach(bus_);
+		pit_attached_ = true;
+	}
 
 	int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (efd < 0)
@@ -96,44 +179,91 @@ PcMachine::PcMachine(const PcConfig &cfg)
 	wake_fd_.reset(efd);
 }
 
+void PcMachine::setup_kernel_irqchip()
+{
+	create_irqchip(*vm_);
+	kernel_irqs_.connect(vm_.get());
+	// KVM's default GSI routing is what the MP table describes (ISA IRQ n
+	// on IOAPIC pin n), so no KVM_SET_GSI_ROUTING.  The timer: the
+	// kernel's 8254 where there is one, else ours raising GSI 0.
+	if (caps_.pit2) {
+		create_pit2(*vm_);
+		pit_in_kernel_ = true;
+	} else if (cfg_.verbose) {
+		fmt::print(stderr, "kvmx: {} has no KVM_CAP_PIT2: the 8254 stays in userspace "
+			   "and raises GSI 0 with KVM_IRQ_LINE\n", cfg_.device);
+	}
+}
+
+void PcMachine::write_mptable(const std::vector<kvmx_cpuid_entry2> &cpuid)
+{
+	MpTableConfig mp;
+	mp.cpus = cfg_.cpus;
+	for (const auto &e : cpuid) {
+		if (e.function == 1) {
+			mp.cpu_signature = e.eax;
+			mp.cpu_features = e.edx;
+		}
+	}
+	mem_->write(kMpTableBase, build_mptable(kMpTableBase, mp));
+}
+
 PcMachine::~PcMachine()
 {
-	if (io_.joinable()) {
-		{
-			std::lock_guard lk(mu_);
-			io_stop_ = true;
-		}
-		wake_io_thread();
-		io_.join();
-	}
-	g_kick_run.store(nullptr);
+	stop_threads();
+}
+
+const Vcpu &PcMachine::vcpu(unsigned i) const
+{
+	return cpus_.at(i)->vcpu_;
+}
+
+std::map<uint32_t, uint64_t> PcMachine::exit_counts() const
+{
+	std::map<uint32_t, uint64_t> sum;
+	for (const auto &c : cpus_)
+		for (auto &[reason, n] : c->exit_counts())
+			sum[reason] += n;
+	return sum;
 }
 
 void PcMachine::load_linux(std::span<const uint8_t> bzimage, std::span<const uint8_t> initrd,
 			   const std::string &cmdline)
 {
+	// The BSP enters the kernel; the APs wait for Linux's INIT/SIPI
+	// (with the in-kernel irqchip they start uninitialized).
+	Vcpu &bsp = cpus_[0]->vcpu_;
 	BzImage k = parse_bzimage(bzimage);
-	LinuxBoot b = kvmx::load_linux(*mem_, map_, k, initrd, cmdline, vcpu_->sregs());
-	vcpu_->set_sregs(b.sregs);
-	vcpu_->set_regs(b.regs);
+	LinuxBoot b = kvmx::load_linux(*mem_, map_, k, initrd, cmdline, bsp.sregs());
+	bsp.set_sregs(b.sregs);
+	bsp.set_regs(b.regs);
 	if (cfg_.verbose)
 		fmt::print(stderr, "kvmx: Linux boot protocol {}, kernel at 0x100000-{:#x}, "
-			   "initrd {:#x}+{:#x}\n", k.version_string(), b.kernel_end,
-			   b.initrd_addr, b.initrd_size);
+			   "initrd {:#x}+{:#x}; {} vCPU(s), {} irqchip{}\n", k.version_string(),
+			   b.kernel_end, b.initrd_addr, b.initrd_size, cfg_.cpus,
+			   kernel_irqchip() ? "in-kernel" : "userspace",
+			   kernel_irqchip() ? (pit_in_kernel_ ? ", in-kernel PIT"
+							      : ", userspace PIT")
+					    : "");
 }
 
-void PcMachine::stop_locked(RunResult r)
+void PcMachine::stop_locked(RunResult r, unsigned by)
 {
-	if (!stop_)
+	if (!stop_) {
 		stop_ = std::move(r);
+		stopped_by_ = by;
+	}
 	cv_.notify_all();
+	for (auto &c : cpus_)
+		if (c->running && !pthread_equal(c->tid, pthread_self()))
+			pthread_kill(c->tid, SIGUSR1);
 }
 
-void PcMachine::kick_locked()
+void PcMachine::kick_locked(Cpu &c)
 {
 	cv_.notify_all();
-	if (!vcpu_waiting_)
-		pthread_kill(vcpu_thread_, SIGUSR1);
+	if (!vcpu_waiting_ && c.running)
+		pthread_kill(c.tid, SIGUSR1);
 }
 
 void PcMachine::wake_io_thread()
@@ -144,13 +274,13 @@ void PcMachine::wake_io_thread()
 	}
 }
 
-// Before each KVM_RUN: hand the PIC's vector to KVM if the guest can take
-// it now (KVM's ready_for_interrupt_injection and IF from the last exit),
-// else ask for an exit as soon as it can.  The vector is acknowledged in
-// the PIC when it is handed over, as on a real INTA cycle.
-void PcMachine::inject_locked()
+// User irqchip, before each KVM_RUN: hand the PIC's vector to KVM if the
+// guest can take it now (KVM's ready_for_interrupt_injection and IF from
+// the last exit), else ask for an exit as soon as it can.  The vector is
+// acknowledged in the PIC when it is handed over, as on a real INTA cycle.
+void PcMachine::inject_locked(Cpu &c)
 {
-	kvmx_run *run = vcpu_->run();
+	kvmx_run *run = c.vcpu_.run();
 
 	pit_.update();
 	if (!pic_.has_pending()) {
@@ -158,20 +288,33 @@ void PcMachine::inject_locked()
 		return;
 	}
 	if (run->ready_for_interrupt_injection && run->if_flag) {
-		vcpu_->interrupt(pic_.acknowledge());
+		c.vcpu_.interrupt(pic_.acknowledge());
 		run->request_interrupt_window = pic_.has_pending();
 		return;
 	}
 	run->request_interrupt_window = 1;
 }
 
-VcpuLoop::Outcome PcMachine::io_exit()
+std::optional<RunResult> PcMachine::before_entry(Cpu &c)
 {
-	kvmx_run *run = vcpu_->run();
+	// A kick from here on is seen: either we are about to look at the
+	// machine under the lock, or KVM_RUN returns at once.
+	c.vcpu_.run()->immediate_exit = 0;
+	std::lock_guard lk(mu_);
+	if (stop_)
+		return *stop_;
+	if (!kernel_irqchip())
+		inject_locked(c);
+	return {};
+}
+
+std::optional<RunResult> PcMachine::io_exit(Cpu &c)
+{
+	kvmx_run *run = c.vcpu_.run();
 	bool in = run->io.direction == KVMX_EXIT_IO_IN;
-	uint8_t *data = vcpu_->io_data();
+	uint8_t *data = c.vcpu_.io_data();
 	uint16_t port = run->io.port;
-	bool timer = !in && ((port >= 0x40 && port <= 0x43) || port == 0x61);
+	bool timer = pit_attached_ && !in && ((port >= 0x40 && port <= 0x43) || port == 0x61);
 
 	{
 		std::lock_guard lk(mu_);
@@ -187,28 +330,32 @@ VcpuLoop::Outcome PcMachine::io_exit()
 		}
 		if (auto st = debug_exit_.status())
 			stop_locked({ RunResult::ExitPort, *st,
-				      fmt::format("guest wrote {:#x} to port 0xf4", *st) });
+				      fmt::format("guest wrote {:#x} to port 0xf4", *st) },
+				    c.index_);
 	}
 	if (timer)
 		wake_io_thread();	/* the next PIT deadline may have moved */
-	return {};	/* a stop (debug exit) is seen before the next entry */
+	return {};	/* a stop (debug exit, reset) is seen before the next entry */
 }
 
-void PcMachine::mmio_exit()
+void PcMachine::mmio_exit(Cpu &c)
 {
-	kvmx_run *run = vcpu_->run();
+	kvmx_run *run = c.vcpu_.run();
 
 	// No MMIO devices: reads see all ones, writes go nowhere.
-	mmio_exits_++;
-	if (cfg_.verbose && mmio_exits_ <= 16)
-		fmt::print(stderr, "kvmx: unhandled MMIO {} at {:#x} ({} bytes)\n",
-			   run->mmio.is_write ? "write" : "read", run->mmio.phys_addr, run->mmio.len);
 	if (!run->mmio.is_write)
 		std::memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+	std::lock_guard lk(mu_);
+	mmio_exits_++;
+	if (cfg_.verbose && mmio_exits_ <= 16)
+		fmt::print(stderr, "kvmx: unhandled MMIO {} at {:#x} ({} bytes, vCPU {})\n",
+			   run->mmio.is_write ? "write" : "read", run->mmio.phys_addr, run->mmio.len,
+			   c.index_);
 }
 
-// HLT with interrupts on: sleep until the PIC has something (a PIT
-// deadline passes, or the I/O thread delivered input) or the run ends.
+// User irqchip, HLT with interrupts on: sleep until the PIC has something
+// (a PIT deadline passes, or the I/O thread delivered input) or the run
+// ends.
 void PcMachine::wait_for_interrupt()
 {
 	std::unique_lock lk(mu_);
@@ -229,9 +376,60 @@ void PcMachine::wait_for_interrupt()
 	vcpu_waiting_ = false;
 }
 
+std::optional<RunResult> PcMachine::halted(Cpu &c)
+{
+	if (!c.vcpu_.run()->if_flag)
+		return RunResult{ RunResult::Halted, kPcStatusPowerOff,
+				  "guest halted with interrupts off (halt or power off)" };
+	// The in-kernel irqchip keeps HLT in the kernel; if a device hands it
+	// to us anyway, entering again is all we can do.
+	if (!kernel_irqchip())
+		wait_for_interrupt();
+	return {};
+}
+
+std::optional<RunResult> PcMachine::interrupted(Cpu &c)
+{
+	if (kernel_irqchip())
+		probe_halt(c);
+	return {};
+}
+
+// Kernel irqchip: answer the I/O thread's halt probe, once per round, from
+// this vCPU's own thread (its state can only be read between KVM_RUNs).
+void PcMachine::probe_halt(Cpu &c)
+{
+	unsigned round;
+	{
+		std::lock_guard lk(mu_);
+		round = probe_round_;
+		if (round == 0 || c.probed == round)
+			return;
+		c.probed = round;
+	}
+	uint32_t mp = c.vcpu_.mp_state();
+	bool off = mp == KVMX_MP_STATE_HALTED && !(c.vcpu_.regs().rflags & kRflagsIf);
+	// An AP that never got (or lost) its SIPI waits for a CPU that is off.
+	if (c.index_ != 0 && (mp == KVMX_MP_STATE_UNINITIALIZED ||
+			      mp == KVMX_MP_STATE_INIT_RECEIVED))
+		off = true;
+
+	std::lock_guard lk(mu_);
+	if (!off || round != probe_round_)
+		return;
+	c.off_round = round;
+	for (const auto &o : cpus_)
+		if (o->off_round != round)
+			return;
+	stop_locked({ RunResult::Halted, kPcStatusPowerOff,
+		      cpus_.size() > 1 ? "every vCPU halted with interrupts off (halt or power off)"
+				       : "guest halted with interrupts off (halt or power off)" },
+		    c.index_);
+}
+
 void PcMachine::io_thread()
 {
-	// The kick is for the vCPU thread only.
+	// The kick is for the vCPU threads only.
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
@@ -241,6 +439,9 @@ void PcMachine::io_thread()
 	bool input = cfg_.console_in >= 0;
 	std::vector<uint8_t> to_guest;
 	uint8_t buf[256];
+	std::optional<uint64_t> next_probe;
+	if (kernel_irqchip())
+		next_probe = mono_.now_ns() + kHaltProbeNs;
 
 	for (;;) {
 		std::optional<uint64_t> deadline;
@@ -248,9 +449,11 @@ void PcMachine::io_thread()
 			std::lock_guard lk(mu_);
 			if (io_stop_)
 				return;
-			deadline = pit_.next_deadline_ns();
-			if (timeout_at_ && (!deadline || *timeout_at_ < *deadline))
-				deadline = timeout_at_;
+			if (pit_attached_)
+				deadline = pit_.next_deadline_ns();
+			for (auto t : { timeout_at_, next_probe })
+				if (t && (!deadline || *t < *deadline))
+					deadline = t;
 		}
 		timespec ts{}, *tsp = nullptr;
 		if (deadline) {
@@ -280,74 +483,101 @@ void PcMachine::io_thread()
 		}
 
 		std::lock_guard lk(mu_);
+		uint64_t now = mono_.now_ns();
 		if (!to_guest.empty())
 			com1_.receive(to_guest);
 		if (quit)
 			stop_locked({ RunResult::Quit, kPcStatusQuit, "quit (Ctrl-A x)" });
-		if (timeout_at_ && mono_.now_ns() >= *timeout_at_)
+		if (timeout_at_ && now >= *timeout_at_)
 			stop_locked({ RunResult::Timeout, kPcStatusTimeout,
 				      fmt::format("guest still running after {} s: stopped",
 						  cfg_.timeout_sec) });
-		pit_.update();
-		if (stop_ || pic_.has_pending())
-			kick_locked();
+		if (pit_attached_)
+			pit_.update();	/* kernel irqchip: KVM_IRQ_LINE, no kick needed */
+		if (!kernel_irqchip() && pic_.has_pending())
+			kick_locked(*cpus_[0]);
+		if (next_probe && now >= *next_probe) {
+			probe_round_++;
+			for (auto &c : cpus_)
+				if (c->running)
+					pthread_kill(c->tid, SIGUSR1);
+			next_probe = now + kHaltProbeNs;
+		}
+	}
+}
+
+void PcMachine::cpu_thread(Cpu &c)
+{
+	t_kick_run = c.vcpu_.run();
+	{
+		std::lock_guard lk(mu_);
+		c.tid = pthread_self();
+		c.running = true;
+	}
+	std::optional<RunResult> r;
+	try {
+		r = c.loop();
+	} catch (const std::exception &e) {
+		std::lock_guard lk(mu_);
+		if (!error_)
+			error_ = std::current_exception();
+		stop_locked({ RunResult::Unknown, 1, fmt::format("vCPU {}: {}", c.index_, e.what()) },
+			    c.index_);
+	}
+	{
+		std::lock_guard lk(mu_);
+		c.running = false;
+		if (r)
+			stop_locked(std::move(*r), c.index_);
+	}
+	t_kick_run = nullptr;
+}
+
+void PcMachine::stop_threads()
+{
+	{
+		std::lock_guard lk(mu_);
+		if (!stop_)
+			stop_locked({ RunResult::Unknown, 1, "the machine was stopped" });
+	}
+	for (auto &c : cpus_)
+		if (c->thread.joinable())
+			c->thread.join();
+	{
+		std::lock_guard lk(mu_);
+		io_stop_ = true;
+	}
+	if (io_.joinable()) {
+		wake_io_thread();
+		io_.join();
 	}
 }
 
 RunResult PcMachine::run()
 {
-	kvmx_run *run = vcpu_->run();
-
-	vcpu_thread_ = pthread_self();
-	g_kick_run.store(run);
 	install_kick_handler();
 	if (cfg_.timeout_sec)
 		timeout_at_ = mono_.now_ns() + uint64_t(cfg_.timeout_sec) * 1000000000ULL;
 	RawTerminal raw(cfg_.console_in >= 0 ? cfg_.console_in : -1);
 	io_ = std::thread([this] { io_thread(); });
 
-	// Stops the I/O thread on every way out, before the terminal is restored.
+	// Stops and joins every thread on every way out, before the terminal
+	// is restored.
 	struct Join {
 		PcMachine *m;
-		~Join()
-		{
-			{
-				std::lock_guard lk(m->mu_);
-				m->io_stop_ = true;
-			}
-			m->wake_io_thread();
-			m->io_.join();
-			g_kick_run.store(nullptr);
-		}
+		~Join() { m->stop_threads(); }
 	} join{ this };
 
-	return run_loop(*vm_, *vcpu_);
-}
-
-VcpuLoop::Outcome PcMachine::before_entry()
-{
-	// A kick from here on is seen: either we are about to look at the PIC
-	// under the lock, or KVM_RUN returns at once.
-	vcpu_->run()->immediate_exit = 0;
+	for (size_t i = 1; i < cpus_.size(); i++) {
+		Cpu &c = *cpus_[i];
+		c.thread = std::thread([this, &c] { cpu_thread(c); });
+	}
+	cpu_thread(*cpus_[0]);
+	stop_threads();
+	if (error_)
+		std::rethrow_exception(error_);
 	std::lock_guard lk(mu_);
-	if (stop_)
-		return *stop_;
-	inject_locked();
-	return {};
-}
-
-VcpuLoop::Outcome PcMachine::halted()
-{
-	if (!vcpu_->run()->if_flag)
-		return RunResult{ RunResult::Halted, kPcStatusPowerOff,
-				  "guest halted with interrupts off (halt or power off)" };
-	wait_for_interrupt();
-	return {};
-}
-
-RunResult PcMachine::shutdown()
-{
-	return { RunResult::Reboot, kPcStatusReboot, "guest reset the machine (triple fault)" };
+	return *stop_;
 }
 
 } // namespace kvmx
