@@ -71,6 +71,11 @@ if [ "${RIG_QEMU:-}" = 1 ] && [ -x /usr/bin/qemu-system-x86_64 ]; then
 		[ -e "/usr/share/$f" ] && cp -L "/usr/share/$f" "$q/share/"
 	done
 fi
+# KVM's selftests (scripts/build-kvm-selftests.sh) and the list the selftests job runs.
+if [ "${RIG_SELFTESTS:-}" = 1 ]; then
+	mkdir -p "$stage/kvmx/selftests"
+	cp "$KVMX_BUILD/kvm-selftests/bin/"* "$KVMX_ROOT/tests/kvm-selftests/tests.txt" "$stage/kvmx/selftests/"
+fi
 # For the dev job: a command line to run inside the rig.
 [ -n "${RIG_DEV_CMD:-}" ] && echo "$RIG_DEV_CMD" >"$stage/kvmx/dev.cmd"
 [ -n "${RIG_BENCH_ARGS:-}" ] && echo "$RIG_BENCH_ARGS" >"$stage/kvmx/bench.args"
