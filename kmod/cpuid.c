@@ -5,9 +5,12 @@
  *
  * The supported table is the host's CPUID filtered down to features that
  * work without further help from kvmx: no VMX/SMX, no MONITOR/MWAIT, no
- * x2APIC or TSC deadline (the APIC is userspace's), no MTRR/MCE, no
  * speculation-control MSRs, no RDTSCP (TSC_AUX is not switched).
- * As in KVM, the "hypervisor present" bit is left to the VMM to set.
+ * x2APIC is offered as KVM offers it, whatever the host has: the in-kernel
+ * local APIC (lapic.c) implements it, and a VMM with its own APIC clears
+ * it.  The TSC-deadline timer is there too, but as in KVM the VMM sets its
+ * bit itself (KVM_CAP_TSC_DEADLINE_TIMER says it may), as it sets the
+ * "hypervisor present" bit.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -36,6 +39,9 @@ u64 kvmx_host_xcr0;
 #define FX1_EDX	(BIT(11) | BIT(20) | BIT(26) | BIT(29))
 #define FD1_EAX	(BIT(0) | BIT(1) | BIT(2))	/* XSAVEOPT, XSAVEC, XGETBV1 */
 #define CPUID1_ECX_OSXSAVE	BIT(27)
+#define CPUID1_EDX_APIC		BIT(9)
+/* The in-kernel local APIC emulates it whatever the host has, as KVM's. */
+#define CPUID1_ECX_X2APIC	BIT(21)
 
 /* XCR0 components a guest may enable: x87, SSE, AVX, AVX-512. */
 u64 kvmx_supported_xcr0(void)
@@ -78,6 +84,7 @@ int kvmx_cpuid_init(void)
 	if (!(xcr0 & XFEATURE_MASK_YMM))
 		e->ecx &= ~BIT(28);
 	e->edx &= F1_EDX & boot_cpu_data.x86_capability[CPUID_1_EDX];
+	e->ecx |= CPUID1_ECX_X2APIC;
 	if (max >= 7) {
 		e = add(7, 0, true);
 		e->eax = 0;
@@ -211,6 +218,11 @@ int kvmx_vcpu_get_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u)
 
 static const struct kvmx_cpuid_entry2 *find(struct kvmx_vcpu *v, u32 function, u32 index)
 {
+	return kvmx_cpuid_entry(v, function, index);
+}
+
+const struct kvmx_cpuid_entry2 *kvmx_cpuid_entry(struct kvmx_vcpu *v, u32 function, u32 index)
+{
 	unsigned int i;
 
 	for (i = 0; i < v->cpuid_nent; i++) {
@@ -257,6 +269,9 @@ void kvmx_emulate_cpuid(struct kvmx_vcpu *v)
 		ecx &= ~CPUID1_ECX_OSXSAVE;
 		if (v->cr4 & X86_CR4_OSXSAVE)
 			ecx |= CPUID1_ECX_OSXSAVE;
+		/* The APIC bit follows IA32_APIC_BASE's global enable (SDM 10.4.3). */
+		if (v->apic && !(v->apic_base & MSR_IA32_APICBASE_ENABLE))
+			edx &= ~CPUID1_EDX_APIC;
 	} else if (function == 0xd && index == 0 && e) {
 		ebx = xsave_size(v, v->xcr0);
 	}

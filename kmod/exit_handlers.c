@@ -190,8 +190,13 @@ static int handle_cpuid(struct kvmx_vcpu *v)
 
 static int handle_hlt(struct kvmx_vcpu *v)
 {
-	/* No in-kernel irqchip: userspace decides when the vCPU wakes. */
 	kvmx_skip_instruction(v);
+	/* In-kernel irqchip: the run loop sleeps until an interrupt can wake the vCPU. */
+	if (v->apic) {
+		v->mp_state = KVMX_MP_STATE_HALTED;
+		return 1;
+	}
+	/* Without one, userspace decides when the vCPU wakes. */
 	v->run->exit_reason = KVMX_EXIT_HLT;
 	return 0;
 }
@@ -316,7 +321,7 @@ static int handle_cr(struct kvmx_vcpu *v)
 		else if (cr == 4)
 			fault = set_cr4(v, val);
 		else if (cr == 8 && !(val & ~0xfULL))
-			v->cr8 = val;
+			kvmx_lapic_set_cr8(v, val);
 		else
 			fault = 1;
 		break;
@@ -343,7 +348,7 @@ static int handle_cr(struct kvmx_vcpu *v)
 	 * A lower TPR may unmask an interrupt the VMM's APIC holds back: tell
 	 * it, as KVM does without an in-kernel APIC.
 	 */
-	if (v->cr8 < old_cr8) {
+	if (v->cr8 < old_cr8 && !v->apic) {
 		v->run->exit_reason = KVMX_EXIT_SET_TPR;
 		return 0;
 	}

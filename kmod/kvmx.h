@@ -11,6 +11,9 @@
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
+#include <linux/spinlock.h>
+#include <linux/hrtimer.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 
@@ -66,6 +69,38 @@ struct kvmx_slot_view {
 	u64 gen;		/* vm->slots_gen when copied */
 };
 
+/* ---- io_bus.c: the ports and MMIO ranges devices in the module own ---- */
+enum kvmx_bus_id { KVMX_PIO_BUS, KVMX_MMIO_BUS, KVMX_NR_BUSES };
+
+struct kvmx_io_device;
+struct kvmx_vcpu;
+/* 0 if the device took the access; a read fills @val (@len bytes). */
+struct kvmx_io_ops {
+	int (*read)(struct kvmx_io_device *d, struct kvmx_vcpu *v, u64 addr,
+		    unsigned int len, void *val);
+	int (*write)(struct kvmx_io_device *d, struct kvmx_vcpu *v, u64 addr,
+		     unsigned int len, const void *val);
+};
+
+/* A device's range: [base, base + len) on one bus.  Embed it in the device. */
+struct kvmx_io_device {
+	const struct kvmx_io_ops *ops;
+	u64 base, len;
+};
+
+#define KVMX_IO_BUS_MAX_DEVS	16
+struct kvmx_io_bus {
+	struct rcu_head rcu;
+	unsigned int n;
+	struct kvmx_io_device *devs[KVMX_IO_BUS_MAX_DEVS];
+};
+
+struct kvmx_vm;
+/* Under vm->lock; the ranges must not overlap ones already there. */
+int kvmx_io_bus_register(struct kvmx_vm *vm, enum kvmx_bus_id bus, struct kvmx_io_device *d);
+void kvmx_io_bus_unregister(struct kvmx_vm *vm, enum kvmx_bus_id bus, struct kvmx_io_device *d);
+void kvmx_io_bus_destroy(struct kvmx_vm *vm);
+
 /* ---- the VM (vm.c) ---- */
 struct kvmx_vm {
 	struct kref ref;		/* the VM fd and each vCPU fd */
@@ -94,6 +129,11 @@ struct kvmx_vm {
 	u32 kvmclock_gen;		/* bumped by KVM_SET_CLOCK */
 	u64 wall_clock_msr;
 	unsigned int logged_slots;	/* slots with dirty logging on; vm->lock */
+	/* The in-kernel irqchip (irqchip.c), NULL until KVM_CREATE_IRQCHIP. */
+	struct kvmx_vm_irqchip *irqchip;
+	u32 bsp_id;			/* KVM_SET_BOOT_CPU_ID */
+	/* Ports and MMIO ranges devices in the module own (io_bus.c). */
+	struct kvmx_io_bus __rcu *buses[KVMX_NR_BUSES];
 	atomic_long_t pinned_pages;
 	atomic_long_t ept_pages;
 };
@@ -217,6 +257,14 @@ struct kvmx_vcpu {
 	} mtrr;
 	bool flush_guest_tlb;		/* an emulated CR write asks for it */
 	bool triple_fault;		/* an exception on #DF: shut down */
+
+	/* The in-kernel irqchip's part (lapic.c); apic is NULL without one. */
+	struct kvmx_lapic *apic;
+	u32 mp_state;			/* KVMX_MP_STATE_*: halted, waiting for SIPI */
+	bool halt_if;			/* EFLAGS.IF when the guest halted */
+	wait_queue_head_t wq;		/* where a halted vCPU sleeps */
+	int guest_cpu;			/* the CPU running this guest now, -1: none */
+	atomic_t nmi_queued;		/* NMIs other vCPUs' APICs sent */
 
 	/* An exception a handler raised, delivered at the next entry. */
 	struct {
@@ -408,6 +456,9 @@ int kvmx_access_gla(struct kvmx_vcpu *v, u64 gla, void *buf, unsigned int len,
 /* The mode of the code the guest runs: 16, 32 or 64. */
 unsigned int kvmx_code_mode(struct kvmx_vcpu *v);
 
+/* ---- io_bus.c: the exit userspace would finish, served by a device here ---- */
+int kvmx_io_bus_serve(struct kvmx_vcpu *v);
+
 /* ---- pio.c, mmio.c: exits that userspace finishes ---- */
 int kvmx_handle_io(struct kvmx_vcpu *v);
 int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa);
@@ -426,6 +477,8 @@ int kvmx_get_supported_cpuid(struct kvmx_cpuid2 __user *u);
 int kvmx_vcpu_set_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u);
 int kvmx_vcpu_get_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u);
 void kvmx_emulate_cpuid(struct kvmx_vcpu *v);
+/* The vCPU's CPUID entry for @function/@index (KVM_SET_CPUID2), or NULL. */
+const struct kvmx_cpuid_entry2 *kvmx_cpuid_entry(struct kvmx_vcpu *v, u32 function, u32 index);
 
 /* ---- msr.c ---- */
 int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host);
@@ -435,5 +488,107 @@ int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool s
 int kvmx_set_efer(struct kvmx_vcpu *v, u64 efer, bool host);
 extern u64 kvmx_host_xcr0;
 u64 kvmx_supported_xcr0(void);
+
+/* ---- the in-kernel irqchip: irqchip.c, lapic.c, ioapic.c, i8259.c ---- */
+
+/*
+ * Who drives an irqchip input line.  A line's level is the OR of its
+ * sources', as on a board where several devices share a wire.
+ */
+enum kvmx_irq_source { KVMX_IRQ_SOURCE_USER, KVMX_IRQ_SOURCE_PIT, KVMX_NR_IRQ_SOURCES };
+
+/* APIC delivery modes (SDM Vol. 3A 10.6.1, ICR bits 10:8). */
+enum kvmx_apic_dm {
+	KVMX_DM_FIXED = 0, KVMX_DM_LOWEST = 1, KVMX_DM_SMI = 2, KVMX_DM_NMI = 4,
+	KVMX_DM_INIT = 5, KVMX_DM_SIPI = 6, KVMX_DM_EXTINT = 7,
+};
+
+/* Destination shorthands (ICR bits 19:18). */
+enum kvmx_apic_shorthand { APIC_SH_NONE, APIC_SH_SELF, APIC_SH_ALL, APIC_SH_OTHERS };
+
+/*
+ * An interrupt message to local APICs: an IPI, an IOAPIC redirection
+ * entry or an MSI, decoded into one form.
+ */
+struct kvmx_irq_msg {
+	u32 dest_id;		/* 8 bits in xAPIC mode, 32 in x2APIC */
+	u8 vector;
+	u8 delivery_mode;	/* enum kvmx_apic_dm */
+	u8 shorthand;		/* enum kvmx_apic_shorthand */
+	bool logical;		/* destination mode */
+	bool level_trig;	/* trigger mode: level (TMR set on acceptance) */
+	bool assert;		/* level: assert (INIT level de-assert is ignored) */
+};
+
+struct kvmx_pic;
+struct kvmx_ioapic;
+struct kvmx_irq_routes;
+
+struct kvmx_vm_irqchip {
+	struct kvmx_vm *vm;
+	struct kvmx_pic *pic;
+	struct kvmx_ioapic *ioapic;
+	struct kvmx_irq_routes __rcu *routes;	/* KVM_SET_GSI_ROUTING, vm->lock */
+};
+
+/* irqchip.c: the VM's irqchip ioctls and the GSI routing table. */
+long kvmx_irqchip_vm_ioctl(struct kvmx_vm *vm, unsigned int ioctl, void __user *argp);
+void kvmx_irqchip_destroy(struct kvmx_vm *vm);
+/* Raise or lower @gsi as its routes say: >0 delivered, 0 coalesced/masked, <0 errno. */
+int kvmx_set_gsi(struct kvmx_vm *vm, enum kvmx_irq_source src, u32 gsi, bool level);
+/* The 8259 pair's INT output went high: wake the vCPUs that take ExtINT. */
+void kvmx_irqchip_kick_extint(struct kvmx_vm *vm);
+
+/* lapic.c: the local APIC of each vCPU. */
+int kvmx_lapic_create(struct kvmx_vcpu *v);
+void kvmx_lapic_free(struct kvmx_vcpu *v);
+/* Power-on (or INIT, @init) state of the APIC; the vCPU's thread. */
+void kvmx_lapic_reset(struct kvmx_vcpu *v, bool init);
+/* Make the vCPU look at its APIC: wake it if it sleeps, IPI its CPU if it runs the guest. */
+void kvmx_vcpu_kick(struct kvmx_vcpu *v);
+/* INIT/SIPI, timer expirations and NMIs other threads sent: take them in.  Before entry. */
+void kvmx_lapic_accept_events(struct kvmx_vcpu *v);
+/* An interrupt (PIC or APIC) is waiting that the guest could take with IF=1. */
+bool kvmx_cpu_has_interrupt(struct kvmx_vcpu *v);
+/* Acknowledge it: the vector to inject, -1 if none after all.  Interrupts off. */
+int kvmx_cpu_get_interrupt(struct kvmx_vcpu *v);
+/* Other threads left INIT/SIPI, a timer expiration or an NMI for the vCPU. */
+bool kvmx_lapic_events_pending(struct kvmx_vcpu *v);
+/* A halted or waiting vCPU has something to wake up for. */
+bool kvmx_vcpu_has_wake_event(struct kvmx_vcpu *v);
+/* The xAPIC page at @gpa (true if it is this vCPU's and the access was done). */
+bool kvmx_lapic_mmio(struct kvmx_vcpu *v, u64 gpa, unsigned int len, bool write, void *data);
+/* x2APIC MSRs, IA32_TSC_DEADLINE, IA32_APIC_BASE: 0, 1 (#GP) or -ENOENT (not ours). */
+int kvmx_lapic_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
+int kvmx_lapic_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
+void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8);
+long kvmx_lapic_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
+/* Deliver @m from @src (NULL: a device): APICs that took it, or -1 if none matched. */
+int kvmx_apic_deliver(struct kvmx_vm *vm, struct kvmx_vcpu *src, const struct kvmx_irq_msg *m);
+/* An MSI's address and data as an interrupt message (SDM Vol. 3A 10.11). */
+void kvmx_msi_to_msg(u64 address, u32 data, struct kvmx_irq_msg *m);
+
+/* i8259.c: the master and slave 8259A PICs, ports 0x20/0x21, 0xa0/0xa1, ELCR 0x4d0/0x4d1. */
+struct kvmx_pic *kvmx_pic_create(struct kvmx_vm *vm);	/* registers its ports; vm->lock */
+void kvmx_pic_destroy(struct kvmx_vm *vm, struct kvmx_pic *pic);
+/* Drive IRQ @irq (0-15) from @src: 1 if it became pending, 0 if masked or coalesced. */
+int kvmx_pic_set_irq(struct kvmx_pic *pic, enum kvmx_irq_source src, unsigned int irq,
+		     bool level);
+bool kvmx_pic_output(struct kvmx_pic *pic);	/* the INT line to LINT0 */
+int kvmx_pic_ack(struct kvmx_pic *pic);		/* INTA: the vector to deliver */
+int kvmx_pic_get_state(struct kvmx_pic *pic, unsigned int chip, struct kvmx_pic_state *s);
+int kvmx_pic_set_state(struct kvmx_pic *pic, unsigned int chip, const struct kvmx_pic_state *s);
+
+/* ioapic.c: the 24-pin IOAPIC at 0xfec00000. */
+#define KVMX_IOAPIC_BASE	0xfec00000ULL
+struct kvmx_ioapic *kvmx_ioapic_create(struct kvmx_vm *vm);	/* registers its MMIO; vm->lock */
+void kvmx_ioapic_destroy(struct kvmx_vm *vm, struct kvmx_ioapic *ioapic);
+/* Drive pin @pin from @src: >0 delivered, 0 coalesced (remote IRR / still pending), -1 masked. */
+int kvmx_ioapic_set_irq(struct kvmx_ioapic *ioapic, enum kvmx_irq_source src, unsigned int pin,
+			bool level);
+/* A local APIC's EOI of level-triggered @vector: clear remote IRR, redeliver if still high. */
+void kvmx_ioapic_eoi(struct kvmx_ioapic *ioapic, u8 vector);
+int kvmx_ioapic_get_state(struct kvmx_ioapic *ioapic, struct kvmx_ioapic_state *s);
+int kvmx_ioapic_set_state(struct kvmx_ioapic *ioapic, const struct kvmx_ioapic_state *s);
 
 #endif /* KVMX_H */

@@ -32,7 +32,7 @@ static const u32 kvmx_msr_list[] = {
 	MSR_IA32_MISC_ENABLE, MSR_IA32_APICBASE, MSR_IA32_FEAT_CTL,
 	MSR_IA32_UCODE_REV, MSR_MTRRcap, MSR_MTRRdefType,
 	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW,
-	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL,
+	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL, MSR_IA32_TSC_DEADLINE,
 };
 
 /* The MTRRs: stored for the guest and the VMM, checked as KVM checks them. */
@@ -97,9 +97,16 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 		preempt_enable();
 		return 0;
 	}
+	/* The local APIC's MSRs: x2APIC registers, the TSC deadline. */
+	r = kvmx_lapic_get_msr(v, index, data);
+	if (r != -ENOENT)
+		return r;
 	switch (index) {
 	case MSR_EFER:
 		*data = v->efer;
+		break;
+	case MSR_IA32_TSC_DEADLINE:
+		*data = 0;	/* no APIC timer without an in-kernel APIC */
 		break;
 	case MSR_IA32_CR_PAT:
 		*data = vmcs_read(VMCS_GUEST_IA32_PAT);
@@ -180,9 +187,14 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		local_irq_restore(flags);
 		return err ? 1 : 0;
 	}
+	r = kvmx_lapic_set_msr(v, index, data, host);
+	if (r != -ENOENT)
+		return r;
 	switch (index) {
 	case MSR_EFER:
 		return kvmx_set_efer(v, data, host);
+	case MSR_IA32_TSC_DEADLINE:
+		break;	/* ignored without an in-kernel APIC, as in KVM */
 	case MSR_IA32_CR_PAT:
 		if (!pat_valid(data))
 			return 1;

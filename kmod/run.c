@@ -65,6 +65,15 @@ static bool nmi_allowed(struct kvmx_vcpu *v)
 		 (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS | GUEST_INTR_STATE_NMI));
 }
 
+static void inject_irq(struct kvmx_vcpu *v, unsigned int vector)
+{
+	u32 info = vector | (INTR_TYPE_EXT_INTR << 8) | INTR_INFO_VALID;
+
+	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+	trace_kvmx_inject(v, info);
+	v->stat.irq_injections++;
+}
+
 /*
  * Events for the next entry (SDM 27.6), one at a time: an exception a
  * handler raised, else an event whose delivery the last exit interrupted,
@@ -136,16 +145,26 @@ static void inject_events(struct kvmx_vcpu *v)
 	}
 	if (v->pending_irq >= 0) {
 		if (!busy && interrupts_allowed(v)) {
-			u32 info = (u32)v->pending_irq | (INTR_TYPE_EXT_INTR << 8) |
-				   INTR_INFO_VALID;
-
-			vmcs_write(VMCS_ENTRY_INTR_INFO, info);
-			trace_kvmx_inject(v, info);
-			v->stat.irq_injections++;
+			inject_irq(v, v->pending_irq);
 			v->pending_irq = -1;
+			busy = true;
 		} else {
 			want_window = true;
 		}
+	}
+	/*
+	 * The in-kernel PIC or local APIC has one: acknowledged (IRR to ISR)
+	 * only when it goes in now, else an interrupt window brings us back.
+	 */
+	if (v->apic && kvmx_cpu_has_interrupt(v)) {
+		int vec = -1;
+
+		if (!busy && interrupts_allowed(v))
+			vec = kvmx_cpu_get_interrupt(v);
+		if (vec >= 0)
+			inject_irq(v, vec);
+		else
+			want_window = true;
 	}
 	set_windows(v, want_window, want_nmi_window && kvmx_nmi_window_ok);
 }
@@ -365,9 +384,20 @@ static int enter_guest(struct kvmx_vcpu *v)
 	kvmx_vcpu_prepare_host(v);
 
 	local_irq_disable();
+	cpu = smp_processor_id();
+	/*
+	 * From here a kick is an IPI to this CPU, which makes the guest exit
+	 * at once.  The barrier pairs with kvmx_vcpu_kick()'s: it orders this
+	 * store before the IRR and events read below, as the kicker orders
+	 * its writes of those before its read of guest_cpu.
+	 */
+	if (v->apic)
+		smp_store_mb(v->guest_cpu, cpu);	/* pairs with kvmx_vcpu_kick() */
 	/* Checked with interrupts off: a kick (IPI) after this makes the guest exit. */
 	if (need_resched() || signal_pending(current) ||
-	    READ_ONCE(v->vm->snap_vcpu) == v->id) {
+	    READ_ONCE(v->vm->snap_vcpu) == v->id ||
+	    (v->apic && kvmx_lapic_events_pending(v))) {
+		WRITE_ONCE(v->guest_cpu, -1);
 		local_irq_enable();
 		preempt_enable();
 		return ENTER_RETRY;
@@ -380,7 +410,6 @@ static int enter_guest(struct kvmx_vcpu *v)
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	kvmx_vmcs_refresh_host_crs(v);
-	cpu = smp_processor_id();
 
 	guest_timing_enter_irqoff();
 	for (;;) {
@@ -417,6 +446,7 @@ static int enter_guest(struct kvmx_vcpu *v)
 		this_cpu_write(x86_ibpb_exit_to_user, true);
 #endif
 	guest_timing_exit_irqoff();
+	WRITE_ONCE(v->guest_cpu, -1);
 	local_irq_enable();
 	preempt_enable();
 	v->last_cpu = cpu;
@@ -444,6 +474,34 @@ static bool take_triple_fault(struct kvmx_vcpu *v)
 	return true;
 }
 
+/*
+ * With the in-kernel irqchip a vCPU may be halted (HLT) or waiting for
+ * INIT/SIPI: it runs again once an NMI or an interrupt it can take is there
+ * (halted), or a SIPI started it.
+ */
+static bool vcpu_runnable(struct kvmx_vcpu *v)
+{
+	if (v->mp_state == KVMX_MP_STATE_RUNNABLE)
+		return true;
+	if (v->mp_state != KVMX_MP_STATE_HALTED)
+		return false;
+	v->halt_if = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_IF;
+	if (v->nmi_pending || (v->halt_if && kvmx_cpu_has_interrupt(v))) {
+		v->mp_state = KVMX_MP_STATE_RUNNABLE;
+		return true;
+	}
+	return false;
+}
+
+/* Sleep until a kick brings something to look at, or a signal comes. */
+static void vcpu_block(struct kvmx_vcpu *v)
+{
+	if (v->mp_state == KVMX_MP_STATE_HALTED)
+		v->stat.halts++;
+	trace_kvmx_block(v, v->mp_state);
+	wait_event_interruptible(v->wq, kvmx_vcpu_has_wake_event(v));
+}
+
 int kvmx_vcpu_run(struct kvmx_vcpu *v)
 {
 	struct kvmx_run *run = v->run;
@@ -452,6 +510,20 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 
 	v->stat.runs++;
 	kvmx_sigset_activate(v);
+	/*
+	 * An application processor never started: as KVM, wait for its INIT
+	 * here, then let the VMM call again (EAGAIN) to wait for the SIPI.
+	 */
+	if (v->apic && v->mp_state == KVMX_MP_STATE_UNINITIALIZED) {
+		vcpu_block(v);
+		kvmx_lapic_accept_events(v);
+		r = -EAGAIN;
+		if (signal_pending(current)) {
+			run->exit_reason = KVMX_EXIT_INTR;
+			r = -EINTR;
+		}
+		goto out;
+	}
 	r = kvmx_complete_userspace(v);
 	if (r > 0 && take_triple_fault(v))
 		r = 0;
@@ -461,7 +533,9 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 		r = -EINTR;	/* exit_reason stays as it was, as in KVM */
 		goto out;
 	}
-	v->cr8 = run->cr8 & 0xf;
+	/* With an in-kernel APIC its TPR is CR8, and run->cr8 only reports it (KVM). */
+	if (!v->apic)
+		v->cr8 = run->cr8 & 0xf;
 
 	fpu_swap_kvm_fpstate(&v->fpu, true);
 	for (;;) {
@@ -474,6 +548,13 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			break;
 		}
 		cond_resched();
+		if (v->apic) {
+			kvmx_lapic_accept_events(v);
+			if (!vcpu_runnable(v)) {
+				vcpu_block(v);
+				continue;
+			}
+		}
 		/* Before any entry: the guest may have just enabled kvmclock. */
 		if (unlikely(kvmx_kvmclock_stale(v)))
 			kvmx_kvmclock_update(v);
@@ -490,6 +571,9 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			break;
 		default:
 			r = kvmx_handle_exit(v);
+			/* An access for a device in the module goes no further. */
+			if (r == 0 && v->complete_userspace)
+				r = kvmx_io_bus_serve(v);
 			if (r > 0)
 				continue;
 		}

@@ -90,6 +90,23 @@ TRACE_EVENT(kvmx_inject,
 		  __entry->intr_info & 0xff, (__entry->intr_info >> 8) & 7)
 );
 
+TRACE_EVENT(kvmx_block,
+	TP_PROTO(struct kvmx_vcpu *v, u32 mp_state),
+	TP_ARGS(v, mp_state),
+	TP_STRUCT__entry(
+		__field(u32, vm)
+		__field(u32, vcpu)
+		__field(u32, mp_state)
+	),
+	TP_fast_assign(
+		__entry->vm = v->vm->id;
+		__entry->vcpu = v->id;
+		__entry->mp_state = mp_state;
+	),
+	TP_printk("vm %u vcpu %u sleeps, mp_state %u", __entry->vm, __entry->vcpu,
+		  __entry->mp_state)
+);
+
 TRACE_EVENT(kvmx_ept_fault,
 	TP_PROTO(struct kvmx_vcpu *v, u64 gpa, unsigned long qual, bool mmio),
 	TP_ARGS(v, gpa, qual, mmio),

@@ -303,7 +303,7 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 	v->tsc_aux = 0;
 	v->misc_enable = MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL | MSR_IA32_MISC_ENABLE_BTS_UNAVAIL;
 	v->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
-		       (v->id == 0 ? MSR_IA32_APICBASE_BSP : 0);
+		       (v->id == v->vm->bsp_id ? MSR_IA32_APICBASE_BSP : 0);
 	v->cr8 = 0;
 	v->pending_irq = -1;
 	v->nmi_pending = 0;
@@ -484,6 +484,9 @@ static bool sregs_valid(const struct kvmx_sregs *s)
 		return false;
 	if (s->cr8 & ~0xfULL)
 		return false;
+	if (s->apic_base & ~(MSR_IA32_APICBASE_BASE | MSR_IA32_APICBASE_ENABLE |
+			     MSR_IA32_APICBASE_BSP | X2APIC_ENABLE))
+		return false;
 	if ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)) {
 		if (!(s->cr4 & X86_CR4_PAE) || !(s->efer & EFER_LMA))
 			return false;
@@ -514,12 +517,15 @@ static int set_sregs(struct kvmx_vcpu *v, const struct kvmx_sregs *s)
 	vmcs_write(VMCS_GUEST_IDTR_BASE, s->idt.base);
 	vmcs_write(VMCS_GUEST_IDTR_LIMIT, s->idt.limit);
 	v->cr2 = s->cr2;
-	v->cr8 = s->cr8;
+	kvmx_lapic_set_cr8(v, s->cr8);
 	vmcs_write(VMCS_GUEST_CR3, s->cr3);
 	kvmx_set_cr0_hw(v, s->cr0);
 	kvmx_set_cr4_hw(v, s->cr4);
 	kvmx_set_efer(v, s->efer, true);
-	v->apic_base = s->apic_base;
+	if (v->apic)
+		kvmx_lapic_set_msr(v, MSR_IA32_APICBASE, s->apic_base, true);
+	else
+		v->apic_base = s->apic_base;
 	v->pending_irq = -1;
 	for (i = 0; i < KVMX_NR_INTERRUPTS; i++) {
 		if (s->interrupt_bitmap[i / 64] & (1ULL << (i % 64))) {
@@ -646,6 +652,9 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 	case KVMX_X86_SETUP_MCE:
 	case KVMX_X86_SET_MCE:
 		return kvmx_mce_ioctl(v, ioctl, argp);
+	case KVMX_GET_LAPIC:
+	case KVMX_SET_LAPIC:
+		return kvmx_lapic_ioctl(v, ioctl, argp);
 	}
 
 	u = kzalloc(sizeof(*u), GFP_KERNEL);
@@ -692,6 +701,8 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 			r = -EFAULT;
 		else if (u->irq.irq >= KVMX_NR_INTERRUPTS)
 			r = -EINVAL;
+		else if (v->apic)
+			r = -ENXIO;	/* the in-kernel PIC and APIC decide, as in KVM */
 		else if (v->pending_irq >= 0)
 			r = -EEXIST;
 		else
@@ -751,6 +762,7 @@ static void vcpu_free(struct kvmx_vcpu *v)
 {
 	int i;
 
+	kvmx_lapic_free(v);
 	kvmx_vmcs_free(v);
 	kvmx_vpid_free(v->vpid);
 	if (v->fpu.fpstate)
@@ -776,6 +788,9 @@ static int kvmx_vcpu_release(struct inode *inode, struct file *file)
 	vm->vcpus[v->id] = NULL;
 	vm->nr_vcpus--;
 	mutex_unlock(&vm->lock);
+	/* IPIs and device interrupts look vCPUs up under RCU: let them finish. */
+	if (v->apic)
+		synchronize_rcu();
 	vcpu_free(v);
 	kvmx_vm_put(vm);
 	return 0;
@@ -807,6 +822,8 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 	kvmx_mce_init(v);
 	v->cpu = -1;
 	v->last_cpu = -1;
+	v->guest_cpu = -1;
+	init_waitqueue_head(&v->wq);
 	INIT_LIST_HEAD(&v->loaded_link);
 	mutex_init(&v->mutex);
 	preempt_notifier_init(&v->pn, &kvmx_preempt_ops);
@@ -836,6 +853,19 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 		err = -EEXIST;
 		goto fail;
 	}
+	/* Checked under the lock KVM_CREATE_IRQCHIP takes: every vCPU or none has an APIC. */
+	if (vm->irqchip) {
+		err = kvmx_lapic_create(v);
+		if (err) {
+			mutex_unlock(&vm->lock);
+			goto fail;
+		}
+		/* Application processors wait in KVM_RUN for INIT and SIPI. */
+		if (id != vm->bsp_id)
+			v->mp_state = KVMX_MP_STATE_UNINITIALIZED;
+	}
+	/* Published last: other vCPUs' IPIs find it here (under RCU). */
+	smp_wmb();
 	vm->vcpus[id] = v;
 	vm->nr_vcpus++;
 	kref_get(&vm->ref);
@@ -847,6 +877,8 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 		vm->vcpus[id] = NULL;
 		vm->nr_vcpus--;
 		mutex_unlock(&vm->lock);
+		if (v->apic)
+			synchronize_rcu();
 		vcpu_free(v);
 		kvmx_vm_put(vm);
 	}

@@ -25,6 +25,11 @@ static int get_mp_state(struct kvmx_vcpu *v, struct kvmx_mp_state __user *u)
 {
 	struct kvmx_mp_state s = { .mp_state = KVMX_MP_STATE_RUNNABLE };
 
+	if (v->apic) {
+		/* An INIT or SIPI already sent counts, as in KVM. */
+		kvmx_lapic_accept_events(v);
+		s.mp_state = v->mp_state;
+	}
 	return copy_to_user(u, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
@@ -34,8 +39,33 @@ static int set_mp_state(struct kvmx_vcpu *v, struct kvmx_mp_state __user *u)
 
 	if (copy_from_user(&s, u, sizeof(s)))
 		return -EFAULT;
-	/* The other states belong to an in-kernel APIC (KVM: the same). */
-	return s.mp_state == KVMX_MP_STATE_RUNNABLE ? 0 : -EINVAL;
+	switch (s.mp_state) {
+	case KVMX_MP_STATE_RUNNABLE:
+		break;
+	case KVMX_MP_STATE_UNINITIALIZED:
+	case KVMX_MP_STATE_INIT_RECEIVED:
+	case KVMX_MP_STATE_HALTED:
+	case KVMX_MP_STATE_SIPI_RECEIVED:
+		/* These belong to an in-kernel APIC (KVM: the same). */
+		if (!v->apic)
+			return -EINVAL;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (s.mp_state == KVMX_MP_STATE_SIPI_RECEIVED) {
+		/* Waiting for INIT's SIPI, and the SIPI (KVM_SET_VCPU_EVENTS' vector) is here. */
+		struct kvmx_irq_msg m = {
+			.vector = v->sipi_vector, .delivery_mode = KVMX_DM_SIPI,
+			.shorthand = APIC_SH_SELF,
+		};
+
+		v->mp_state = KVMX_MP_STATE_INIT_RECEIVED;
+		kvmx_apic_deliver(v->vm, v, &m);
+		return 0;
+	}
+	v->mp_state = s.mp_state;
+	return 0;
 }
 
 /* ---- KVM_GET/SET_VCPU_EVENTS ---- */

@@ -86,6 +86,11 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_VCPU_EVENTS:
 	case KVMX_CAP_DEBUGREGS:
 	case KVMX_CAP_GET_TSC_KHZ:
+	case KVMX_CAP_IRQCHIP:
+	case KVMX_CAP_IRQ_INJECT_STATUS:
+	case KVMX_CAP_SET_BOOT_CPU_ID:
+	case KVMX_CAP_TSC_DEADLINE_TIMER:
+	case KVMX_CAP_SIGNAL_MSI:
 		return 1;
 	case KVMX_CAP_ADJUST_CLOCK:
 		return KVMX_CLOCK_REALTIME;	/* the flags KVM_SET/GET_CLOCK honour */
@@ -128,6 +133,8 @@ static void kvmx_vm_free(struct kref *ref)
 	list_del(&vm->list);
 	mutex_unlock(&kvmx_vms_lock);
 	kvmx_genl_event(vm, KVMX_EVENT_VM_DESTROYED, 0, 0);
+	kvmx_irqchip_destroy(vm);
+	kvmx_io_bus_destroy(vm);
 	kvmx_free_memslots(vm);
 	kvmx_ept_destroy(vm);
 	mmdrop(vm->mm);
@@ -182,14 +189,15 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 			return -EFAULT;
 		return kvmx_get_dirty_log(vm, &log);
 	}
-	case KVMX_SET_GSI_ROUTING: {
-		struct kvmx_irq_routing r;
-
-		if (copy_from_user(&r, argp, sizeof(r)))
-			return -EFAULT;
-		/* Routes go to an in-kernel irqchip; without one KVM says EINVAL too. */
-		return -EINVAL;
-	}
+	case KVMX_CREATE_IRQCHIP:
+	case KVMX_SET_GSI_ROUTING:
+	case KVMX_SET_BOOT_CPU_ID:
+	case KVMX_IRQ_LINE:
+	case KVMX_IRQ_LINE_STATUS:
+	case KVMX_GET_IRQCHIP:
+	case KVMX_SET_IRQCHIP:
+	case KVMX_SIGNAL_MSI:
+		return kvmx_irqchip_vm_ioctl(vm, ioctl, argp);
 	case KVMX_SET_TSS_ADDR:
 		/* Only needed without unrestricted guest; accepted like KVM. */
 		if (arg > 0xffffffffUL - 3 * PAGE_SIZE)

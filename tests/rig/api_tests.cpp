@@ -743,7 +743,10 @@ TEST(KvmxApi, CapabilitiesAreWhatWorks)
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_IMMEDIATE_EXIT), 1);
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_NR_MEMSLOTS), 32);
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_INTERNAL_ERROR_DATA), 1);
-	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, 0 /* IRQCHIP */), 0);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_IRQCHIP), 1);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_TSC_DEADLINE_TIMER), 1);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, 33 /* PIT2: not yet */), 0);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, 32 /* IRQFD: not yet */), 0);
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, 16 /* SYNC_MMU */), 0);
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_GET_VCPU_MMAP_SIZE, 0), 2 * 4096);
 }

@@ -45,6 +45,11 @@
 #define KVMX_CAP_IRQ_ROUTING		25
 #define KVMX_CAP_MCE			31
 #define KVMX_CAP_ADJUST_CLOCK		39
+#define KVMX_CAP_IRQCHIP		0
+#define KVMX_CAP_IRQ_INJECT_STATUS	26
+#define KVMX_CAP_SET_BOOT_CPU_ID	34
+#define KVMX_CAP_TSC_DEADLINE_TIMER	72
+#define KVMX_CAP_SIGNAL_MSI		77
 
 /* ---- exit reasons (kvm_run.exit_reason) ---- */
 #define KVMX_EXIT_UNKNOWN		0
@@ -334,10 +339,126 @@ struct kvmx_xcrs {
 	__u64 padding[16];
 };
 
-/* KVM_SET_GSI_ROUTING (entries follow; none accepted without an irqchip) */
+/* KVM_IRQ_LINE(_STATUS): a GSI's level; _STATUS writes back what happened */
+struct kvmx_irq_level {
+	union {
+		__u32 irq;
+		__s32 status;
+	};
+	__u32 level;
+};
+
+/* KVM_GET/SET_IRQCHIP: one of the three chips of the in-kernel irqchip */
+#define KVMX_IRQCHIP_PIC_MASTER	0
+#define KVMX_IRQCHIP_PIC_SLAVE	1
+#define KVMX_IRQCHIP_IOAPIC	2
+#define KVMX_NR_IRQCHIPS	3
+
+struct kvmx_pic_state {
+	__u8 last_irr;		/* the lines' levels at the last edge check */
+	__u8 irr;
+	__u8 imr;
+	__u8 isr;
+	__u8 priority_add;	/* the lowest-priority line + 1 (rotation) */
+	__u8 irq_base;
+	__u8 read_reg_select;	/* OCW3: reads return ISR, not IRR */
+	__u8 poll;
+	__u8 special_mask;
+	__u8 init_state;	/* which ICW comes next, 0: none */
+	__u8 auto_eoi;
+	__u8 rotate_on_auto_eoi;
+	__u8 special_fully_nested_mode;
+	__u8 init4;		/* ICW4 expected */
+	__u8 elcr;		/* level-triggered lines (ports 0x4d0/0x4d1) */
+	__u8 elcr_mask;
+};
+
+#define KVMX_IOAPIC_NUM_PINS	24
+struct kvmx_ioapic_state {
+	__u64 base_address;
+	__u32 ioregsel;
+	__u32 id;
+	__u32 irr;
+	__u32 pad;
+	union {
+		__u64 bits;
+		struct {
+			__u8 vector;
+			__u8 delivery_mode:3;
+			__u8 dest_mode:1;
+			__u8 delivery_status:1;
+			__u8 polarity:1;
+			__u8 remote_irr:1;
+			__u8 trig_mode:1;
+			__u8 mask:1;
+			__u8 reserve:7;
+			__u8 reserved[4];
+			__u8 dest_id;
+		} fields;
+	} redirtbl[KVMX_IOAPIC_NUM_PINS];
+};
+
+struct kvmx_irqchip {
+	__u32 chip_id;
+	__u32 pad;
+	union {
+		char dummy[512];
+		struct kvmx_pic_state pic;
+		struct kvmx_ioapic_state ioapic;
+	} chip;
+};
+
+/* KVM_GET/SET_LAPIC: the first 1 KiB of the xAPIC register page */
+#define KVMX_APIC_REG_SIZE	0x400
+struct kvmx_lapic_state {
+	char regs[KVMX_APIC_REG_SIZE];
+};
+
+/* KVM_SIGNAL_MSI, and an MSI route */
+struct kvmx_msi {
+	__u32 address_lo;
+	__u32 address_hi;
+	__u32 data;
+	__u32 flags;
+	__u32 devid;
+	__u8  pad[12];
+};
+
+/* KVM_SET_GSI_ROUTING: the table that maps GSIs to irqchip pins and MSIs */
+#define KVMX_IRQ_ROUTING_IRQCHIP	1
+#define KVMX_IRQ_ROUTING_MSI		2
+
+struct kvmx_irq_routing_irqchip {
+	__u32 irqchip;
+	__u32 pin;
+};
+
+struct kvmx_irq_routing_msi {
+	__u32 address_lo;
+	__u32 address_hi;
+	__u32 data;
+	union {
+		__u32 pad;
+		__u32 devid;
+	};
+};
+
+struct kvmx_irq_routing_entry {
+	__u32 gsi;
+	__u32 type;
+	__u32 flags;
+	__u32 pad;
+	union {
+		struct kvmx_irq_routing_irqchip irqchip;
+		struct kvmx_irq_routing_msi msi;
+		__u32 pad[8];
+	} u;
+};
+
 struct kvmx_irq_routing {
 	__u32 nr;
 	__u32 flags;
+	struct kvmx_irq_routing_entry entries[];
 };
 
 #define KVMX_MAX_IRQ_ROUTES	4096
@@ -394,6 +515,13 @@ struct kvmx_x86_mce {
 #define KVMX_SET_TSS_ADDR		_IO(KVMXIO, 0x47)
 #define KVMX_SET_IDENTITY_MAP_ADDR	_IOW(KVMXIO, 0x48, __u64)
 #define KVMX_SET_GSI_ROUTING		_IOW(KVMXIO, 0x6a, struct kvmx_irq_routing)
+#define KVMX_CREATE_IRQCHIP		_IO(KVMXIO, 0x60)
+#define KVMX_IRQ_LINE			_IOW(KVMXIO, 0x61, struct kvmx_irq_level)
+#define KVMX_GET_IRQCHIP		_IOWR(KVMXIO, 0x62, struct kvmx_irqchip)
+#define KVMX_SET_IRQCHIP		_IOR(KVMXIO, 0x63, struct kvmx_irqchip)
+#define KVMX_IRQ_LINE_STATUS		_IOWR(KVMXIO, 0x67, struct kvmx_irq_level)
+#define KVMX_SET_BOOT_CPU_ID		_IO(KVMXIO, 0x78)
+#define KVMX_SIGNAL_MSI			_IOW(KVMXIO, 0xa5, struct kvmx_msi)
 #define KVMX_GET_DIRTY_LOG		_IOW(KVMXIO, 0x42, struct kvmx_dirty_log)
 #define KVMX_SET_CLOCK			_IOW(KVMXIO, 0x7b, struct kvmx_clock_data)
 #define KVMX_GET_CLOCK			_IOR(KVMXIO, 0x7c, struct kvmx_clock_data)
@@ -412,6 +540,8 @@ struct kvmx_x86_mce {
 #define KVMX_SET_CPUID2		_IOW(KVMXIO, 0x90, struct kvmx_cpuid2)
 #define KVMX_GET_CPUID2		_IOWR(KVMXIO, 0x91, struct kvmx_cpuid2)
 #define KVMX_SET_SIGNAL_MASK	_IOW(KVMXIO, 0x8b, struct kvmx_signal_mask)
+#define KVMX_GET_LAPIC		_IOR(KVMXIO, 0x8e, struct kvmx_lapic_state)
+#define KVMX_SET_LAPIC		_IOW(KVMXIO, 0x8f, struct kvmx_lapic_state)
 #define KVMX_GET_MP_STATE	_IOR(KVMXIO, 0x98, struct kvmx_mp_state)
 #define KVMX_SET_MP_STATE	_IOW(KVMXIO, 0x99, struct kvmx_mp_state)
 #define KVMX_NMI		_IO(KVMXIO, 0x9a)

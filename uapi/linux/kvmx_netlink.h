@@ -81,7 +81,10 @@ struct kvmx_vcpu_stats {
 	__u64 run_tsc;		/* TSC ticks spent inside KVM_RUN */
 	__u64 ept_flushes;	/* INVEPTs of the VM's EPTP on a CPU new to the vCPU */
 	__u64 guest_tlb_flushes; /* INVVPIDs for emulated CR0/CR4 writes, SET_SREGS */
-	__u64 reserved[4];
+	__u64 kernel_io;	/* port and MMIO accesses devices in the module served */
+	__u64 halts;		/* HLTs the vCPU slept through in the kernel */
+	__u64 ipis;		/* IPIs this vCPU's local APIC sent */
+	__u64 apic_timer_irqs;	/* local APIC timer expirations */
 };
 
 struct kvmx_vmcs_field {

@@ -1,0 +1,1015 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The local APIC of each vCPU, in software (SDM Vol. 3A chapter 10): the
+ * xAPIC register page at IA32_APIC_BASE and the x2APIC MSRs over the same
+ * registers, interrupt acceptance (IRR, ISR, TMR, TPR/PPR, EOI), IPIs through
+ * the ICR, the LVT entries and the timer (one-shot, periodic, TSC-deadline)
+ * on an hrtimer.
+ *
+ * Who touches what:
+ *  - other threads (other vCPUs' IPIs, the IOAPIC, the timer's hrtimer, the
+ *    VMM's ioctls via irqchip.c) only set bits: IRR and TMR with atomic bit
+ *    operations, and the events word (INIT, SIPI), the NMI and timer
+ *    counters; then they kick the vCPU (kvmx_vcpu_kick());
+ *  - everything else, the vCPU's own thread: it takes the events in before
+ *    each entry (kvmx_lapic_accept_events()) and moves a vector from IRR to
+ *    ISR when it injects it.
+ * A kick is an IPI to the CPU the guest runs on (the guest exits and the
+ * loop looks again) or a wake-up of a vCPU halted in the kernel.  The vCPU
+ * publishes guest_cpu before it reads IRR, and a sender reads guest_cpu
+ * after setting IRR, each behind a full barrier: one of them sees the other.
+ *
+ * The register page keeps the xAPIC layout in both modes, as the hardware's
+ * virtual-APIC page does; x2APIC MSR 0x800 + n is the register at n << 4.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/hrtimer.h>
+#include <linux/nospec.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <asm/apicdef.h>
+#include <asm/msr-index.h>
+#include <asm/tsc.h>
+
+#include "kvmx.h"
+#include "vmx_ops.h"
+
+/* Version 0x14 (integrated APIC), six LVT entries (CMCI not offered). */
+#define LAPIC_VERSION		(0x14 | ((6 - 1) << 16))
+/* The timer's input clock: one tick per nanosecond, as kvm_intel's. */
+#define APIC_BUS_CYCLE_NS	1
+/*
+ * A periodic timer faster than this would keep a host CPU busy with
+ * hrtimer interrupts: the guest gets this period instead (kvm_intel's
+ * min_timer_period_us default).
+ */
+#define MIN_TIMER_PERIOD_NS	(200 * NSEC_PER_USEC)
+
+#define X2APIC_BROADCAST	0xffffffffu
+#define XAPIC_BROADCAST		0xffu
+
+/* Events other threads leave for the vCPU's thread. */
+enum { APIC_EV_INIT, APIC_EV_SIPI };
+
+struct kvmx_lapic {
+	struct kvmx_vcpu *vcpu;
+	u8 *regs;			/* the register page, xAPIC layout */
+	struct hrtimer timer;
+	atomic_t timer_pending;		/* expirations not yet in IRR */
+	u64 period_ns;			/* periodic mode: the period */
+	ktime_t armed_at;		/* one-shot/periodic: when TMICT was written */
+	u64 tsc_deadline;		/* IA32_TSC_DEADLINE, 0: disarmed */
+	unsigned long events;		/* APIC_EV_* */
+	u8 sipi_vector;
+};
+
+static u32 reg_read(struct kvmx_lapic *a, unsigned int off)
+{
+	return READ_ONCE(*(u32 *)(a->regs + off));
+}
+
+static void reg_write(struct kvmx_lapic *a, unsigned int off, u32 val)
+{
+	WRITE_ONCE(*(u32 *)(a->regs + off), val);
+}
+
+/*
+ * Bit @vec of a 256-bit register (ISR, TMR, IRR): eight 32-bit words, 16
+ * bytes apart.  Each word sits at an 8-byte-aligned address, so it is the
+ * low half of an unsigned long and the atomic bitops work on it.
+ */
+static unsigned long *vec_word(struct kvmx_lapic *a, unsigned int reg, unsigned int vec)
+{
+	return (unsigned long *)(a->regs + reg + (vec >> 5) * 0x10);
+}
+
+#define VEC_BIT(vec)	((vec) & 31)
+
+/* The highest vector set in a 256-bit register, or -1. */
+static int highest_vector(struct kvmx_lapic *a, unsigned int reg)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		u32 w = reg_read(a, reg + i * 0x10);
+
+		if (w)
+			return i * 32 + __fls(w);
+	}
+	return -1;
+}
+
+static bool x2apic_mode(struct kvmx_vcpu *v)
+{
+	return v->apic_base & X2APIC_ENABLE;
+}
+
+static bool hw_enabled(struct kvmx_vcpu *v)
+{
+	return v->apic_base & MSR_IA32_APICBASE_ENABLE;
+}
+
+static bool sw_enabled(struct kvmx_lapic *a)
+{
+	return reg_read(a, APIC_SPIV) & APIC_SPIV_APIC_ENABLED;
+}
+
+/* Enabled in both senses: only then does it accept interrupts (SDM 10.4.7.2). */
+static bool apic_enabled(struct kvmx_vcpu *v)
+{
+	return v->apic && hw_enabled(v) && sw_enabled(v->apic);
+}
+
+static u32 apic_id(struct kvmx_vcpu *v)
+{
+	u32 id = reg_read(v->apic, APIC_ID);
+
+	return x2apic_mode(v) ? id : id >> 24;
+}
+
+/* PPR (SDM 10.8.3.1): the higher of TPR's and the in-service vector's class. */
+static u32 ppr(struct kvmx_lapic *a)
+{
+	u32 tpr = reg_read(a, APIC_TASKPRI) & 0xff;
+	int isr = highest_vector(a, APIC_ISR);
+	u32 isrc = isr < 0 ? 0 : isr & 0xf0;
+
+	return (tpr & 0xf0) >= isrc ? tpr : isrc;
+}
+
+/* ---- kicking a vCPU ---- */
+
+void kvmx_vcpu_kick(struct kvmx_vcpu *v)
+{
+	int cpu;
+
+	/* Ordered after the caller's IRR/event update; pairs with run.c's smp_mb(). */
+	smp_mb();
+	wake_up_interruptible(&v->wq);
+	cpu = READ_ONCE(v->guest_cpu);
+	if (cpu >= 0 && cpu != raw_smp_processor_id())
+		smp_send_reschedule(cpu);
+}
+
+/* ---- accepting interrupts (SDM 10.6.2.2, 10.8.3) ---- */
+
+static void accept_fixed(struct kvmx_vcpu *v, u8 vector, bool level)
+{
+	struct kvmx_lapic *a = v->apic;
+
+	if (level)
+		set_bit(VEC_BIT(vector), vec_word(a, APIC_TMR, vector));
+	else
+		clear_bit(VEC_BIT(vector), vec_word(a, APIC_TMR, vector));
+	set_bit(VEC_BIT(vector), vec_word(a, APIC_IRR, vector));
+	kvmx_vcpu_kick(v);
+}
+
+/* @m arrives at @v's APIC.  True if it took it. */
+static bool accept_irq(struct kvmx_vcpu *v, const struct kvmx_irq_msg *m)
+{
+	struct kvmx_lapic *a = v->apic;
+
+	switch (m->delivery_mode) {
+	case KVMX_DM_FIXED:
+	case KVMX_DM_LOWEST:
+		if (!apic_enabled(v))
+			return false;
+		accept_fixed(v, m->vector, m->level_trig);
+		return true;
+	case KVMX_DM_NMI:
+		atomic_inc(&v->nmi_queued);
+		kvmx_vcpu_kick(v);
+		return true;
+	case KVMX_DM_INIT:
+		/* The "INIT level de-assert" of old MP start-up code does nothing. */
+		if (m->level_trig && !m->assert)
+			return false;
+		set_bit(APIC_EV_INIT, &a->events);
+		kvmx_vcpu_kick(v);
+		return true;
+	case KVMX_DM_SIPI:
+		WRITE_ONCE(a->sipi_vector, m->vector);
+		smp_mb__before_atomic();	/* the vector before the event */
+		set_bit(APIC_EV_SIPI, &a->events);
+		kvmx_vcpu_kick(v);
+		return true;
+	default:	/* SMI, ExtINT by message, reserved: not delivered */
+		return false;
+	}
+}
+
+/* Does @dest in mode @logical name @v's APIC (SDM 10.6.2)? */
+static bool match_dest(struct kvmx_vcpu *v, u32 dest, bool logical, bool from_device)
+{
+	u32 ldr;
+
+	if (!v->apic || !hw_enabled(v))
+		return false;
+	if (x2apic_mode(v)) {
+		/* A device's 8-bit broadcast is a broadcast in x2APIC mode too. */
+		if (dest == X2APIC_BROADCAST || (from_device && dest == XAPIC_BROADCAST))
+			return true;
+		if (!logical)
+			return dest == apic_id(v);
+		ldr = reg_read(v->apic, APIC_LDR);
+		return (dest >> 16) == (ldr >> 16) && (dest & ldr & 0xffff);
+	}
+	dest &= 0xff;
+	if (dest == XAPIC_BROADCAST)
+		return true;
+	if (!logical)
+		return dest == apic_id(v);
+	ldr = reg_read(v->apic, APIC_LDR) >> 24;
+	if ((reg_read(v->apic, APIC_DFR) >> 28) == 0xf)	/* flat model */
+		return dest & ldr;
+	/* cluster model: cluster in bits 7:4, one bit per APIC in 3:0 */
+	return ((dest >> 4) == 0xf || (dest >> 4) == (ldr >> 4)) && (dest & ldr & 0xf);
+}
+
+static bool in_msg_dest(struct kvmx_vcpu *v, struct kvmx_vcpu *src, const struct kvmx_irq_msg *m)
+{
+	switch (m->shorthand) {
+	case APIC_SH_SELF:
+		return v == src;
+	case APIC_SH_ALL:
+		return true;
+	case APIC_SH_OTHERS:
+		return v != src;
+	default:
+		return match_dest(v, m->dest_id, m->logical, !src);
+	}
+}
+
+int kvmx_apic_deliver(struct kvmx_vm *vm, struct kvmx_vcpu *src, const struct kvmx_irq_msg *m)
+{
+	struct kvmx_vcpu *lowest = NULL;
+	int i, n = -1;
+
+	rcu_read_lock();
+	for (i = 0; i < KVMX_MAX_VCPUS; i++) {
+		struct kvmx_vcpu *v = READ_ONCE(vm->vcpus[i]);
+
+		if (!v || !v->apic || !in_msg_dest(v, src, m))
+			continue;
+		/*
+		 * Lowest priority (SDM 10.6.2.4): the APIC with the lowest
+		 * task priority among those addressed; ties to the lowest id.
+		 */
+		if (m->delivery_mode == KVMX_DM_LOWEST && m->shorthand == APIC_SH_NONE) {
+			if (apic_enabled(v) &&
+			    (!lowest || (reg_read(v->apic, APIC_TASKPRI) & 0xff) <
+					(reg_read(lowest->apic, APIC_TASKPRI) & 0xff)))
+				lowest = v;
+			continue;
+		}
+		if (accept_irq(v, m))
+			n = n < 0 ? 1 : n + 1;
+	}
+	if (lowest && accept_irq(lowest, m))
+		n = 1;
+	rcu_read_unlock();
+	return n;
+}
+
+void kvmx_msi_to_msg(u64 address, u32 data, struct kvmx_irq_msg *m)
+{
+	/* SDM Vol. 3A 10.11.1, 10.11.2: address 0xfeeXXXXX, data with the vector. */
+	*m = (struct kvmx_irq_msg) {
+		.dest_id = (address >> 12) & 0xff,
+		.logical = address & BIT(2),
+		.vector = data & 0xff,
+		.delivery_mode = (data >> 8) & 7,
+		.level_trig = data & BIT(15),
+		.assert = true,
+	};
+}
+
+/* ---- the LVT and the timer ---- */
+
+/* An LVT entry fires (timer, LINT0/1, error): deliver it to this APIC. */
+static void lvt_fire(struct kvmx_vcpu *v, unsigned int lvt)
+{
+	u32 e = reg_read(v->apic, lvt);
+
+	if (!hw_enabled(v) || (e & APIC_LVT_MASKED))
+		return;
+	switch ((e & APIC_MODE_MASK) >> 8) {
+	case APIC_MODE_FIXED:
+		if (sw_enabled(v->apic))
+			accept_fixed(v, e & 0xff, lvt != APIC_LVTT && (e & APIC_LVT_LEVEL_TRIGGER));
+		break;
+	case APIC_MODE_NMI:
+		atomic_inc(&v->nmi_queued);
+		break;
+	}
+}
+
+/*
+ * The LVTT mode bits the guest's CPUID allows, as in KVM: periodic once a
+ * CPUID table is set, TSC-deadline if it has that bit (leaf 1, ECX 24).
+ */
+static u32 timer_modes(struct kvmx_vcpu *v)
+{
+	const struct kvmx_cpuid_entry2 *e = kvmx_cpuid_entry(v, 1, 0);
+
+	if (!v->cpuid_nent)
+		return 0;
+	return (e && (e->ecx & BIT(24))) ? 3 << 17 : 1 << 17;
+}
+
+static u32 timer_mode(struct kvmx_lapic *a)
+{
+	return reg_read(a, APIC_LVTT) & (3 << 17);
+}
+
+static u32 timer_divide(struct kvmx_lapic *a)
+{
+	u32 tdcr = reg_read(a, APIC_TDCR);
+	u32 shift = (((tdcr & 3) | ((tdcr & 8) >> 1)) + 1) & 7;
+
+	return 1u << shift;	/* 0b1011 (shift 0) divides by 1 */
+}
+
+static enum hrtimer_restart timer_expired(struct hrtimer *t)
+{
+	struct kvmx_lapic *a = container_of(t, struct kvmx_lapic, timer);
+
+	atomic_inc(&a->timer_pending);
+	kvmx_vcpu_kick(a->vcpu);
+	if (a->period_ns) {
+		hrtimer_add_expires_ns(t, a->period_ns);
+		return HRTIMER_RESTART;
+	}
+	return HRTIMER_NORESTART;
+}
+
+static void timer_stop(struct kvmx_lapic *a)
+{
+	hrtimer_cancel(&a->timer);
+	a->period_ns = 0;
+}
+
+/* TMICT was written: (re)start a one-shot or periodic count. */
+static void timer_start_count(struct kvmx_lapic *a)
+{
+	u64 ns = (u64)reg_read(a, APIC_TMICT) * APIC_BUS_CYCLE_NS * timer_divide(a);
+
+	timer_stop(a);
+	atomic_set(&a->timer_pending, 0);
+	if (!ns || timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE)
+		return;
+	if (timer_mode(a) == APIC_LVT_TIMER_PERIODIC) {
+		ns = max_t(u64, ns, MIN_TIMER_PERIOD_NS);
+		a->period_ns = ns;
+	}
+	a->armed_at = ktime_get();
+	hrtimer_start(&a->timer, ktime_add_ns(a->armed_at, ns), HRTIMER_MODE_ABS_HARD);
+}
+
+/* The guest's TSC now; the VMCS is loaded (the vCPU's thread). */
+static u64 guest_tsc_now(void)
+{
+	return rdtsc() + ((kvmx_ctls.proc & PROC_TSC_OFFSETTING) ? vmcs_read(VMCS_TSC_OFFSET) : 0);
+}
+
+/* IA32_TSC_DEADLINE written: fire when the guest's TSC reaches it. */
+static void timer_start_deadline(struct kvmx_lapic *a)
+{
+	u64 now, delta, ns = 0;
+
+	timer_stop(a);
+	if (!a->tsc_deadline || timer_mode(a) != APIC_LVT_TIMER_TSCDEADLINE)
+		return;
+	now = guest_tsc_now();
+	if (a->tsc_deadline > now) {
+		delta = a->tsc_deadline - now;
+		/* The guest's TSC runs at the host's rate (no scaling here). */
+		ns = mul_u64_u32_div(delta, NSEC_PER_MSEC, tsc_khz);
+	}
+	hrtimer_start(&a->timer, ktime_add_ns(ktime_get(), ns), HRTIMER_MODE_ABS_HARD);
+}
+
+/* TMCCT: what is left of the count (SDM 10.5.4). */
+static u32 timer_current_count(struct kvmx_lapic *a)
+{
+	u64 total = (u64)reg_read(a, APIC_TMICT) * APIC_BUS_CYCLE_NS * timer_divide(a);
+	s64 left;
+
+	if (!total || timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE || !hrtimer_active(&a->timer))
+		return 0;
+	left = ktime_to_ns(ktime_sub(hrtimer_get_expires(&a->timer), ktime_get()));
+	if (left < 0)
+		left = 0;
+	if (a->period_ns)
+		left = do_div(left, a->period_ns);	/* within this period */
+	return div_u64(left, APIC_BUS_CYCLE_NS * timer_divide(a));
+}
+
+/* ---- register writes ---- */
+
+static void set_ldr_x2apic(struct kvmx_lapic *a, u32 id)
+{
+	/* Derived from the ID and read-only in x2APIC mode (SDM 10.12.10.2). */
+	reg_write(a, APIC_LDR, ((id >> 4) << 16) | BIT(id & 0xf));
+}
+
+/* The highest in-service vector is done (SDM 10.8.5). */
+static void apic_eoi(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+	int vec = highest_vector(a, APIC_ISR);
+	struct kvmx_vm_irqchip *chip = v->vm->irqchip;
+
+	if (vec < 0)
+		return;
+	clear_bit(VEC_BIT(vec), vec_word(a, APIC_ISR, vec));
+	if (test_bit(VEC_BIT(vec), vec_word(a, APIC_TMR, vec)) && chip->ioapic)
+		kvmx_ioapic_eoi(chip->ioapic, vec);
+}
+
+static void send_ipi(struct kvmx_vcpu *v, u32 icr_low, u32 dest)
+{
+	struct kvmx_irq_msg m = {
+		.dest_id = dest,
+		.vector = icr_low & APIC_VECTOR_MASK,
+		.delivery_mode = (icr_low & APIC_DM_FIXED_MASK) >> 8,
+		.shorthand = (icr_low >> 18) & 3,
+		.logical = icr_low & APIC_DEST_LOGICAL,
+		.level_trig = icr_low & APIC_INT_LEVELTRIG,
+		.assert = icr_low & APIC_INT_ASSERT,
+	};
+
+	v->stat.ipis++;
+	kvmx_apic_deliver(v->vm, v, &m);
+}
+
+static void write_svr(struct kvmx_lapic *a, u32 val)
+{
+	static const unsigned int lvts[] = {
+		APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR,
+	};
+	unsigned int i;
+
+	reg_write(a, APIC_SPIV, val & 0x11ff);	/* vector, enable, no EOI broadcast */
+	/* Software-disabled: every LVT entry masked (SDM 10.4.7.2). */
+	if (!(val & APIC_SPIV_APIC_ENABLED)) {
+		for (i = 0; i < ARRAY_SIZE(lvts); i++)
+			reg_write(a, lvts[i], reg_read(a, lvts[i]) | APIC_LVT_MASKED);
+		timer_stop(a);
+	}
+}
+
+/*
+ * A write of @val to register @off by the guest (MMIO or x2APIC MSR):
+ * 0, or 1 if it must fault (an x2APIC write to a read-only register).
+ */
+static int reg_store(struct kvmx_vcpu *v, unsigned int off, u32 val)
+{
+	struct kvmx_lapic *a = v->apic;
+	bool x2 = x2apic_mode(v);
+	u32 mask = APIC_LVT_MASKED | APIC_INPUT_POLARITY | APIC_LVT_LEVEL_TRIGGER |
+		   APIC_MODE_MASK | 0xff;
+
+	switch (off) {
+	case APIC_ID:
+		if (x2)
+			return 1;
+		reg_write(a, APIC_ID, val & 0xff000000);
+		break;
+	case APIC_TASKPRI:
+		reg_write(a, APIC_TASKPRI, val & 0xff);
+		v->cr8 = (val & 0xff) >> 4;
+		break;
+	case APIC_EOI:
+		apic_eoi(v);
+		break;
+	case APIC_LDR:
+		if (x2)
+			return 1;
+		reg_write(a, APIC_LDR, val & APIC_LDR_MASK);
+		break;
+	case APIC_DFR:
+		if (x2)
+			return 1;
+		reg_write(a, APIC_DFR, val | 0x0fffffff);
+		break;
+	case APIC_SPIV:
+		write_svr(a, val);
+		break;
+	case APIC_ESR:
+		/* A write arms the register for the next read; no errors are recorded. */
+		reg_write(a, APIC_ESR, 0);
+		break;
+	case APIC_ICR:
+		reg_write(a, APIC_ICR, val & ~APIC_ICR_BUSY);
+		send_ipi(v, val, x2 ? reg_read(a, APIC_ICR2) : reg_read(a, APIC_ICR2) >> 24);
+		break;
+	case APIC_ICR2:
+		if (x2)
+			return 1;
+		reg_write(a, APIC_ICR2, val & 0xff000000);
+		break;
+	case APIC_LVTT:
+		mask = APIC_LVT_MASKED | timer_modes(v) | 0xff;
+		if (!sw_enabled(a))
+			val |= APIC_LVT_MASKED;
+		if ((reg_read(a, APIC_LVTT) ^ val) & (3 << 17)) {
+			/* A mode change disarms the timer (SDM 10.5.4.1). */
+			timer_stop(a);
+			reg_write(a, APIC_TMICT, 0);
+			a->tsc_deadline = 0;
+		}
+		reg_write(a, APIC_LVTT, val & mask);
+		break;
+	case APIC_LVTTHMR:
+	case APIC_LVTPC:
+	case APIC_LVT0:
+	case APIC_LVT1:
+	case APIC_LVTERR:
+		if (off == APIC_LVTTHMR || off == APIC_LVTPC || off == APIC_LVTERR)
+			mask = APIC_LVT_MASKED | APIC_MODE_MASK | 0xff;
+		if (off == APIC_LVTERR)
+			mask = APIC_LVT_MASKED | 0xff;
+		if (!sw_enabled(a))
+			val |= APIC_LVT_MASKED;
+		reg_write(a, off, val & mask);
+		/* LINT0 may now take the PIC's ExtINT: look again. */
+		if (off == APIC_LVT0)
+			kvmx_vcpu_kick(v);
+		break;
+	case APIC_TMICT:
+		if (timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE)
+			break;
+		reg_write(a, APIC_TMICT, val);
+		timer_start_count(a);
+		break;
+	case APIC_TDCR:
+		reg_write(a, APIC_TDCR, val & 0xb);
+		break;
+	case APIC_SELF_IPI:
+		if (!x2)
+			return 1;
+		send_ipi(v, (val & 0xff) | APIC_DEST_SELF, 0);
+		break;
+	default:
+		/* Read-only or reserved: ignored in xAPIC mode, #GP for x2APIC MSRs. */
+		return x2 ? 1 : 0;
+	}
+	return 0;
+}
+
+/* Registers a read reaches; anything else reads 0 (xAPIC) or faults (x2APIC). */
+static bool readable(unsigned int off, bool x2)
+{
+	switch (off) {
+	case APIC_ID: case APIC_LVR: case APIC_TASKPRI: case APIC_PROCPRI:
+	case APIC_LDR: case APIC_SPIV: case APIC_ESR: case APIC_ICR:
+	case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC: case APIC_LVT0:
+	case APIC_LVT1: case APIC_LVTERR: case APIC_TMICT: case APIC_TMCCT:
+	case APIC_TDCR:
+		return true;
+	case APIC_ARBPRI: case APIC_DFR: case APIC_ICR2:
+		return !x2;
+	default:
+		return (off >= APIC_ISR && off < APIC_ISR + 0x180);	/* ISR, TMR, IRR */
+	}
+}
+
+static u32 reg_load(struct kvmx_vcpu *v, unsigned int off)
+{
+	struct kvmx_lapic *a = v->apic;
+
+	switch (off) {
+	case APIC_PROCPRI:
+		return ppr(a);
+	case APIC_TMCCT:
+		return timer_current_count(a);
+	case APIC_ARBPRI:
+		return 0;
+	default:
+		return reg_read(a, off);
+	}
+}
+
+/* ---- the xAPIC page (MMIO) ---- */
+
+bool kvmx_lapic_mmio(struct kvmx_vcpu *v, u64 gpa, unsigned int len, bool write, void *data)
+{
+	u64 base = v->apic_base & MSR_IA32_APICBASE_BASE;
+	unsigned int off = gpa - base;
+	u32 val = 0;
+
+	if (!v->apic || !hw_enabled(v) || x2apic_mode(v) || gpa < base || gpa >= base + PAGE_SIZE)
+		return false;
+	/*
+	 * Registers are 32 bits, 16-byte aligned (SDM 10.4.1); other widths
+	 * and offsets read 0 and write nothing, as KVM does.
+	 */
+	if (len != 4 || (off & 0xf)) {
+		if (!write)
+			memset(data, 0, len);
+		return true;
+	}
+	off = array_index_nospec(off, PAGE_SIZE);
+	if (write) {
+		memcpy(&val, data, 4);
+		reg_store(v, off, val);
+	} else {
+		if (off < KVMX_APIC_REG_SIZE && readable(off, false))
+			val = reg_load(v, off);
+		memcpy(data, &val, 4);
+	}
+	return true;
+}
+
+/* ---- MSRs ---- */
+
+static bool is_x2apic_msr(u32 index)
+{
+	return index >= APIC_BASE_MSR && index < APIC_BASE_MSR + 0x100;
+}
+
+int kvmx_lapic_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data)
+{
+	unsigned int off;
+
+	if (!v->apic)
+		return -ENOENT;
+	if (index == MSR_IA32_TSC_DEADLINE) {
+		/* Reads 0 outside TSC-deadline mode (SDM 10.5.4.1). */
+		*data = timer_mode(v->apic) == APIC_LVT_TIMER_TSCDEADLINE ?
+			v->apic->tsc_deadline : 0;
+		return 0;
+	}
+	if (!is_x2apic_msr(index))
+		return -ENOENT;
+	off = (index - APIC_BASE_MSR) << 4;
+	if (!x2apic_mode(v) || !readable(off, true))
+		return 1;
+	*data = reg_load(v, off);
+	if (off == APIC_ICR)
+		*data |= (u64)reg_read(v->apic, APIC_ICR2) << 32;
+	return 0;
+}
+
+/* IA32_APIC_BASE (SDM 10.4.4, 10.12.5): the legal transitions only. */
+static int set_apic_base(struct kvmx_vcpu *v, u64 data, bool host)
+{
+	u64 old = v->apic_base;
+	u64 en = MSR_IA32_APICBASE_ENABLE, x2 = X2APIC_ENABLE;
+	struct kvmx_lapic *a = v->apic;
+	u32 id = v->id;
+
+	if (data & ~(MSR_IA32_APICBASE_BASE | MSR_IA32_APICBASE_ENABLE |
+		     MSR_IA32_APICBASE_BSP | X2APIC_ENABLE))
+		return 1;
+	/* The guest may turn on x2APIC only if its CPUID offers it (KVM's rule). */
+	if (!host && (data & x2) && !(old & x2)) {
+		const struct kvmx_cpuid_entry2 *e = kvmx_cpuid_entry(v, 1, 0);
+
+		if (!e || !(e->ecx & BIT(21)))
+			return 1;
+	}
+	/* x2APIC without xAPIC enabled is invalid; x2APIC -> xAPIC needs a disable first. */
+	if (!host && (((data & x2) && !(data & en)) ||
+		      ((old & x2) && (data & en) && !(data & x2))))
+		return 1;
+	v->apic_base = data;
+	if ((data & x2) && !(old & x2)) {
+		reg_write(a, APIC_ID, id);
+		set_ldr_x2apic(a, id);
+	} else if (!(data & x2) && (old & x2)) {
+		reg_write(a, APIC_ID, id << 24);
+	}
+	return 0;
+}
+
+int kvmx_lapic_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
+{
+	unsigned int off;
+
+	if (!v->apic)
+		return -ENOENT;
+	if (index == MSR_IA32_APICBASE)
+		return set_apic_base(v, data, host);
+	if (index == MSR_IA32_TSC_DEADLINE) {
+		/* Ignored outside TSC-deadline mode (SDM 10.5.4.1). */
+		if (timer_mode(v->apic) != APIC_LVT_TIMER_TSCDEADLINE)
+			return 0;
+		v->apic->tsc_deadline = data;
+		timer_start_deadline(v->apic);
+		return 0;
+	}
+	if (!is_x2apic_msr(index))
+		return -ENOENT;
+	off = (index - APIC_BASE_MSR) << 4;
+	if (!x2apic_mode(v))
+		return 1;
+	/* Reserved bits of the 32-bit registers are 0 (SDM 10.12.1.2). */
+	if (off == APIC_ICR) {
+		reg_write(v->apic, APIC_ICR2, data >> 32);
+		return reg_store(v, off, (u32)data);
+	}
+	if (data >> 32)
+		return 1;
+	if (off == APIC_EOI && data)
+		return 1;
+	return reg_store(v, off, data);
+}
+
+void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8)
+{
+	v->cr8 = cr8 & 0xf;
+	if (v->apic)
+		reg_write(v->apic, APIC_TASKPRI, (cr8 & 0xf) << 4);
+}
+
+/* ---- what the run loop asks ---- */
+
+/* LINT0 takes the PIC's ExtINT (or the APIC is off and the PIC is wired straight in). */
+static bool accepts_extint(struct kvmx_vcpu *v)
+{
+	u32 lvt0;
+
+	if (!hw_enabled(v))
+		return true;
+	lvt0 = reg_read(v->apic, APIC_LVT0);
+	return !(lvt0 & APIC_LVT_MASKED) && ((lvt0 & APIC_MODE_MASK) >> 8) == APIC_MODE_EXTINT;
+}
+
+static bool has_extint(struct kvmx_vcpu *v)
+{
+	struct kvmx_vm_irqchip *chip = v->vm->irqchip;
+
+	return chip && chip->pic && accepts_extint(v) && kvmx_pic_output(chip->pic);
+}
+
+void kvmx_irqchip_kick_extint(struct kvmx_vm *vm)
+{
+	int i;
+
+	rcu_read_lock();
+	for (i = 0; i < KVMX_MAX_VCPUS; i++) {
+		struct kvmx_vcpu *v = READ_ONCE(vm->vcpus[i]);
+
+		if (v && v->apic && accepts_extint(v))
+			kvmx_vcpu_kick(v);
+	}
+	rcu_read_unlock();
+}
+
+/* The vector the APIC would hand the CPU next, -1 if none beats PPR. */
+static int apic_pending(struct kvmx_vcpu *v)
+{
+	int vec;
+
+	if (!apic_enabled(v))
+		return -1;
+	vec = highest_vector(v->apic, APIC_IRR);
+	if (vec < 0 || (u32)(vec & 0xf0) <= (ppr(v->apic) & 0xf0))
+		return -1;
+	return vec;
+}
+
+bool kvmx_cpu_has_interrupt(struct kvmx_vcpu *v)
+{
+	return v->apic && (has_extint(v) || apic_pending(v) >= 0);
+}
+
+int kvmx_cpu_get_interrupt(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+	int vec;
+
+	if (has_extint(v))
+		return kvmx_pic_ack(v->vm->irqchip->pic);
+	vec = apic_pending(v);
+	if (vec < 0)
+		return -1;
+	/* The INTA cycle: IRR to ISR (SDM 10.8.4). */
+	clear_bit(VEC_BIT(vec), vec_word(a, APIC_IRR, vec));
+	set_bit(VEC_BIT(vec), vec_word(a, APIC_ISR, vec));
+	return vec;
+}
+
+bool kvmx_lapic_events_pending(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+
+	return READ_ONCE(a->events) || atomic_read(&a->timer_pending) ||
+	       atomic_read(&v->nmi_queued);
+}
+
+bool kvmx_vcpu_has_wake_event(struct kvmx_vcpu *v)
+{
+	if (kvmx_lapic_events_pending(v))
+		return true;
+	return v->mp_state == KVMX_MP_STATE_HALTED && v->halt_if && kvmx_cpu_has_interrupt(v);
+}
+
+/* INIT (SDM 9.1, Table 9-1): the processor's reset state, MSRs kept. */
+static void init_vcpu(struct kvmx_vcpu *v)
+{
+	u64 apic_base = v->apic_base, misc = v->misc_enable, pat = vmcs_read(VMCS_GUEST_IA32_PAT);
+	u64 star = v->star, lstar = v->lstar, cstar = v->cstar, fmask = v->fmask;
+	u64 kgs = v->kernel_gs_base, tsc_aux = v->tsc_aux;
+
+	kvmx_vcpu_reset(v);
+	v->apic_base = apic_base;
+	v->misc_enable = misc;
+	vmcs_write(VMCS_GUEST_IA32_PAT, pat);
+	v->star = star;
+	v->lstar = lstar;
+	v->cstar = cstar;
+	v->fmask = fmask;
+	v->kernel_gs_base = kgs;
+	v->tsc_aux = tsc_aux;
+	kvmx_lapic_reset(v, true);
+}
+
+/* SIPI (SDM 10.4.4.1): real mode at vector << 12, CS = vector << 8. */
+static void start_vcpu(struct kvmx_vcpu *v, u8 vector)
+{
+	vmcs_write(VMCS_GUEST_CS_SELECTOR, vector << 8);
+	vmcs_write(VMCS_GUEST_CS_BASE, (u64)vector << 12);
+	vmcs_write(VMCS_GUEST_RIP, 0);
+	v->mp_state = KVMX_MP_STATE_RUNNABLE;
+}
+
+void kvmx_lapic_accept_events(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+	unsigned long ev;
+	int n;
+
+	if (!a)
+		return;
+	n = atomic_xchg(&a->timer_pending, 0);
+	if (n) {
+		v->stat.apic_timer_irqs += n;
+		if (timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE)
+			a->tsc_deadline = 0;
+		lvt_fire(v, APIC_LVTT);
+	}
+	n = atomic_xchg(&v->nmi_queued, 0);
+	v->nmi_pending = min(v->nmi_pending + n, 2);
+	if (!READ_ONCE(a->events))
+		return;
+	ev = xchg(&a->events, 0);
+	if (ev & BIT(APIC_EV_INIT)) {
+		init_vcpu(v);
+		v->mp_state = v->id == v->vm->bsp_id ? KVMX_MP_STATE_RUNNABLE :
+						       KVMX_MP_STATE_INIT_RECEIVED;
+	}
+	/* A SIPI only starts a processor waiting for one; others ignore it. */
+	if ((ev & BIT(APIC_EV_SIPI)) && v->mp_state == KVMX_MP_STATE_INIT_RECEIVED) {
+		/* Pairs with accept_irq(): the vector was written before the event. */
+		smp_rmb();
+		start_vcpu(v, READ_ONCE(a->sipi_vector));
+	}
+}
+
+/* ---- life cycle ---- */
+
+void kvmx_lapic_reset(struct kvmx_vcpu *v, bool init)
+{
+	struct kvmx_lapic *a = v->apic;
+	static const unsigned int lvts[] = {
+		APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR,
+	};
+	unsigned int i;
+
+	if (!a)
+		return;
+	if (!init)
+		v->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
+			       (v->id == v->vm->bsp_id ? MSR_IA32_APICBASE_BSP : 0);
+	timer_stop(a);
+	atomic_set(&a->timer_pending, 0);
+	a->tsc_deadline = 0;
+	memset(a->regs, 0, PAGE_SIZE);
+	reg_write(a, APIC_ID, x2apic_mode(v) ? v->id : v->id << 24);
+	if (x2apic_mode(v))
+		set_ldr_x2apic(a, v->id);
+	reg_write(a, APIC_LVR, LAPIC_VERSION);
+	reg_write(a, APIC_DFR, 0xffffffff);
+	reg_write(a, APIC_SPIV, 0xff);
+	for (i = 0; i < ARRAY_SIZE(lvts); i++)
+		reg_write(a, lvts[i], APIC_LVT_MASKED);
+	/*
+	 * The boot processor comes up with LINT0 in ExtINT mode, as KVM's,
+	 * so a guest that never touches its APIC gets the PIC's interrupts.
+	 */
+	if (v->id == v->vm->bsp_id)
+		reg_write(a, APIC_LVT0, APIC_MODE_EXTINT << 8);
+	v->cr8 = 0;
+}
+
+int kvmx_lapic_create(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = kzalloc(sizeof(*a), GFP_KERNEL_ACCOUNT);
+
+	if (!a)
+		return -ENOMEM;
+	a->regs = (u8 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!a->regs) {
+		kfree(a);
+		return -ENOMEM;
+	}
+	a->vcpu = v;
+	hrtimer_init(&a->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
+	a->timer.function = timer_expired;
+	v->apic = a;
+	kvmx_lapic_reset(v, false);
+	return 0;
+}
+
+void kvmx_lapic_free(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+
+	if (!a)
+		return;
+	hrtimer_cancel(&a->timer);
+	free_page((unsigned long)a->regs);
+	kfree(a);
+	v->apic = NULL;
+}
+
+/* ---- KVM_GET/SET_LAPIC ---- */
+
+static int get_lapic(struct kvmx_vcpu *v, struct kvmx_lapic_state __user *u)
+{
+	struct kvmx_lapic *a = v->apic;
+	struct kvmx_lapic_state *s;
+	int r = 0;
+
+	s = kmalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	memcpy(s->regs, a->regs, sizeof(s->regs));
+	*(u32 *)(s->regs + APIC_TMCCT) = timer_current_count(a);
+	*(u32 *)(s->regs + APIC_PROCPRI) = ppr(a);
+	/* Without KVM_CAP_X2APIC_API, KVM reports the x2APIC ID in bits 31:24 too. */
+	if (x2apic_mode(v))
+		*(u32 *)(s->regs + APIC_ID) = v->id << 24;
+	if (copy_to_user(u, s, sizeof(*s)))
+		r = -EFAULT;
+	kfree(s);
+	return r;
+}
+
+static int set_lapic(struct kvmx_vcpu *v, struct kvmx_lapic_state __user *u)
+{
+	struct kvmx_lapic *a = v->apic;
+	struct kvmx_lapic_state *s;
+	u32 id;
+
+	s = memdup_user(u, sizeof(*s));
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	id = *(u32 *)(s->regs + APIC_ID);
+	/* In x2APIC mode the ID is the vCPU's, and KVM rejects any other. */
+	if (x2apic_mode(v) && (id >> 24) != v->id) {
+		kfree(s);
+		return -EINVAL;
+	}
+	timer_stop(a);
+	atomic_set(&a->timer_pending, 0);
+	memcpy(a->regs, s->regs, sizeof(s->regs));
+	kfree(s);
+	/* Registers with derived or fixed bits are rebuilt, not trusted. */
+	if (x2apic_mode(v)) {
+		reg_write(a, APIC_ID, v->id);
+		set_ldr_x2apic(a, v->id);
+	} else {
+		reg_write(a, APIC_ID, id & 0xff000000);
+	}
+	reg_write(a, APIC_LVR, LAPIC_VERSION);
+	reg_write(a, APIC_PROCPRI, 0);
+	reg_write(a, APIC_TMCCT, 0);
+	reg_write(a, APIC_SPIV, reg_read(a, APIC_SPIV) & 0x11ff);
+	reg_write(a, APIC_TASKPRI, reg_read(a, APIC_TASKPRI) & 0xff);
+	reg_write(a, APIC_TDCR, reg_read(a, APIC_TDCR) & 0xb);
+	v->cr8 = reg_read(a, APIC_TASKPRI) >> 4;
+	if (timer_mode(a) != APIC_LVT_TIMER_TSCDEADLINE)
+		timer_start_count(a);
+	kvmx_vcpu_kick(v);
+	return 0;
+}
+
+long kvmx_lapic_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp)
+{
+	if (!v->apic)
+		return -EINVAL;	/* KVM's answer without an in-kernel APIC */
+	switch (ioctl) {
+	case KVMX_GET_LAPIC:
+		return get_lapic(v, argp);
+	case KVMX_SET_LAPIC:
+		return set_lapic(v, argp);
+	default:
+		return -ENOTTY;
+	}
+}

@@ -1,0 +1,613 @@
+// The in-kernel irqchip (issue 14) on /dev/kvmx and /dev/kvm side by side:
+// KVM_CREATE_IRQCHIP's rules, the local APIC's reset state, interrupts from
+// the IOAPIC (edge and level), MSIs, the 8259 through LINT0, the APIC timer
+// (periodic and TSC-deadline), IPIs, INIT/SIPI, halted vCPUs woken from
+// another thread, and the errnos of bad input.  Guests report each interrupt
+// they take as an OUT of its vector to port 0xe0.
+#include <gtest/gtest.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "rig_env.hpp"
+
+using kvmx::Fd;
+using rig::Env;
+
+namespace {
+
+class Irqchip : public testing::TestWithParam<std::string> {};
+
+constexpr uint16_t kReportPort = 0xe0;	// an interrupt handler: OUT of its vector
+constexpr uint16_t kReadyPort = 0xe1;	// guest code: "I am set up"
+constexpr uint64_t kIdt = 0x3000, kHandlers = 0x4000, kApCode64 = 0x7000, kApCode16 = 0x8000;
+
+int ioctl_errno(int fd, unsigned long req, const void *arg)
+{
+	return ::ioctl(fd, req, arg) ? errno : 0;
+}
+
+// Guest code, assembled with nasm (the source is in each comment).
+//   push rax; mov al, VEC; out 0xe0, al; mov eax, 0xfee000b0; mov dword [rax], 0
+//   pop rax; iretq
+std::vector<uint8_t> handler64(uint8_t vec)
+{
+	return { 0x50, 0xb0, vec, 0xe6, 0xe0, 0xb8, 0xb0, 0x00, 0xe0, 0xfe,
+		 0xc7, 0x00, 0x00, 0x00, 0x00, 0x00, 0x58, 0x48, 0xcf };
+}
+
+//   mov eax, 0xfee00000; mov dword [rax+0xf0], 0x1ff (SVR: enabled)
+//   mov al, 1; out 0xe1, al; sti; l: hlt; jmp l
+const std::vector<uint8_t> kIdle64 = {
+	0xb8, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x80, 0xf0, 0x00, 0x00, 0x00, 0xff, 0x01,
+	0x00, 0x00, 0xb0, 0x01, 0xe6, 0xe1, 0xfb, 0xf4, 0xeb, 0xfd,
+};
+
+//   mov eax, 0xfee00000; SVR = 0x1ff; TDCR (0x3e0) = 0xb (divide by 1)
+//   LVTT (0x320) = 0x20041 (periodic, vector 0x41); TMICT (0x380) = 1000000
+//   sti; l: hlt; jmp l
+const std::vector<uint8_t> kPeriodicTimer64 = {
+	0xb8, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x80, 0xf0, 0x00, 0x00, 0x00, 0xff, 0x01, 0x00,
+	0x00, 0xc7, 0x80, 0xe0, 0x03, 0x00, 0x00, 0x0b, 0x00, 0x00, 0x00, 0xc7, 0x80, 0x20,
+	0x03, 0x00, 0x00, 0x41, 0x00, 0x02, 0x00, 0xc7, 0x80, 0x80, 0x03, 0x00, 0x00, 0x40,
+	0x42, 0x0f, 0x00, 0xfb, 0xf4, 0xeb, 0xfd,
+};
+
+//   mov eax, 0xfee00000; SVR = 0x1ff; LVTT = 0x40042 (TSC deadline, vector 0x42)
+//   rdtsc; add eax, 100000; adc edx, 0; mov ecx, 0x6e0; wrmsr; sti; l: hlt; jmp l
+const std::vector<uint8_t> kTscDeadline64 = {
+	0xb8, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x80, 0xf0, 0x00, 0x00, 0x00, 0xff, 0x01, 0x00,
+	0x00, 0xc7, 0x80, 0x20, 0x03, 0x00, 0x00, 0x42, 0x00, 0x04, 0x00, 0x0f, 0x31, 0x05,
+	0xa0, 0x86, 0x01, 0x00, 0x83, 0xd2, 0x00, 0xb9, 0xe0, 0x06, 0x00, 0x00, 0x0f, 0x30,
+	0xfb, 0xf4, 0xeb, 0xfd,
+};
+
+//   mov ebx, 0xfee00000; SVR = 0x1ff; ICR2 = 0x01000000 (APIC ID 1)
+//   ICR = 0x4031 (fixed, vector 0x31); mov al, 0x99; out 0xe0, al
+//   ICR2 = 0x02000000 (APIC ID 2); ICR = 0x4500 (INIT); ICR = 0x4608 (SIPI, page 8)
+//   mov al, 0x98; out 0xe0, al; l: hlt; jmp l
+const std::vector<uint8_t> kSendIpis64 = {
+	0xbb, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x83, 0xf0, 0x00, 0x00, 0x00, 0xff, 0x01, 0x00,
+	0x00, 0xc7, 0x83, 0x10, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xc7, 0x83, 0x00,
+	0x03, 0x00, 0x00, 0x31, 0x40, 0x00, 0x00, 0xb0, 0x99, 0xe6, 0xe0, 0xc7, 0x83, 0x10,
+	0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xc7, 0x83, 0x00, 0x03, 0x00, 0x00, 0x00,
+	0x45, 0x00, 0x00, 0xc7, 0x83, 0x00, 0x03, 0x00, 0x00, 0x08, 0x46, 0x00, 0x00, 0xb0,
+	0x98, 0xe6, 0xe0, 0xf4, 0xeb, 0xfd,
+};
+
+//   bits 16: mov al, 0x5a; out 0xe1, al; l: hlt; jmp l
+const std::vector<uint8_t> kApStarted16 = { 0xb0, 0x5a, 0xe6, 0xe1, 0xf4, 0xeb, 0xfd };
+
+//   bits 16: ICW1 0x11 to 0x20; ICW2 0x08, ICW3 0x04, ICW4 0x01 to 0x21;
+//   OCW1 0xfd (only IRQ1); mov al, 1; out 0xe1, al; sti; l: hlt; jmp l
+const std::vector<uint8_t> kPicSetup16 = {
+	0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x08, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01,
+	0xe6, 0x21, 0xb0, 0xfd, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0xe1, 0xfb, 0xf4, 0xeb, 0xfd,
+};
+
+//   bits 16: push ax; mov al, 0x20; out 0x20, al (EOI); mov al, 9; out 0xe0, al
+//   pop ax; iret
+const std::vector<uint8_t> kPicHandler16 = {
+	0x50, 0xb0, 0x20, 0xe6, 0x20, 0xb0, 0x09, 0xe6, 0xe0, 0x58, 0xcf,
+};
+
+void on_signal(int) {}
+
+// KVM_RUN on @fd from this thread; if it has not come back after @ms, a
+// SIGUSR1 every 50 ms brings it back (EINTR).  Returns KVM_RUN's errno.
+int run_with_deadline(int fd, int ms)
+{
+	struct sigaction sa {};
+	sa.sa_handler = on_signal;
+	sigaction(SIGUSR1, &sa, nullptr);
+	pthread_t self = pthread_self();
+	std::mutex m;
+	std::condition_variable cv;
+	bool done = false;
+	std::thread kicker([&] {
+		std::unique_lock<std::mutex> l(m);
+		if (cv.wait_for(l, std::chrono::milliseconds(ms), [&] { return done; }))
+			return;
+		while (!done) {
+			pthread_kill(self, SIGUSR1);
+			cv.wait_for(l, std::chrono::milliseconds(50), [&] { return done; });
+		}
+	});
+	int r = ::ioctl(fd, KVMX_RUN, 0) ? errno : 0;
+	{
+		std::lock_guard<std::mutex> l(m);
+		done = true;
+	}
+	cv.notify_all();
+	kicker.join();
+	return r;
+}
+
+// The port and first data byte of an OUT exit, or {0, 0} for anything else.
+std::pair<uint16_t, uint8_t> out_of(const kvmx_run *run)
+{
+	if (run->exit_reason != KVMX_EXIT_IO || run->io.direction != KVMX_EXIT_IO_OUT)
+		return { 0, 0 };
+	return { run->io.port, reinterpret_cast<const uint8_t *>(run)[run->io.data_offset] };
+}
+
+// The Rig's runs are ~100x slower than native: generous deadlines.
+constexpr int kDeadlineMs = 20000;
+
+// A VM with the in-kernel irqchip; vCPU 0 in long mode runs @code at
+// 0x1000 with an IDT whose vectors 0x20-0xff report themselves (handler64).
+struct ApicVm {
+	Env e;
+	explicit ApicVm(const std::string &dev, const std::vector<uint8_t> &code, bool cpuid = false)
+		: e(dev)
+	{
+		if (::ioctl(e.vm.get(), KVMX_CREATE_IRQCHIP, 0))
+			throw std::runtime_error(std::string("KVM_CREATE_IRQCHIP: ") + strerror(errno));
+		e.long_mode(code);
+		for (unsigned vec = 0x20; vec < 0x100; vec++) {
+			uint64_t h = kHandlers + vec * 0x20;
+			e.mem->write(h, handler64(uint8_t(vec)));
+			uint8_t gate[16] = {};
+			gate[0] = uint8_t(h), gate[1] = uint8_t(h >> 8);
+			gate[2] = uint8_t(cs()), gate[3] = uint8_t(cs() >> 8);
+			gate[5] = 0x8e;	// present, DPL 0, 64-bit interrupt gate
+			gate[6] = uint8_t(h >> 16), gate[7] = uint8_t(h >> 24);
+			e.mem->write(kIdt + vec * 16, std::vector<uint8_t>(gate, gate + 16));
+		}
+		kvmx_sregs s = sregs(e.vcpu.get());
+		s.idt.base = kIdt;
+		s.idt.limit = 256 * 16 - 1;
+		if (::ioctl(e.vcpu.get(), KVMX_SET_SREGS, &s))
+			throw std::runtime_error("KVM_SET_SREGS failed");
+		if (cpuid)
+			set_supported_cpuid(e.vcpu.get());
+	}
+	static kvmx_sregs sregs(int fd)
+	{
+		kvmx_sregs s{};
+		if (::ioctl(fd, KVMX_GET_SREGS, &s))
+			throw std::runtime_error("KVM_GET_SREGS failed");
+		return s;
+	}
+	uint16_t cs() { return cs_ ? cs_ : (cs_ = sregs(e.vcpu.get()).cs.selector); }
+	// The device's supported CPUID as the vCPU's: the APIC timer's periodic
+	// and TSC-deadline modes exist only with a CPUID table that has them.
+	void set_supported_cpuid(int fd)
+	{
+		std::vector<uint64_t> buf((sizeof(kvmx_cpuid2) + 80 * sizeof(kvmx_cpuid_entry2)) / 8 + 1);
+		auto *c = reinterpret_cast<kvmx_cpuid2 *>(buf.data());
+		c->nent = 80;
+		if (::ioctl(e.sys.get(), KVMX_GET_SUPPORTED_CPUID, c))
+			throw std::runtime_error("KVM_GET_SUPPORTED_CPUID failed");
+		// As QEMU: the TSC-deadline timer when KVM_CAP_TSC_DEADLINE_TIMER says so.
+		for (uint32_t i = 0; i < c->nent; i++)
+			if (c->entries[i].function == 1 &&
+			    ::ioctl(e.sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_TSC_DEADLINE_TIMER) > 0)
+				c->entries[i].ecx |= 1u << 24;
+		if (::ioctl(fd, KVMX_SET_CPUID2, c))
+			throw std::runtime_error("KVM_SET_CPUID2 failed");
+	}
+	// vCPU @id, running the same long-mode setup at @rip (stack at @rsp).
+	Fd add_vcpu(unsigned id, uint64_t rip, uint64_t rsp, kvmx_run **run)
+	{
+		Fd fd(::ioctl(e.vm.get(), KVMX_CREATE_VCPU, id));
+		if (!fd)
+			throw std::runtime_error("KVM_CREATE_VCPU failed");
+		void *p = ::mmap(nullptr, e.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+		if (p == MAP_FAILED)
+			throw std::runtime_error("mmap failed");
+		*run = static_cast<kvmx_run *>(p);
+		kvmx_sregs s = sregs(e.vcpu.get());
+		if (::ioctl(fd.get(), KVMX_SET_SREGS, &s))
+			throw std::runtime_error("KVM_SET_SREGS failed");
+		kvmx_regs r{};
+		r.rip = rip;
+		r.rsp = rsp;
+		r.rflags = 2;
+		if (::ioctl(fd.get(), KVMX_SET_REGS, &r))
+			throw std::runtime_error("KVM_SET_REGS failed");
+		return fd;
+	}
+	// Run vCPU 0 to its next OUT.
+	std::pair<uint16_t, uint8_t> next_out(int ms = kDeadlineMs)
+	{
+		int r = run_with_deadline(e.vcpu.get(), ms);
+		if (r)
+			return { 0, uint8_t(r) };
+		return out_of(e.run);
+	}
+	kvmx_ioapic_state ioapic()
+	{
+		kvmx_irqchip c{};
+		c.chip_id = KVMX_IRQCHIP_IOAPIC;
+		EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_IRQCHIP, &c), 0);
+		return c.chip.ioapic;
+	}
+	// IOAPIC pin @pin to @vector on APIC 0, unmasked.
+	void route_pin(unsigned pin, uint8_t vector, bool level)
+	{
+		kvmx_irqchip c{};
+		c.chip_id = KVMX_IRQCHIP_IOAPIC;
+		ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_IRQCHIP, &c), 0);
+		c.chip.ioapic.redirtbl[pin].bits = vector | (level ? 1ull << 15 : 0);
+		ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_IRQCHIP, &c), 0);
+	}
+	int irq_line(uint32_t gsi, uint32_t level)
+	{
+		kvmx_irq_level l{};
+		l.irq = gsi;
+		l.level = level;
+		EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQ_LINE_STATUS, &l), 0);
+		return l.status;
+	}
+
+private:
+	uint16_t cs_ = 0;
+};
+
+using Out = std::pair<uint16_t, uint8_t>;
+
+TEST_P(Irqchip, CreateRules)
+{
+	Env e(GetParam());
+	EXPECT_EQ(::ioctl(e.sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_IRQCHIP), 1);
+	kvmx_irq_level l{};
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQ_LINE, &l), ENXIO) << "no irqchip yet";
+	kvmx_irqchip c{};
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_IRQCHIP, &c), ENXIO);
+	kvmx_msi msi{};
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SIGNAL_MSI, &msi), EINVAL);
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), EEXIST);
+	e.make_vcpu();
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_BOOT_CPU_ID, nullptr), EBUSY);
+	kvmx_interrupt irq{ 0x30 };
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_INTERRUPT, &irq), ENXIO)
+		<< "the in-kernel PIC decides, not KVM_INTERRUPT";
+
+	Env late(GetParam());
+	late.make_vcpu();
+	EXPECT_EQ(ioctl_errno(late.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), EINVAL)
+		<< "after a vCPU exists";
+	kvmx_lapic_state s{};
+	EXPECT_EQ(ioctl_errno(late.vcpu.get(), KVMX_GET_LAPIC, &s), EINVAL);
+}
+
+// The APIC as a vCPU is born with it: KVM's reset values, and application
+// processors waiting for INIT/SIPI inside KVM_RUN.
+TEST_P(Irqchip, ApicResetStateAndWaitingApplicationProcessor)
+{
+	Env e(GetParam());
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
+	e.make_vcpu();
+	kvmx_lapic_state s{};
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_LAPIC, &s), 0);
+	auto reg = [&](unsigned off) { uint32_t v; memcpy(&v, s.regs + off, 4); return v; };
+	EXPECT_EQ(reg(0x20), 0u) << "APIC ID 0";
+	EXPECT_EQ(reg(0x30) & 0xff, 0x14u) << "version";
+	EXPECT_EQ(reg(0xe0), 0xffffffffu) << "DFR: flat";
+	EXPECT_EQ(reg(0xf0), 0xffu) << "SVR: software-disabled";
+	EXPECT_EQ(reg(0x350), 0x700u) << "LINT0: ExtINT on the BSP";
+	EXPECT_EQ(reg(0x320) & 0x10000, 0x10000u) << "LVTT masked";
+	kvmx_mp_state mp{};
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_MP_STATE, &mp), 0);
+	EXPECT_EQ(mp.mp_state, unsigned(KVMX_MP_STATE_RUNNABLE));
+
+	Fd ap(::ioctl(e.vm.get(), KVMX_CREATE_VCPU, 1));
+	ASSERT_TRUE(ap);
+	ASSERT_EQ(ioctl_errno(ap.get(), KVMX_GET_MP_STATE, &mp), 0);
+	EXPECT_EQ(mp.mp_state, unsigned(KVMX_MP_STATE_UNINITIALIZED));
+	ASSERT_EQ(ioctl_errno(ap.get(), KVMX_GET_LAPIC, &s), 0);
+	EXPECT_EQ(reg(0x20), 1u << 24) << "APIC ID 1";
+	EXPECT_EQ(reg(0x350), 0x10000u) << "LINT0 masked on an AP";
+	EXPECT_EQ(run_with_deadline(ap.get(), 300), EINTR) << "an AP waits for SIPI in KVM_RUN";
+	// A round trip of a state KVM_SET_LAPIC accepts.
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_LAPIC, &s), 0);
+	uint32_t tpr = 0x20, svr = 0x1ff;
+	memcpy(s.regs + 0x80, &tpr, 4);
+	memcpy(s.regs + 0xf0, &svr, 4);
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_LAPIC, &s), 0);
+	memset(&s, 0, sizeof(s));
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_LAPIC, &s), 0);
+	EXPECT_EQ(reg(0x80), 0x20u);
+	EXPECT_EQ(reg(0xf0), 0x1ffu);
+	kvmx_sregs sr = ApicVm::sregs(e.vcpu.get());
+	EXPECT_EQ(sr.cr8, 2u) << "CR8 is TPR[7:4]";
+	EXPECT_EQ(sr.apic_base, 0xfee00900u) << "enabled, BSP";
+}
+
+// An edge on an IOAPIC pin reaches the guest; another, raised while the
+// vCPU sleeps in HLT inside KVM_RUN, wakes it.
+TEST_P(Irqchip, IoapicEdgeInterruptWakesHaltedGuest)
+{
+	ApicVm g(GetParam(), kIdle64);
+	ASSERT_EQ(g.next_out(), Out(kReadyPort, 1));
+	// GSIs 16-23 reach only the IOAPIC (below 16 the PICs too).
+	g.route_pin(20, 0x40, false);
+	EXPECT_EQ(g.irq_line(20, 1), 1) << "delivered to one APIC";
+	g.irq_line(20, 0);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x40));
+
+	// Now from another thread while the guest is halted.
+	std::thread raiser([&] {
+		usleep(200000);
+		g.irq_line(20, 1);
+		g.irq_line(20, 0);
+	});
+	Out o = g.next_out();
+	raiser.join();
+	EXPECT_EQ(o, Out(kReportPort, 0x40)) << "the halted vCPU was not woken";
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "a second interrupt came";
+}
+
+// A level-triggered pin: remote IRR is set until the EOI, and a line still
+// high at the EOI delivers again.
+TEST_P(Irqchip, IoapicLevelInterruptRepeatsUntilLowered)
+{
+	ApicVm g(GetParam(), kIdle64);
+	ASSERT_EQ(g.next_out(), Out(kReadyPort, 1));
+	g.route_pin(21, 0x50, true);
+	EXPECT_EQ(g.irq_line(21, 1), 1);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x50));
+	EXPECT_TRUE(g.ioapic().redirtbl[21].fields.remote_irr) << "before the EOI";
+	EXPECT_EQ(g.irq_line(21, 1), -1) << "refused while remote IRR is set";
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x50)) << "still high at the EOI: again";
+	g.irq_line(21, 0);
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "lowered: no more";
+	EXPECT_FALSE(g.ioapic().redirtbl[21].fields.remote_irr) << "after the EOI";
+}
+
+TEST_P(Irqchip, MsiRoutesAndSignalMsi)
+{
+	ApicVm g(GetParam(), kIdle64);
+	ASSERT_EQ(g.next_out(), Out(kReadyPort, 1));
+	alignas(8) uint8_t buf[sizeof(kvmx_irq_routing) + sizeof(kvmx_irq_routing_entry)] = {};
+	auto *r = reinterpret_cast<kvmx_irq_routing *>(buf);
+	r->nr = 1;
+	r->entries[0].gsi = 30;
+	r->entries[0].type = KVMX_IRQ_ROUTING_MSI;
+	r->entries[0].u.msi.address_lo = 0xfee00000;
+	r->entries[0].u.msi.data = 0x42;
+	ASSERT_EQ(ioctl_errno(g.e.vm.get(), KVMX_SET_GSI_ROUTING, r), 0);
+	EXPECT_EQ(g.irq_line(30, 1), 1);
+	g.irq_line(30, 0);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x42));
+	EXPECT_EQ(g.irq_line(20, 1), -1) << "GSI 20 has no route any more";
+
+	kvmx_msi msi{};
+	msi.address_lo = 0xfee00000;
+	msi.data = 0x43;
+	EXPECT_EQ(::ioctl(g.e.vm.get(), KVMX_SIGNAL_MSI, &msi), 1);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x43));
+	msi.address_lo = 0xfee05000;	// APIC ID 5: nobody
+	EXPECT_LE(::ioctl(g.e.vm.get(), KVMX_SIGNAL_MSI, &msi), 0);
+}
+
+TEST_P(Irqchip, PeriodicApicTimer)
+{
+	ApicVm g(GetParam(), kPeriodicTimer64, true);
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(g.next_out(), Out(kReportPort, 0x41)) << "tick " << i;
+	kvmx_lapic_state s{};
+	ASSERT_EQ(ioctl_errno(g.e.vcpu.get(), KVMX_GET_LAPIC, &s), 0);
+	uint32_t lvtt, tmict;
+	memcpy(&lvtt, s.regs + 0x320, 4);
+	memcpy(&tmict, s.regs + 0x380, 4);
+	EXPECT_EQ(lvtt, 0x20041u);
+	EXPECT_EQ(tmict, 1000000u);
+}
+
+// Without a CPUID table the timer has only its one-shot mode (KVM's rule):
+// the periodic bit doesn't stick and a single interrupt comes.
+TEST_P(Irqchip, ApicTimerModesFollowCpuid)
+{
+	ApicVm g(GetParam(), kPeriodicTimer64);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x41));
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "one-shot: once";
+	kvmx_lapic_state s{};
+	ASSERT_EQ(ioctl_errno(g.e.vcpu.get(), KVMX_GET_LAPIC, &s), 0);
+	uint32_t lvtt;
+	memcpy(&lvtt, s.regs + 0x320, 4);
+	EXPECT_EQ(lvtt, 0x41u);
+}
+
+TEST_P(Irqchip, TscDeadlineTimerFiresOnce)
+{
+	ApicVm g(GetParam(), kTscDeadline64, true);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x42));
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "one-shot: once";
+	rig::Msrs m(1);
+	m->entries[0].index = 0x6e0;
+	ASSERT_EQ(::ioctl(g.e.vcpu.get(), KVMX_GET_MSRS, m.get()), 1);
+	EXPECT_EQ(m->entries[0].data, 0u) << "the deadline disarms when it fires";
+}
+
+// vCPU 0 sends a fixed IPI to vCPU 1, which sleeps in HLT, then INIT and
+// SIPI to vCPU 2, which waits for them in KVM_RUN (as Linux starts its APs)
+// and starts in real mode at the SIPI's page.
+TEST_P(Irqchip, IpiWakesAnotherVcpuAndInitSipiStartsOne)
+{
+	ApicVm g(GetParam(), kSendIpis64);
+	g.e.mem->write(kApCode64, kIdle64);
+	g.e.mem->write(kApCode16, kApStarted16);
+	kvmx_run *run1 = nullptr, *run2 = nullptr;
+	Fd ap1 = g.add_vcpu(1, kApCode64, 0x70000, &run1);
+	kvmx_mp_state mp{ KVMX_MP_STATE_RUNNABLE };
+	ASSERT_EQ(ioctl_errno(ap1.get(), KVMX_SET_MP_STATE, &mp), 0);
+	Fd ap2(::ioctl(g.e.vm.get(), KVMX_CREATE_VCPU, 2));
+	ASSERT_TRUE(ap2);
+	void *p = ::mmap(nullptr, g.e.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, ap2.get(), 0);
+	ASSERT_NE(p, MAP_FAILED);
+	run2 = static_cast<kvmx_run *>(p);
+
+	std::mutex m;
+	std::condition_variable cv;
+	std::vector<Out> outs1;
+	Out out2{};
+	int r2 = -1;
+	auto record = [&](int r, kvmx_run *run) {
+		if (!r && run->exit_reason != KVMX_EXIT_IO)
+			ADD_FAILURE() << "exit " << run->exit_reason << " suberror "
+				      << run->internal.suberror;
+		return r ? Out(0, uint8_t(r)) : out_of(run);
+	};
+	std::thread t1([&] {
+		for (int i = 0; i < 2; i++) {
+			int r = run_with_deadline(ap1.get(), kDeadlineMs);
+			std::lock_guard<std::mutex> l(m);
+			outs1.push_back(record(r, run1));
+			cv.notify_all();
+			if (r)
+				break;
+		}
+	});
+	std::thread t2([&] {
+		// As in KVM, a run that saw INIT returns EAGAIN: the VMM runs again.
+		int r;
+		for (int i = 0; (r = run_with_deadline(ap2.get(), kDeadlineMs)) == EAGAIN && i < 3; i++)
+			;
+		std::lock_guard<std::mutex> l(m);
+		r2 = r;
+		out2 = record(r, run2);
+	});
+	auto wait1 = [&](size_t n) {
+		std::unique_lock<std::mutex> l(m);
+		return cv.wait_for(l, std::chrono::milliseconds(kDeadlineMs),
+				   [&] { return outs1.size() >= n; });
+	};
+	ASSERT_TRUE(wait1(1));
+	EXPECT_EQ(outs1[0], Out(kReadyPort, 1));
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x99)) << "vCPU 0 sent the IPI";
+	EXPECT_TRUE(wait1(2));
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x98)) << "vCPU 0 sent INIT and SIPI";
+	t1.join();
+	t2.join();
+	ASSERT_EQ(outs1.size(), 2u);
+	EXPECT_EQ(outs1[1], Out(kReportPort, 0x31)) << "the IPI's handler on vCPU 1";
+	EXPECT_EQ(r2, 0);
+	EXPECT_EQ(out2, Out(kReadyPort, 0x5a)) << "vCPU 2 started by SIPI";
+	kvmx_sregs s = ApicVm::sregs(ap2.get());
+	EXPECT_EQ(s.cs.selector, 0x800u);
+	EXPECT_EQ(s.cs.base, 0x8000u);
+	EXPECT_EQ(s.cr0 & 1, 0u) << "real mode";
+	ASSERT_EQ(ioctl_errno(ap2.get(), KVMX_GET_MP_STATE, &mp), 0);
+	EXPECT_EQ(mp.mp_state, unsigned(KVMX_MP_STATE_RUNNABLE));
+	::munmap(run1, g.e.run_size);
+	::munmap(run2, g.e.run_size);
+}
+
+// The 8259 pair in the kernel: a real-mode guest programs it and takes
+// IRQ1 through the BSP's LINT0 (ExtINT) without touching its APIC.
+TEST_P(Irqchip, PicInterruptThroughLint0)
+{
+	Env e(GetParam());
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
+	e.real_mode(kPicSetup16);
+	uint16_t ivt[2] = { 0x1100, 0 };
+	e.mem->write(9 * 4, std::vector<uint8_t>(reinterpret_cast<uint8_t *>(ivt),
+						 reinterpret_cast<uint8_t *>(ivt) + 4));
+	e.mem->write(0x1100, kPicHandler16);
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	ASSERT_EQ(out_of(e.run), Out(kReadyPort, 1));
+	kvmx_irq_level l{};
+	l.irq = 1;
+	l.level = 1;
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQ_LINE, &l), 0);
+	l.level = 0;
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQ_LINE, &l), 0);
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	EXPECT_EQ(out_of(e.run), Out(kReportPort, 9));
+	kvmx_irqchip c{};
+	c.chip_id = KVMX_IRQCHIP_PIC_MASTER;
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_IRQCHIP, &c), 0);
+	EXPECT_EQ(c.chip.pic.irq_base, 8);
+	EXPECT_EQ(c.chip.pic.imr, 0xfd);
+	EXPECT_EQ(c.chip.pic.isr, 0) << "the handler's EOI";
+	// A masked line stays out.
+	l.irq = 3;
+	l.level = 1;
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQ_LINE, &l), 0);
+	EXPECT_EQ(run_with_deadline(e.vcpu.get(), 300), EINTR);
+}
+
+TEST_P(Irqchip, BadInputIsRefused)
+{
+	Env e(GetParam());
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
+	e.make_vcpu();
+	kvmx_irqchip c{};
+	c.chip_id = 3;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_IRQCHIP, &c), EINVAL);
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_IRQCHIP, &c), EINVAL);
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_IRQCHIP, nullptr), EFAULT);
+
+	alignas(8) uint8_t buf[sizeof(kvmx_irq_routing) + sizeof(kvmx_irq_routing_entry) * 2] = {};
+	auto *r = reinterpret_cast<kvmx_irq_routing *>(buf);
+	auto one = [&](kvmx_irq_routing_entry ent) {
+		r->nr = 1;
+		r->flags = 0;
+		r->entries[0] = ent;
+		return ioctl_errno(e.vm.get(), KVMX_SET_GSI_ROUTING, r);
+	};
+	kvmx_irq_routing_entry ent{};
+	ent.type = KVMX_IRQ_ROUTING_IRQCHIP;
+	ent.u.irqchip.irqchip = KVMX_IRQCHIP_IOAPIC;
+	ent.u.irqchip.pin = 24;
+	EXPECT_EQ(one(ent), EINVAL) << "pin 24";
+	ent.u.irqchip.irqchip = KVMX_IRQCHIP_PIC_SLAVE;
+	ent.u.irqchip.pin = 8;
+	EXPECT_EQ(one(ent), EINVAL) << "PIC pin 8";
+	ent.u.irqchip.irqchip = 3;
+	ent.u.irqchip.pin = 0;
+	EXPECT_EQ(one(ent), EINVAL) << "chip 3";
+	ent.u.irqchip.irqchip = KVMX_IRQCHIP_IOAPIC;
+	ent.type = 99;
+	EXPECT_EQ(one(ent), EINVAL) << "type 99";
+	ent.type = KVMX_IRQ_ROUTING_IRQCHIP;
+	ent.gsi = 5000;
+	EXPECT_EQ(one(ent), EINVAL) << "GSI beyond the table";
+	r->nr = 5000;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_GSI_ROUTING, r), EINVAL) << "too many routes";
+	r->nr = 0;
+	r->flags = 1;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_GSI_ROUTING, r), EINVAL) << "flags";
+	// Two routes of one GSI to the same chip.
+	r->nr = 2;
+	r->flags = 0;
+	ent.gsi = 3;
+	r->entries[0] = ent;
+	r->entries[1] = ent;
+	r->entries[1].u.irqchip.pin = 4;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_GSI_ROUTING, r), EINVAL) << "same chip twice";
+
+	kvmx_irq_level l{};
+	l.irq = 100000;
+	l.level = 1;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQ_LINE_STATUS, &l), 0);
+	EXPECT_EQ(l.status, -1) << "a GSI without a route";
+	kvmx_mp_state mp{ 1000 };
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_MP_STATE, &mp), EINVAL);
+	kvmx_msi msi{};
+	msi.flags = 0x80;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SIGNAL_MSI, &msi), EINVAL) << "unknown flags";
+	kvmx_lapic_state *null_state = nullptr;
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_LAPIC, null_state), EFAULT);
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, Irqchip, testing::Values("/dev/kvmx", "/dev/kvm"),
+			 [](const auto &info) {
+				 return std::string(info.param == "/dev/kvm" ? "kvm" : "kvmx");
+			 });
+
+} // namespace
