@@ -221,6 +221,7 @@ struct RunOptions {
 	unsigned cpus = 1;
 	std::string irqchip;		// "kernel", "user"; empty: kernel if the device has one
 	std::string append;
+	std::string pit;		// "kernel" (if the device has one), "user"
 	bool verbose = false;
 	bool mem_given = false;
 };
@@ -236,6 +237,7 @@ int cmd_run_linux(const RunOptions &o)
 		PcConfig cfg;
 		cfg.device = o.device;
 		cfg.cpus = o.cpus;
+		cfg.kernel_pit = o.pit != "user";
 		if (o.irqchip == "user") {
 			cfg.irqchip = IrqchipMode::User;
 		} else if (o.irqchip.empty() && o.cpus == 1 &&
@@ -450,6 +452,12 @@ int main(int argc, char **argv)
 			"-k: interrupt controllers in the kernel (APICs, IOAPIC, PIC, PIT: "
 			"the default when the device has them) or in userspace (PIC and PIT, "
 			"one vCPU, noapic nolapic)")
+		->check(CLI::IsMember({ "kernel", "user" }))
+		->needs(kernel_opt);
+	run->add_option("--pit", ro.pit,
+			"-k with the in-kernel irqchip: the 8254 in the kernel (KVM_CREATE_PIT2, "
+			"the default when the device has it) or ours, raising GSI 0 with "
+			"KVM_IRQ_LINE")
 		->check(CLI::IsMember({ "kernel", "user" }))
 		->needs(kernel_opt);
 	run->add_flag("-v,--verbose", ro.verbose,

@@ -50,7 +50,7 @@ constexpr uint64_t kMinWaitNs = 50000;
 
 // Kernel irqchip: how often the I/O thread asks every vCPU whether it is
 // halted with interrupts off.
-constexpr uint64_t kHaltProbeNs = 1000000000ULL;
+constexpr uint64_t kHaltProbeNs = 250000000ULL;
 
 constexpr uint64_t kRflagsIf = 1u << 9;
 
@@ -186,12 +186,13 @@ void PcMachine::setup_kernel_irqchip()
 	// KVM's default GSI routing is what the MP table describes (ISA IRQ n
 	// on IOAPIC pin n), so no KVM_SET_GSI_ROUTING.  The timer: the
 	// kernel's 8254 where there is one, else ours raising GSI 0.
-	if (caps_.pit2) {
+	if (caps_.pit2 && cfg_.kernel_pit) {
 		create_pit2(*vm_);
 		pit_in_kernel_ = true;
 	} else if (cfg_.verbose) {
-		fmt::print(stderr, "kvmx: {} has no KVM_CAP_PIT2: the 8254 stays in userspace "
-			   "and raises GSI 0 with KVM_IRQ_LINE\n", cfg_.device);
+		fmt::print(stderr, "kvmx: {}: the 8254 stays in userspace and raises GSI 0 "
+			   "with KVM_IRQ_LINE\n", caps_.pit2 ? "--pit=user" :
+			   fmt::format("{} has no KVM_CAP_PIT2", cfg_.device));
 	}
 }
 

@@ -30,7 +30,7 @@
 //        again (no NMIs here), which is where Linux's halt and poweroff
 //        end without ACPI ("poweroff -f" without ACPI goes on to panic,
 //        and with panic=-1 that is a reboot).  With the kernel irqchip HLT
-//        never leaves the kernel: once a second the I/O thread kicks every
+//        never leaves the kernel: 4 times a second the I/O thread kicks every
 //        vCPU, which reads back its MP state and RFLAGS; when every vCPU
 //        is halted with interrupts off (or, an AP, still waits for its
 //        SIPI) in the same probe, the machine is off.
@@ -85,6 +85,7 @@ struct PcConfig {
 	uint64_t mem_size = 256 << 20;
 	unsigned cpus = 1;			// 1..kPcMaxCpus; more than 1 needs Kernel
 	IrqchipMode irqchip = IrqchipMode::Kernel;
+	bool kernel_pit = true;		// kernel irqchip: KVM_CREATE_PIT2 if the device has it
 	int console_in = 0;		// -1: no input
 	int console_out = 1;
 	bool hide_apic = true;		// user irqchip: CPUID without a local APIC
