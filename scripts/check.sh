@@ -58,8 +58,10 @@ step lint scripts/lint-kmod.sh
 step dkms scripts/dkms-test.sh
 
 # The rig: one boot per job, one result per test inside it.
-# linux: boot Debian's kernel as a kvmx guest; qemu: Debian's QEMU boots it
-# on kvm_intel and on kvmx.
+# linux: boot Debian's kernel as a kvmx guest (userspace PIC), then SMP with
+# the in-kernel irqchip, 1/2/4 vCPUs on kvm_intel and on kvmx (up to eight
+# Linux boots: a longer timeout); qemu: Debian's QEMU boots it on kvm_intel
+# and on kvmx.
 # stress: the short version of make stress (2 CPUs, like make stress).
 export RIG_LINUX_GUEST=1 RIG_QEMU=1 RIG_STRESS_SCALE=short
 # run_job NAME ARGS...: one rig boot, its console summary in a log.
@@ -77,7 +79,7 @@ collect() {
 # The single-CPU jobs in two lanes, one core each (each Bochs takes the
 # first free display port): check then linux, beside qemu (Debian's QEMU on
 # kvm_intel and on kvmx, the longest); then the 2-CPU jobs one by one.
-{ run_job check --cpus 1; run_job linux --cpus 1; } &
+{ run_job check --cpus 1; run_job linux --cpus 1 --timeout 2400; } &
 lane1=$!
 run_job qemu --cpus 1 --timeout 2400 &
 lane2=$!

@@ -1,5 +1,7 @@
 # Boot the rig's own Debian kernel as a kvmx guest (kvmx run -k) with a small
 # initramfs whose /init prints a line and halts; then type into its shell.
+# Both with the userspace PIC (--irqchip=user, one vCPU); then SMP boots with
+# the in-kernel irqchip (1, 2 and 4 vCPUs) on kvm_intel and on kvmx.
 . /kvmx/jobs/lib.sh
 dmesg_mark linux
 check kvmx.insmod insmod /kvmx/modules/kvmx.ko
@@ -8,7 +10,7 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 t0=$(uptime_s)
 # The guest's console streams to the rig's console as it boots.
-{ timeout 300 kvmx run -k $L/vmlinuz -i $L/initrd.gz -m 128M --stats </dev/null 2>&1
+{ timeout 300 kvmx run -k $L/vmlinuz -i $L/initrd.gz -m 128M --irqchip=user --stats </dev/null 2>&1
   echo $? >/tmp/linux.rc; } | tee /tmp/linux.out
 rc=$(cat /tmp/linux.rc)
 t1=$(uptime_s)
@@ -21,7 +23,7 @@ else fail linux.boots-to-init "kvmx run -k exited $rc"; fi
 # before the driver set it up).
 params="console=ttyS0 noapic noacpi nolapic pci=conf1 reboot=k panic=-1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 quiet kvmx.shell"
 rm -f /tmp/in && mkfifo /tmp/in
-timeout 300 kvmx run -k $L/vmlinuz -i $L/initrd.gz -m 128M -p "$params" </tmp/in >/tmp/shell.out 2>&1 &
+timeout 300 kvmx run -k $L/vmlinuz -i $L/initrd.gz -m 128M --irqchip=user -p "$params" </tmp/in >/tmp/shell.out 2>&1 &
 pid=$!
 exec 3>/tmp/in
 i=0
@@ -39,5 +41,46 @@ if [ $rc = 0 ] && grep -q '^typed-42' /tmp/shell.out && grep -q '^Linux' /tmp/sh
 else
 	fail linux.shell-takes-input "kvmx run -k exited $rc"
 fi
+
+# SMP with the in-kernel irqchip (issue 14): the MP table's CPUs come up and
+# take local APIC timer interrupts (LOC on every CPU of /proc/interrupts),
+# the UART's line goes through the IOAPIC, and "halt -f" on every vCPU ends
+# the run with status 0.  KVMX-LINUX-SMP lines give the boot time: rig guest
+# time around kvmx run, and the guest's uptime when /init started.
+# smp_boot NAME DEVICE CPUS
+smp_boot() {
+	name=$1 dev=$2 n=$3
+	out=/tmp/smp.$name.$n
+	t0=$(uptime_s)
+	{ timeout 900 kvmx run -k $L/vmlinuz -i $L/initrd.gz -m 128M -c $n --device $dev \
+		--irqchip=kernel --append kvmx.irqs </dev/null 2>&1
+	  echo $? >/tmp/smp.rc; } | tee $out
+	rc=$(cat /tmp/smp.rc)
+	t1=$(uptime_s)
+	tr -d '\r' <$out >$out.txt
+	up=$(sed -n 's/^KVMX-GUEST-UP .* after \([0-9.]*\) s.*/\1/p' $out.txt | head -n1)
+	echo "KVMX-LINUX-SMP $name -c $n: kvmx status $rc, $(awk "BEGIN { print $t1 - $t0 }") s rig guest time, /init at ${up:-?} s guest uptime"
+	t=linux.smp.$name.c$n
+	if [ $rc = 0 ] && [ -n "$up" ]; then pass $t.boots-to-init
+	else fail $t.boots-to-init "kvmx run -k -c $n --device $dev --irqchip=kernel exited $rc"; fi
+	sed -n '/^KVMX-GUEST-IRQS-BEGIN/,/^KVMX-GUEST-IRQS-END/p' $out.txt >$out.irqs
+	cpus=$(sed -n 's/^KVMX-GUEST-CPUS \([0-9]*\).*/\1/p' $out.txt | head -n1)
+	# "LOC:  c0 c1 ... Local timer interrupts": a count above 0 per CPU.
+	loc=$(awk -v n=$n '$1 == "LOC:" { k = 0; for (i = 2; i <= n + 1; i++) if ($i + 0 > 0) k++; print k }' $out.irqs)
+	if [ "$cpus" != "$n" ]; then
+		fail $t.apics "the guest saw ${cpus:-no} CPUs, not $n"
+	elif [ "$loc" != "$n" ]; then
+		fail $t.apics "LOC (local APIC timer) counts above 0 on ${loc:-no} of $n CPUs"
+	elif ! grep -q 'IO-APIC' $out.irqs; then
+		fail $t.apics "no IO-APIC lines in /proc/interrupts"
+	else
+		pass $t.apics
+	fi
+}
+check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
+	insmod /kvmx/modules/kvm-intel.ko'
+for n in 1 2 4; do smp_boot kvm /dev/kvm $n; done
+# On kvmx these wait for the module's in-kernel irqchip (issue 14).
+for n in 1 2 4; do smp_boot kvmx /dev/kvmx $n; done
 
 dmesg_clean linux.dmesg-clean linux
