@@ -500,6 +500,7 @@ int kvmx_handle_exit(struct kvmx_vcpu *v)
 
 	/* Read once here for every handler; the fast path (run.c) needs none. */
 	v->exit_qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	v->uexit.kind = 0;
 	if (reason & EXIT_REASON_FAILED_ENTRY) {
 		/*
 		 * The guest state failed the entry checks (SDM 27.3, 27.8).

@@ -114,7 +114,7 @@ struct pic_chip {
 };
 
 struct kvmx_pic {
-	spinlock_t lock;			/* all of it, interrupts off */
+	raw_spinlock_t lock;		/* all of it, interrupts off; raw: taken with them off */
 	struct kvmx_vm *vm;
 	struct pic_chip chip[2];		/* PIC_MASTER, PIC_SLAVE */
 	u16 lines[KVMX_NR_IRQ_SOURCES];		/* each source's levels, IRQ n at bit n */
@@ -258,7 +258,7 @@ int kvmx_pic_set_irq(struct kvmx_pic *pic, enum kvmx_irq_source src, unsigned in
 	irq = array_index_nospec(irq, PIC_NUM_IRQS);
 	src = array_index_nospec((unsigned int)src, KVMX_NR_IRQ_SOURCES);
 
-	spin_lock_irqsave(&pic->lock, flags);
+	raw_spin_lock_irqsave(&pic->lock, flags);
 	if (level)
 		pic->lines[src] |= BIT(irq);
 	else
@@ -268,7 +268,7 @@ int kvmx_pic_set_irq(struct kvmx_pic *pic, enum kvmx_irq_source src, unsigned in
 		high |= !!(pic->lines[s] & BIT(irq));
 	ret = chip_set_line(&pic->chip[irq >> 3], irq & 7, high);
 	kick = pic_update(pic);
-	spin_unlock_irqrestore(&pic->lock, flags);
+	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
 	return ret;
 }
@@ -316,7 +316,7 @@ int kvmx_pic_ack(struct kvmx_pic *pic)
 	int line, line2, vector;
 	bool kick;
 
-	spin_lock_irqsave(&pic->lock, flags);
+	raw_spin_lock_irqsave(&pic->lock, flags);
 	/* INTA takes INT down; whatever is still pending raises it anew. */
 	WRITE_ONCE(pic->output, false);
 	line = chip_request(pic, PIC_MASTER);
@@ -336,7 +336,7 @@ int kvmx_pic_ack(struct kvmx_pic *pic)
 		}
 	}
 	kick = pic_update(pic);
-	spin_unlock_irqrestore(&pic->lock, flags);
+	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
 	return vector;
 }
@@ -487,7 +487,7 @@ static void pic_port_write(struct kvmx_pic *pic, unsigned int idx, unsigned int 
 	unsigned long flags;
 	bool kick;
 
-	spin_lock_irqsave(&pic->lock, flags);
+	raw_spin_lock_irqsave(&pic->lock, flags);
 	if (a0)
 		chip_data_write(c, val);
 	else if (val & ICW1_SELECT)
@@ -497,7 +497,7 @@ static void pic_port_write(struct kvmx_pic *pic, unsigned int idx, unsigned int 
 	else
 		chip_ocw2(c, val);
 	kick = pic_update(pic);
-	spin_unlock_irqrestore(&pic->lock, flags);
+	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
 }
 
@@ -512,7 +512,7 @@ static u8 pic_port_read(struct kvmx_pic *pic, unsigned int idx, unsigned int a0)
 	bool kick = false;
 	u8 val;
 
-	spin_lock_irqsave(&pic->lock, flags);
+	raw_spin_lock_irqsave(&pic->lock, flags);
 	if (c->poll) {
 		c->poll = false;
 		val = chip_poll(pic, idx);
@@ -522,7 +522,7 @@ static u8 pic_port_read(struct kvmx_pic *pic, unsigned int idx, unsigned int a0)
 	} else {
 		val = c->read_isr ? c->isr : c->irr;
 	}
-	spin_unlock_irqrestore(&pic->lock, flags);
+	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
 	return val;
 }
@@ -593,14 +593,14 @@ static int elcr_read(struct kvmx_io_device *d, struct kvmx_vcpu *v, u64 addr,
 	unsigned long flags;
 
 	memset(val, 0, len);
-	spin_lock_irqsave(&pic->lock, flags);
+	raw_spin_lock_irqsave(&pic->lock, flags);
 	if (len == 1) {
 		*(u8 *)val = pic->chip[off & 1].elcr;
 	} else if (len == 2 && off == 0) {
 		((u8 *)val)[0] = pic->chip[PIC_MASTER].elcr;
 		((u8 *)val)[1] = pic->chip[PIC_SLAVE].elcr;
 	}
-	spin_unlock_irqrestore(&pic->lock, flags);
+	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	return 0;
 }
 
@@ -614,13 +614,13 @@ static int elcr_write(struct kvmx_io_device *d, struct kvmx_vcpu *v, u64 addr,
 
 	if (len != 1 && !(len == 2 && off == 0))
 		return 0;
-	spin_lock_irqsave(&pic->lock, flags);
+	raw_spin_lock_irqsave(&pic->lock, flags);
 	for (i = 0; i < len; i++) {
 		struct pic_chip *c = &pic->chip[(off + i) & 1];
 
 		c->elcr = bytes[i] & c->elcr_mask;
 	}
-	spin_unlock_irqrestore(&pic->lock, flags);
+	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	return 0;
 }
 
@@ -639,7 +639,7 @@ int kvmx_pic_get_state(struct kvmx_pic *pic, unsigned int chip, struct kvmx_pic_
 		return -EINVAL;
 	c = &pic->chip[array_index_nospec(chip, 2)];
 	memset(s, 0, sizeof(*s));
-	spin_lock_irqsave(&pic->lock, flags);
+	raw_spin_lock_irqsave(&pic->lock, flags);
 	s->last_irr = c->last_irr;
 	s->irr = c->irr;
 	s->imr = c->imr;
@@ -656,7 +656,7 @@ int kvmx_pic_get_state(struct kvmx_pic *pic, unsigned int chip, struct kvmx_pic_
 	s->init4 = c->init4;
 	s->elcr = c->elcr;
 	s->elcr_mask = c->elcr_mask;
-	spin_unlock_irqrestore(&pic->lock, flags);
+	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	return 0;
 }
 
@@ -689,7 +689,7 @@ int kvmx_pic_set_state(struct kvmx_pic *pic, unsigned int chip, const struct kvm
 	c = &pic->chip[array_index_nospec(chip, 2)];
 	if (!pic_state_valid(c, s))
 		return -EINVAL;
-	spin_lock_irqsave(&pic->lock, flags);
+	raw_spin_lock_irqsave(&pic->lock, flags);
 	c->last_irr = s->last_irr;
 	c->irr = s->irr;
 	c->imr = s->imr;
@@ -706,7 +706,7 @@ int kvmx_pic_set_state(struct kvmx_pic *pic, unsigned int chip, const struct kvm
 	c->init4 = s->init4;
 	c->elcr = s->elcr;
 	kick = pic_update(pic);
-	spin_unlock_irqrestore(&pic->lock, flags);
+	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
 	return 0;
 }
@@ -726,7 +726,7 @@ struct kvmx_pic *kvmx_pic_create(struct kvmx_vm *vm)
 	pic = kzalloc(sizeof(*pic), GFP_KERNEL_ACCOUNT);
 	if (!pic)
 		return ERR_PTR(-ENOMEM);
-	spin_lock_init(&pic->lock);
+	raw_spin_lock_init(&pic->lock);
 	pic->vm = vm;
 	pic->chip[PIC_MASTER].elcr_mask = PIC_MASTER_ELCR_MASK;
 	pic->chip[PIC_SLAVE].elcr_mask = PIC_SLAVE_ELCR_MASK;

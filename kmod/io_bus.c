@@ -27,18 +27,12 @@ static struct kvmx_io_bus *bus_of(struct kvmx_vm *vm, enum kvmx_bus_id id)
 int kvmx_io_bus_register(struct kvmx_vm *vm, enum kvmx_bus_id id, struct kvmx_io_device *d)
 {
 	struct kvmx_io_bus *old = bus_of(vm, id), *new;
-	unsigned int i, n = old ? old->n : 0;
+	unsigned int n = old ? old->n : 0;
 
 	lockdep_assert_held(&vm->lock);
 	if (n == KVMX_IO_BUS_MAX_DEVS)
 		return -ENOSPC;
-	for (i = 0; i < n; i++) {
-		struct kvmx_io_device *o = old->devs[i];
-
-		if (d->base < o->base + o->len && o->base < d->base + d->len)
-			return -EEXIST;
-	}
-	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+	new = kzalloc(struct_size(new, devs, n + 1), GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return -ENOMEM;
 	if (old)
@@ -53,23 +47,24 @@ int kvmx_io_bus_register(struct kvmx_vm *vm, enum kvmx_bus_id id, struct kvmx_io
 
 void kvmx_io_bus_unregister(struct kvmx_vm *vm, enum kvmx_bus_id id, struct kvmx_io_device *d)
 {
-	struct kvmx_io_bus *bus = bus_of(vm, id);
-	unsigned int i;
+	struct kvmx_io_bus *old = bus_of(vm, id), *new;
+	unsigned int i, j = 0;
 
 	lockdep_assert_held(&vm->lock);
-	if (!bus)
+	if (!old)
 		return;
 	/*
-	 * Shrunk in place: a reader sees the device or not, and the caller
-	 * waits for readers (synchronize_rcu) before it frees the device.
+	 * A new array without @d, in the same order (the order devices are
+	 * offered an access in); readers may still see the old one, so the
+	 * caller waits for them (synchronize_rcu) before it frees @d.
 	 */
-	for (i = 0; i < bus->n; i++) {
-		if (bus->devs[i] != d)
-			continue;
-		bus->devs[i] = bus->devs[bus->n - 1];
-		WRITE_ONCE(bus->n, bus->n - 1);
-		return;
-	}
+	new = kzalloc(struct_size(new, devs, old->n), GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	for (i = 0; i < old->n; i++)
+		if (old->devs[i] != d)
+			new->devs[j++] = old->devs[i];
+	new->n = j;
+	rcu_assign_pointer(vm->buses[id], new);
+	kfree_rcu(old, rcu);
 }
 
 void kvmx_io_bus_destroy(struct kvmx_vm *vm)
@@ -81,68 +76,75 @@ void kvmx_io_bus_destroy(struct kvmx_vm *vm)
 		kfree(rcu_dereference_protected(vm->buses[id], true));
 }
 
-/* The device owning [addr, addr + len) on @id, under rcu_read_lock(). */
-static struct kvmx_io_device *find_dev(struct kvmx_vm *vm, enum kvmx_bus_id id, u64 addr,
-				       unsigned int len)
+/*
+ * Offer an access to the devices on @id that cover [addr, addr + len), in
+ * order, until one takes it: 0 if one did, -EOPNOTSUPP if none.  The caller
+ * holds rcu_read_lock().
+ */
+static int bus_access(struct kvmx_vcpu *v, enum kvmx_bus_id id, u64 addr, unsigned int len,
+		      bool write, void *data)
 {
-	struct kvmx_io_bus *bus = rcu_dereference(vm->buses[id]);
+	struct kvmx_io_bus *bus = rcu_dereference(v->vm->buses[id]);
 	unsigned int i, n;
 
 	if (!bus)
-		return NULL;
+		return -EOPNOTSUPP;
 	n = READ_ONCE(bus->n);
 	for (i = 0; i < n; i++) {
 		struct kvmx_io_device *d = READ_ONCE(bus->devs[i]);
+		int r;
 
-		if (d && addr >= d->base && addr + len <= d->base + d->len)
-			return d;
+		if (!d || addr < d->base || addr + len > d->base + d->len)
+			continue;
+		r = write ? d->ops->write(d, v, addr, len, data) :
+			    d->ops->read(d, v, addr, len, data);
+		if (!r)
+			return 0;
 	}
-	return NULL;
+	return -EOPNOTSUPP;
 }
 
-static int dev_access(struct kvmx_io_device *d, struct kvmx_vcpu *v, u64 addr,
-		      unsigned int len, bool write, void *data)
-{
-	return write ? d->ops->write(d, v, addr, len, data) : d->ops->read(d, v, addr, len, data);
-}
-
-/* run->io, element by element (a string instruction's batch). */
+/*
+ * The port access of v->uexit, element by element (a string instruction's
+ * batch; the data is in the PIO page).  The first element decides: nobody
+ * takes it, the batch goes to userspace.  A later element nobody takes is
+ * dropped (an ioeventfd whose datamatch only some elements of a REP OUTS
+ * match; no device here refuses otherwise).
+ */
 static bool serve_pio(struct kvmx_vcpu *v)
 {
-	struct kvmx_run *run = v->run;
-	bool write = run->io.direction == KVMX_EXIT_IO_OUT;
-	unsigned int size = run->io.size, i;
-	u8 *data = kvmx_pio_data(v);	/* run->io.data_offset's page */
-	struct kvmx_io_device *d;
-	bool done = false;
+	unsigned int size = v->uexit.size, count = v->uexit.count, i;
+	u8 *data = kvmx_pio_data(v);
+	bool done;
 
+	if (!size || size > 8 || count > PAGE_SIZE / size)
+		return false;
 	rcu_read_lock();
-	d = find_dev(v->vm, KVMX_PIO_BUS, run->io.port, size);
-	if (d) {
-		done = true;
-		for (i = 0; i < run->io.count; i++)
-			if (dev_access(d, v, run->io.port, size, write, data + i * size))
-				done = false;
-	}
+	done = !bus_access(v, KVMX_PIO_BUS, v->uexit.addr, size, v->uexit.write, data);
+	for (i = 1; done && i < count; i++)
+		bus_access(v, KVMX_PIO_BUS, v->uexit.addr, size, v->uexit.write, data + i * size);
 	rcu_read_unlock();
 	return done;
 }
 
+/* The MMIO access of v->uexit; what a read returns goes to run->mmio.data. */
 static bool serve_mmio(struct kvmx_vcpu *v)
 {
-	struct kvmx_run *run = v->run;
-	struct kvmx_io_device *d;
-	bool done = false;
+	unsigned int len = v->uexit.size;
+	u64 data = v->uexit.data;
+	bool done;
 
-	if (kvmx_lapic_mmio(v, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write,
-			    run->mmio.data))
-		return true;
-	rcu_read_lock();
-	d = find_dev(v->vm, KVMX_MMIO_BUS, run->mmio.phys_addr, run->mmio.len);
-	if (d)
-		done = !dev_access(d, v, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write,
-				   run->mmio.data);
-	rcu_read_unlock();
+	if (!len || len > sizeof(data))
+		return false;
+	if (kvmx_lapic_mmio(v, v->uexit.addr, len, v->uexit.write, &data)) {
+		done = true;
+	} else {
+		rcu_read_lock();
+		done = !bus_access(v, KVMX_MMIO_BUS, v->uexit.addr, len, v->uexit.write, &data);
+		rcu_read_unlock();
+	}
+	if (done && !v->uexit.write)
+		memcpy(v->run->mmio.data, &data, len);
 	return done;
 }
 
@@ -160,7 +162,7 @@ int kvmx_io_bus_serve(struct kvmx_vcpu *v)
 	while (r == 0 && v->complete_userspace) {
 		bool served;
 
-		switch (v->run->exit_reason) {
+		switch (v->uexit.kind) {
 		case KVMX_EXIT_IO:
 			served = serve_pio(v);
 			break;
@@ -172,6 +174,8 @@ int kvmx_io_bus_serve(struct kvmx_vcpu *v)
 		}
 		if (!served)
 			break;
+		/* The completion may prepare the next access: it records its own. */
+		v->uexit.kind = 0;
 		v->stat.kernel_io++;
 		r = kvmx_complete_userspace(v);
 	}

@@ -88,15 +88,20 @@ struct kvmx_io_device {
 	u64 base, len;
 };
 
-#define KVMX_IO_BUS_MAX_DEVS	16
+/* Devices per bus, as KVM's limit: ioeventfds (one per virtqueue) count. */
+#define KVMX_IO_BUS_MAX_DEVS	1000
 struct kvmx_io_bus {
 	struct rcu_head rcu;
 	unsigned int n;
-	struct kvmx_io_device *devs[KVMX_IO_BUS_MAX_DEVS];
+	struct kvmx_io_device *devs[];
 };
 
 struct kvmx_vm;
-/* Under vm->lock; the ranges must not overlap ones already there. */
+/*
+ * Under vm->lock.  Ranges may overlap: an access goes to the devices that
+ * cover it in registration order until one takes it (ioeventfds with
+ * different datamatch values share an address).
+ */
 int kvmx_io_bus_register(struct kvmx_vm *vm, enum kvmx_bus_id bus, struct kvmx_io_device *d);
 void kvmx_io_bus_unregister(struct kvmx_vm *vm, enum kvmx_bus_id bus, struct kvmx_io_device *d);
 void kvmx_io_bus_destroy(struct kvmx_vm *vm);
@@ -131,7 +136,13 @@ struct kvmx_vm {
 	unsigned int logged_slots;	/* slots with dirty logging on; vm->lock */
 	/* The in-kernel irqchip (irqchip.c), NULL until KVM_CREATE_IRQCHIP. */
 	struct kvmx_vm_irqchip *irqchip;
+	/* The in-kernel 8254 (i8254.c), NULL until KVM_CREATE_PIT2. */
+	struct kvmx_pit *pit;
 	u32 bsp_id;			/* KVM_SET_BOOT_CPU_ID */
+	/* KVM_IRQFD and KVM_IOEVENTFD (eventfd.c) */
+	spinlock_t irqfds_lock;
+	struct list_head irqfds;
+	struct list_head ioeventfds;	/* under lock */
 	/* Ports and MMIO ranges devices in the module own (io_bus.c). */
 	struct kvmx_io_bus __rcu *buses[KVMX_NR_BUSES];
 	atomic_long_t pinned_pages;
@@ -291,6 +302,18 @@ struct kvmx_vcpu {
 	 * (pio.c, mmio.c), if RIP is still at it.
 	 */
 	int (*complete_userspace)(struct kvmx_vcpu *v);
+	/*
+	 * That exit as the kernel prepared it: devices in the module serve it
+	 * from here (io_bus.c), never from the run page userspace can rewrite.
+	 */
+	struct {
+		u32 kind;		/* KVMX_EXIT_IO or KVMX_EXIT_MMIO; 0: none */
+		bool write;
+		u8 size;		/* bytes per element, at most 8 */
+		u32 count;		/* elements (string I/O) */
+		u64 addr;		/* port or GPA */
+		u64 data;		/* an MMIO write's value */
+	} uexit;
 	u64 complete_rip;		/* linear RIP of that instruction */
 	struct mmio_insn mmio;
 	/* A read-modify-write on MMIO between its read and its write exit. */
@@ -456,6 +479,13 @@ int kvmx_access_gla(struct kvmx_vcpu *v, u64 gla, void *buf, unsigned int len,
 /* The mode of the code the guest runs: 16, 32 or 64. */
 unsigned int kvmx_code_mode(struct kvmx_vcpu *v);
 
+/* ---- eventfd.c: KVM_IRQFD, KVM_IOEVENTFD ---- */
+int kvmx_eventfd_init(void);
+void kvmx_eventfd_exit(void);
+void kvmx_eventfd_init_vm(struct kvmx_vm *vm);
+void kvmx_eventfd_destroy_vm(struct kvmx_vm *vm);
+long kvmx_eventfd_vm_ioctl(struct kvmx_vm *vm, unsigned int ioctl, void __user *argp);
+
 /* ---- io_bus.c: the exit userspace would finish, served by a device here ---- */
 int kvmx_io_bus_serve(struct kvmx_vcpu *v);
 
@@ -590,5 +620,12 @@ int kvmx_ioapic_set_irq(struct kvmx_ioapic *ioapic, enum kvmx_irq_source src, un
 void kvmx_ioapic_eoi(struct kvmx_ioapic *ioapic, u8 vector);
 int kvmx_ioapic_get_state(struct kvmx_ioapic *ioapic, struct kvmx_ioapic_state *s);
 int kvmx_ioapic_set_state(struct kvmx_ioapic *ioapic, const struct kvmx_ioapic_state *s);
+
+/* ---- i8254.c: the 8254 PIT, ports 0x40-0x43 and (KVMX_PIT_SPEAKER_DUMMY) 0x61 ---- */
+struct kvmx_pit;
+/* KVM_CREATE_PIT(2), KVM_GET/SET_PIT(2), KVM_REINJECT_CONTROL */
+long kvmx_pit_vm_ioctl(struct kvmx_vm *vm, unsigned int ioctl, void __user *argp);
+/* The VM is going: before kvmx_irqchip_destroy(), as the PIT drives GSI 0. */
+void kvmx_pit_destroy(struct kvmx_vm *vm);
 
 #endif /* KVMX_H */

@@ -142,14 +142,17 @@ static u32 ppr(struct kvmx_lapic *a)
 
 void kvmx_vcpu_kick(struct kvmx_vcpu *v)
 {
-	int cpu;
+	int cpu, me;
 
 	/* Ordered after the caller's IRR/event update; pairs with run.c's smp_mb(). */
 	smp_mb();
 	wake_up_interruptible(&v->wq);
 	cpu = READ_ONCE(v->guest_cpu);
-	if (cpu >= 0 && cpu != raw_smp_processor_id())
+	/* Not preempted between the check and the IPI: the CPU can't go offline. */
+	me = get_cpu();
+	if (cpu >= 0 && cpu != me && cpu_online(cpu))
 		smp_send_reschedule(cpu);
+	put_cpu();
 }
 
 /* ---- accepting interrupts (SDM 10.6.2.2, 10.8.3) ---- */
@@ -225,11 +228,14 @@ static bool match_dest(struct kvmx_vcpu *v, u32 dest, bool logical, bool from_de
 	if ((reg_read(v->apic, APIC_DFR) >> 28) == 0xf)	/* flat model */
 		return dest & ldr;
 	/* cluster model: cluster in bits 7:4, one bit per APIC in 3:0 */
-	return ((dest >> 4) == 0xf || (dest >> 4) == (ldr >> 4)) && (dest & ldr & 0xf);
+	return (dest >> 4) == (ldr >> 4) && (dest & ldr & 0xf);
 }
 
 static bool in_msg_dest(struct kvmx_vcpu *v, struct kvmx_vcpu *src, const struct kvmx_irq_msg *m)
 {
+	/* A hardware-disabled APIC hears nothing, shorthands included. */
+	if (!hw_enabled(v))
+		return false;
 	switch (m->shorthand) {
 	case APIC_SH_SELF:
 		return v == src;
@@ -365,7 +371,7 @@ static void timer_start_count(struct kvmx_lapic *a)
 		a->period_ns = ns;
 	}
 	a->armed_at = ktime_get();
-	hrtimer_start(&a->timer, ktime_add_ns(a->armed_at, ns), HRTIMER_MODE_ABS_HARD);
+	hrtimer_start(&a->timer, ktime_add_ns(a->armed_at, ns), HRTIMER_MODE_ABS);
 }
 
 /* The guest's TSC now; the VMCS is loaded (the vCPU's thread). */
@@ -380,15 +386,28 @@ static void timer_start_deadline(struct kvmx_lapic *a)
 	u64 now, delta, ns = 0;
 
 	timer_stop(a);
+	/* An expiry of the old deadline not yet taken in is void now. */
+	atomic_set(&a->timer_pending, 0);
 	if (!a->tsc_deadline || timer_mode(a) != APIC_LVT_TIMER_TSCDEADLINE)
 		return;
 	now = guest_tsc_now();
-	if (a->tsc_deadline > now) {
-		delta = a->tsc_deadline - now;
-		/* The guest's TSC runs at the host's rate (no scaling here). */
-		ns = mul_u64_u32_div(delta, NSEC_PER_MSEC, tsc_khz);
+	if (a->tsc_deadline <= now) {
+		/* Already passed: it fires before the next entry, no timer needed. */
+		atomic_inc(&a->timer_pending);
+		return;
 	}
-	hrtimer_start(&a->timer, ktime_add_ns(ktime_get(), ns), HRTIMER_MODE_ABS_HARD);
+	delta = a->tsc_deadline - now;
+	/*
+	 * The guest's TSC runs at the host's rate (no scaling here).  A delta
+	 * whose nanoseconds overflow (mul_u64_u32_div would #DE on x86-64)
+	 * or pass KTIME_MAX is "never": the hrtimer waits at KTIME_MAX.
+	 */
+	if (delta > U64_MAX / NSEC_PER_MSEC)
+		ns = KTIME_MAX;
+	else
+		ns = div_u64(delta * NSEC_PER_MSEC, tsc_khz);
+	hrtimer_start(&a->timer, ktime_add_safe(ktime_get(), ns_to_ktime(min_t(u64, ns, KTIME_MAX))),
+		      HRTIMER_MODE_ABS);
 }
 
 /* TMCCT: what is left of the count (SDM 10.5.4). */
@@ -399,12 +418,11 @@ static u32 timer_current_count(struct kvmx_lapic *a)
 
 	if (!total || timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE || !hrtimer_active(&a->timer))
 		return 0;
+	/* The callback moves a periodic expiry on: this is within the current period. */
 	left = ktime_to_ns(ktime_sub(hrtimer_get_expires(&a->timer), ktime_get()));
 	if (left < 0)
 		left = 0;
-	if (a->period_ns)
-		left = do_div(left, a->period_ns);	/* within this period */
-	return div_u64(left, APIC_BUS_CYCLE_NS * timer_divide(a));
+	return div64_u64(left, APIC_BUS_CYCLE_NS * timer_divide(a));
 }
 
 /* ---- register writes ---- */
@@ -672,9 +690,15 @@ static int set_apic_base(struct kvmx_vcpu *v, u64 data, bool host)
 		if (!e || !(e->ecx & BIT(21)))
 			return 1;
 	}
-	/* x2APIC without xAPIC enabled is invalid; x2APIC -> xAPIC needs a disable first. */
-	if (!host && (((data & x2) && !(data & en)) ||
-		      ((old & x2) && (data & en) && !(data & x2))))
+	/*
+	 * SDM 10.12.5: x2APIC without the global enable is invalid (for the
+	 * VMM too); x2APIC -> xAPIC and disabled -> x2APIC must pass through
+	 * another state first.
+	 */
+	if ((data & x2) && !(data & en))
+		return 1;
+	if (!host && (((old & x2) && (data & en) && !(data & x2)) ||
+		      (!(old & en) && (data & x2))))
 		return 1;
 	v->apic_base = data;
 	if ((data & x2) && !(old & x2)) {
@@ -714,7 +738,8 @@ int kvmx_lapic_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 	}
 	if (data >> 32)
 		return 1;
-	if (off == APIC_EOI && data)
+	/* Writes of anything but 0 to EOI and ESR fault in x2APIC mode. */
+	if ((off == APIC_EOI || off == APIC_ESR) && data)
 		return 1;
 	return reg_store(v, off, data);
 }
@@ -919,7 +944,11 @@ int kvmx_lapic_create(struct kvmx_vcpu *v)
 		return -ENOMEM;
 	}
 	a->vcpu = v;
-	hrtimer_init(&a->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
+	/*
+	 * Not _HARD: on PREEMPT_RT the callback then runs in softirq context,
+	 * where the wake-up's lock may sleep; elsewhere it is hard irq anyway.
+	 */
+	hrtimer_init(&a->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
 	a->timer.function = timer_expired;
 	v->apic = a;
 	kvmx_lapic_reset(v, false);
@@ -994,7 +1023,9 @@ static int set_lapic(struct kvmx_vcpu *v, struct kvmx_lapic_state __user *u)
 	reg_write(a, APIC_TASKPRI, reg_read(a, APIC_TASKPRI) & 0xff);
 	reg_write(a, APIC_TDCR, reg_read(a, APIC_TDCR) & 0xb);
 	v->cr8 = reg_read(a, APIC_TASKPRI) >> 4;
-	if (timer_mode(a) != APIC_LVT_TIMER_TSCDEADLINE)
+	if (timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE)
+		timer_start_deadline(a);	/* the IA32_TSC_DEADLINE it had */
+	else
 		timer_start_count(a);
 	kvmx_vcpu_kick(v);
 	return 0;

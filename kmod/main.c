@@ -91,6 +91,9 @@ static int __init kvmx_init(void)
 	err = kvmx_mitigations_init();
 	if (err)
 		goto fail_mitigations;
+	err = kvmx_eventfd_init();
+	if (err)
+		goto fail_eventfd;
 	err = kvmx_genl_init();
 	if (err)
 		goto fail_genl;
@@ -114,6 +117,8 @@ static int __init kvmx_init(void)
 fail_misc:
 	kvmx_genl_exit();
 fail_genl:
+	kvmx_eventfd_exit();
+fail_eventfd:
 	kvmx_mitigations_exit();
 fail_mitigations:
 	kvmx_vmcs_global_exit();
@@ -128,6 +133,7 @@ static void __exit kvmx_exit(void)
 		misc_deregister(&kvmx_kvm_node);
 	misc_deregister(&kvmx_dev);
 	kvmx_genl_exit();
+	kvmx_eventfd_exit();
 	kvmx_mitigations_exit();
 	kvmx_vmcs_global_exit();
 	kvmx_vmx_teardown();

@@ -104,6 +104,11 @@ static void mmio_exit(struct kvmx_vcpu *v, u64 gpa, bool write, u64 data)
 {
 	struct kvmx_run *run = v->run;
 
+	/* The kernel's own record, for a device in the module (io_bus.c). */
+	v->uexit = (typeof(v->uexit)) {
+		.kind = KVMX_EXIT_MMIO, .write = write, .size = v->mmio.size, .count = 1,
+		.addr = gpa, .data = data,
+	};
 	run->exit_reason = KVMX_EXIT_MMIO;
 	run->mmio.phys_addr = gpa;
 	run->mmio.len = v->mmio.size;

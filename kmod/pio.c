@@ -31,8 +31,14 @@ static int complete_pio_out(struct kvmx_vcpu *v)
 }
 
 /* KVM_EXIT_IO of @count elements of @size bytes, data in the second run page. */
-static void io_exit(struct kvmx_run *run, bool in, unsigned int size, u16 port, u32 count)
+static void io_exit(struct kvmx_vcpu *v, bool in, unsigned int size, u16 port, u32 count)
 {
+	struct kvmx_run *run = v->run;
+
+	/* The kernel's own record, for a device in the module (io_bus.c). */
+	v->uexit = (typeof(v->uexit)) {
+		.kind = KVMX_EXIT_IO, .write = !in, .size = size, .count = count, .addr = port,
+	};
 	run->exit_reason = KVMX_EXIT_IO;
 	run->io.direction = in ? KVMX_EXIT_IO_IN : KVMX_EXIT_IO_OUT;
 	run->io.size = size;
@@ -101,7 +107,6 @@ static int handle_string_io(struct kvmx_vcpu *v)
 {
 	unsigned long q = v->exit_qual;
 	u32 info = vmcs_read32(VMCS_EXIT_INSTRUCTION_INFO);
-	struct kvmx_run *run = v->run;
 	u8 *data = kvmx_pio_data(v);
 	unsigned int size = IO_QUAL_SIZE(q);
 	unsigned int addr_size = INSN_INFO_ADDR_SIZE(info);
@@ -141,7 +146,7 @@ static int handle_string_io(struct kvmx_vcpu *v)
 		}
 	}
 	v->pio.count = count;
-	io_exit(run, v->pio.in, size, IO_QUAL_PORT(q), count);
+	io_exit(v, v->pio.in, size, IO_QUAL_PORT(q), count);
 	kvmx_complete_after_userspace(v, complete_string_io);
 	return 0;
 }
@@ -149,12 +154,11 @@ static int handle_string_io(struct kvmx_vcpu *v)
 int kvmx_handle_io(struct kvmx_vcpu *v)
 {
 	unsigned long q = v->exit_qual;
-	struct kvmx_run *run = v->run;
 	unsigned int size = IO_QUAL_SIZE(q);
 
 	if (q & IO_QUAL_STRING)
 		return handle_string_io(v);
-	io_exit(run, q & IO_QUAL_IN, size, IO_QUAL_PORT(q), 1);
+	io_exit(v, q & IO_QUAL_IN, size, IO_QUAL_PORT(q), 1);
 	v->pio.size = size;
 	if (q & IO_QUAL_IN) {
 		kvmx_complete_after_userspace(v, complete_pio_in);

@@ -84,7 +84,8 @@ static void inject_irq(struct kvmx_vcpu *v, unsigned int vector)
 static void inject_events(struct kvmx_vcpu *v)
 {
 	bool busy = vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID;
-	bool want_window = v->run->request_interrupt_window;
+	/* With the in-kernel PIC the VMM injects nothing: KVM ignores its request too. */
+	bool want_window = v->run->request_interrupt_window && !v->apic;
 	bool want_nmi_window = false;
 
 	if (v->exc.pending && !busy) {
@@ -486,7 +487,8 @@ static bool vcpu_runnable(struct kvmx_vcpu *v)
 	if (v->mp_state != KVMX_MP_STATE_HALTED)
 		return false;
 	v->halt_if = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_IF;
-	if (v->nmi_pending || (v->halt_if && kvmx_cpu_has_interrupt(v))) {
+	/* An NMI wakes only if it can be delivered now (KVM's rule too). */
+	if ((v->nmi_pending && nmi_allowed(v)) || (v->halt_if && kvmx_cpu_has_interrupt(v))) {
 		v->mp_state = KVMX_MP_STATE_RUNNABLE;
 		return true;
 	}

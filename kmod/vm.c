@@ -91,6 +91,14 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_SET_BOOT_CPU_ID:
 	case KVMX_CAP_TSC_DEADLINE_TIMER:
 	case KVMX_CAP_SIGNAL_MSI:
+	case KVMX_CAP_PIT:
+	case KVMX_CAP_PIT2:
+	case KVMX_CAP_PIT_STATE2:
+	case KVMX_CAP_REINJECT_CONTROL:
+	case KVMX_CAP_IRQFD:
+	case KVMX_CAP_IOEVENTFD:
+	case KVMX_CAP_IOEVENTFD_NO_LENGTH:
+	case KVMX_CAP_IOEVENTFD_ANY_LENGTH:
 		return 1;
 	case KVMX_CAP_ADJUST_CLOCK:
 		return KVMX_CLOCK_REALTIME;	/* the flags KVM_SET/GET_CLOCK honour */
@@ -133,6 +141,8 @@ static void kvmx_vm_free(struct kref *ref)
 	list_del(&vm->list);
 	mutex_unlock(&kvmx_vms_lock);
 	kvmx_genl_event(vm, KVMX_EVENT_VM_DESTROYED, 0, 0);
+	kvmx_eventfd_destroy_vm(vm);
+	kvmx_pit_destroy(vm);
 	kvmx_irqchip_destroy(vm);
 	kvmx_io_bus_destroy(vm);
 	kvmx_free_memslots(vm);
@@ -198,6 +208,17 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 	case KVMX_SET_IRQCHIP:
 	case KVMX_SIGNAL_MSI:
 		return kvmx_irqchip_vm_ioctl(vm, ioctl, argp);
+	case KVMX_IRQFD:
+	case KVMX_IOEVENTFD:
+		return kvmx_eventfd_vm_ioctl(vm, ioctl, argp);
+	case KVMX_CREATE_PIT:
+	case KVMX_CREATE_PIT2:
+	case KVMX_GET_PIT:
+	case KVMX_SET_PIT:
+	case KVMX_GET_PIT2:
+	case KVMX_SET_PIT2:
+	case KVMX_REINJECT_CONTROL:
+		return kvmx_pit_vm_ioctl(vm, ioctl, argp);
 	case KVMX_SET_TSS_ADDR:
 		/* Only needed without unrestricted guest; accepted like KVM. */
 		if (arg > 0xffffffffUL - 3 * PAGE_SIZE)
@@ -247,6 +268,7 @@ int kvmx_create_vm(unsigned long type)
 	init_waitqueue_head(&vm->snap_wq);
 	vm->snap_vcpu = -1;
 	kvmx_kvmclock_init(vm);
+	kvmx_eventfd_init_vm(vm);
 	err = kvmx_ept_init(vm);
 	if (err) {
 		vm_free(vm);

@@ -50,6 +50,10 @@
 #define KVMX_CAP_SET_BOOT_CPU_ID	34
 #define KVMX_CAP_TSC_DEADLINE_TIMER	72
 #define KVMX_CAP_SIGNAL_MSI		77
+#define KVMX_CAP_IRQFD			32
+#define KVMX_CAP_IOEVENTFD		36
+#define KVMX_CAP_IOEVENTFD_NO_LENGTH	100
+#define KVMX_CAP_IOEVENTFD_ANY_LENGTH	122
 
 /* ---- exit reasons (kvm_run.exit_reason) ---- */
 #define KVMX_EXIT_UNKNOWN		0
@@ -424,6 +428,32 @@ struct kvmx_msi {
 	__u8  pad[12];
 };
 
+/* KVM_IRQFD: a write to eventfd @fd raises GSI @gsi */
+#define KVMX_IRQFD_FLAG_DEASSIGN	(1 << 0)
+#define KVMX_IRQFD_FLAG_RESAMPLE	(1 << 1)
+
+struct kvmx_irqfd {
+	__u32 fd;
+	__u32 gsi;
+	__u32 flags;
+	__u32 resamplefd;
+	__u8  pad[16];
+};
+
+/* KVM_IOEVENTFD: a guest write to @addr (matching @datamatch) signals eventfd @fd */
+#define KVMX_IOEVENTFD_FLAG_DATAMATCH	(1 << 0)
+#define KVMX_IOEVENTFD_FLAG_PIO		(1 << 1)
+#define KVMX_IOEVENTFD_FLAG_DEASSIGN	(1 << 2)
+
+struct kvmx_ioeventfd {
+	__u64 datamatch;
+	__u64 addr;
+	__u32 len;		/* 1, 2, 4 or 8 bytes; 0: any length */
+	__s32 fd;
+	__u32 flags;
+	__u8  pad[36];
+};
+
 /* KVM_SET_GSI_ROUTING: the table that maps GSIs to irqchip pins and MSIs */
 #define KVMX_IRQ_ROUTING_IRQCHIP	1
 #define KVMX_IRQ_ROUTING_MSI		2
@@ -522,6 +552,8 @@ struct kvmx_x86_mce {
 #define KVMX_IRQ_LINE_STATUS		_IOWR(KVMXIO, 0x67, struct kvmx_irq_level)
 #define KVMX_SET_BOOT_CPU_ID		_IO(KVMXIO, 0x78)
 #define KVMX_SIGNAL_MSI			_IOW(KVMXIO, 0xa5, struct kvmx_msi)
+#define KVMX_IRQFD			_IOW(KVMXIO, 0x76, struct kvmx_irqfd)
+#define KVMX_IOEVENTFD			_IOW(KVMXIO, 0x79, struct kvmx_ioeventfd)
 #define KVMX_GET_DIRTY_LOG		_IOW(KVMXIO, 0x42, struct kvmx_dirty_log)
 #define KVMX_SET_CLOCK			_IOW(KVMXIO, 0x7b, struct kvmx_clock_data)
 #define KVMX_GET_CLOCK			_IOR(KVMXIO, 0x7c, struct kvmx_clock_data)
@@ -610,5 +642,61 @@ struct kvmx_vmx_info {
 #define KVMX_GET_VMX_INFO	_IOR(KVMXIO, 0xf0, struct kvmx_vmx_info)
 /* kvmx only, on a VM fd: the VM's id in the "kvmx" netlink family. */
 #define KVMX_GET_VM_ID		_IO(KVMXIO, 0xf1)
+
+/* ---- the in-kernel 8254 PIT (KVM_CREATE_PIT2), x86 layouts of <asm/kvm.h> ---- */
+#define KVMX_CAP_PIT			11
+#define KVMX_CAP_REINJECT_CONTROL	24
+#define KVMX_CAP_PIT2			33
+#define KVMX_CAP_PIT_STATE2		35
+
+/* KVM_CREATE_PIT2 */
+struct kvmx_pit_config {
+	__u32 flags;
+	__u32 pad[15];
+};
+#define KVMX_PIT_SPEAKER_DUMMY		1	/* the PIT also serves port 0x61 */
+
+/* One counter, as KVM_GET/SET_PIT(2) carry it. */
+struct kvmx_pit_channel_state {
+	__u32 count;		/* the initial count, 1-65536 */
+	__u16 latched_count;
+	__u8 count_latched;
+	__u8 status_latched;
+	__u8 status;
+	__u8 read_state;
+	__u8 write_state;
+	__u8 write_latch;
+	__u8 rw_mode;
+	__u8 mode;		/* 0-5, 0xff: never programmed */
+	__u8 bcd;
+	__u8 gate;
+	__s64 count_load_time;	/* CLOCK_MONOTONIC ns */
+};
+
+struct kvmx_pit_state {
+	struct kvmx_pit_channel_state channels[3];
+};
+
+#define KVMX_PIT_FLAGS_HPET_LEGACY	0x00000001
+#define KVMX_PIT_FLAGS_SPEAKER_DATA_ON	0x00000002
+
+struct kvmx_pit_state2 {
+	struct kvmx_pit_channel_state channels[3];
+	__u32 flags;
+	__u32 reserved[9];
+};
+
+struct kvmx_reinject_control {
+	__u8 pit_reinject;
+	__u8 reserved[31];
+};
+
+#define KVMX_CREATE_PIT			_IO(KVMXIO, 0x64)
+#define KVMX_GET_PIT			_IOWR(KVMXIO, 0x65, struct kvmx_pit_state)
+#define KVMX_SET_PIT			_IOR(KVMXIO, 0x66, struct kvmx_pit_state)
+#define KVMX_REINJECT_CONTROL		_IO(KVMXIO, 0x71)
+#define KVMX_CREATE_PIT2		_IOW(KVMXIO, 0x77, struct kvmx_pit_config)
+#define KVMX_GET_PIT2			_IOR(KVMXIO, 0x9f, struct kvmx_pit_state2)
+#define KVMX_SET_PIT2			_IOW(KVMXIO, 0xa0, struct kvmx_pit_state2)
 
 #endif /* _UAPI_KVMX_H */
