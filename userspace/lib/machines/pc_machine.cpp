@@ -408,8 +408,22 @@ void PcMachine::probe_halt(Cpu &c)
 			return;
 		c.probed = round;
 	}
-	uint32_t mp = c.vcpu_.mp_state();
-	bool off = mp == KVMX_MP_STATE_HALTED && !(c.vcpu_.regs().rflags & kRflagsIf);
+	uint32_t mp;
+	bool off;
+	try {
+		mp = c.vcpu_.mp_state();
+		off = mp == KVMX_MP_STATE_HALTED && !(c.vcpu_.regs().rflags & kRflagsIf);
+	} catch (const Error &e) {
+		// The probe is how a halt is seen, not what runs the guest: a
+		// device that can't answer it runs on (--timeout still ends it).
+		std::lock_guard lk(mu_);
+		if (!probe_failed_) {
+			probe_failed_ = true;
+			fmt::print(stderr, "kvmx: vCPU {}: {}: a guest halt will not end the run\n",
+				   c.index_, e.what());
+		}
+		return;
+	}
 	// An AP that never got (or lost) its SIPI waits for a CPU that is off.
 	if (c.index_ != 0 && (mp == KVMX_MP_STATE_UNINITIALIZED ||
 			      mp == KVMX_MP_STATE_INIT_RECEIVED))

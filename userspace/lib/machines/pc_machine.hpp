@@ -188,6 +188,7 @@ private:
 	bool io_stop_ = false;
 	std::optional<uint64_t> timeout_at_;
 	unsigned probe_round_ = 0;	// kernel irqchip: halt probes sent
+	bool probe_failed_ = false;	// a vCPU could not answer one (said once)
 	Fd wake_fd_;
 	std::thread io_;
 
