@@ -5,6 +5,7 @@
 #include "console.hpp"
 #include "cpuid_policy.hpp"
 #include "i8042.hpp"
+#include "pc_machine.hpp"
 #include "pci_conf1_none.hpp"
 #include "port80.hpp"
 #include "port_io.hpp"
@@ -175,6 +176,21 @@ TEST(CpuidPolicy, SmpAddsLeafBWhenTheDeviceHasNone)
 	EXPECT_EQ(e[3].eax, 3u);
 	EXPECT_EQ(e[3].edx, 5u);
 	EXPECT_EQ(e[4].ecx, 2u);		/* level type 0 ends the list */
+}
+
+TEST(PcCmdline, KernelIrqchipUsesTheApicsUserIrqchipTurnsThemOff)
+{
+	std::string k = default_linux_cmdline(IrqchipMode::Kernel, 0);
+	EXPECT_NE(k.find("acpi=off"), std::string::npos) << "the MP table, not ACPI";
+	EXPECT_EQ(k.find("noapic"), std::string::npos);
+	EXPECT_EQ(k.find("nolapic"), std::string::npos);
+	EXPECT_EQ(k.find("tsc_early_khz"), std::string::npos);
+	std::string u = default_linux_cmdline(IrqchipMode::User, 3500000);
+	EXPECT_NE(u.find("noapic"), std::string::npos);
+	EXPECT_NE(u.find("nolapic"), std::string::npos);
+	EXPECT_NE(u.find(" tsc_early_khz=3500000"), std::string::npos);
+	for (const auto &s : { k, u })
+		EXPECT_EQ(s.rfind("console=ttyS0 ", 0), 0u);
 }
 
 } // namespace
