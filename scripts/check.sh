@@ -77,11 +77,12 @@ collect() {
 	add "rig job $1" "$p" "$f" "${s:-0}"
 }
 # The single-CPU jobs in two lanes, one core each (each Bochs takes the
-# first free display port): check then linux, beside qemu (Debian's QEMU on
-# kvm_intel and on kvmx, the longest); then the 2-CPU jobs one by one.
-{ run_job check --cpus 1; run_job linux --cpus 1 --timeout 2400; } &
+# first free display port): linux (six Linux boots, SMP ones included)
+# beside check then qemu (Debian's QEMU on kvm_intel and on kvmx); then the
+# 2-CPU jobs one by one.
+run_job linux --cpus 1 --timeout 2400 &
 lane1=$!
-run_job qemu --cpus 1 --timeout 2400 &
+{ run_job check --cpus 1; run_job qemu --cpus 1 --timeout 2400; } &
 lane2=$!
 wait $lane1 $lane2
 collect check

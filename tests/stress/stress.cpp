@@ -15,6 +15,7 @@
 #include <time.h>
 #include <sys/ioctl.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -60,6 +61,13 @@ const unsigned long kIoctls[] = {
 	KVMX_GET_XSAVE, KVMX_SET_XSAVE, KVMX_GET_XCRS, KVMX_SET_XCRS,
 	KVMX_X86_GET_MCE_CAP_SUPPORTED, KVMX_X86_SETUP_MCE, KVMX_X86_SET_MCE,
 	KVMX_SET_GSI_ROUTING, KVMX_GET_DIRTY_LOG,
+	// The in-kernel irqchip, its PIT and eventfds (issue 14).
+	KVMX_CREATE_IRQCHIP, KVMX_IRQ_LINE, KVMX_IRQ_LINE_STATUS, KVMX_GET_IRQCHIP,
+	KVMX_SET_IRQCHIP, KVMX_SET_BOOT_CPU_ID, KVMX_SIGNAL_MSI, KVMX_GET_LAPIC, KVMX_SET_LAPIC,
+	KVMX_IRQFD, KVMX_IOEVENTFD, KVMX_CREATE_PIT, KVMX_CREATE_PIT2, KVMX_GET_PIT,
+	KVMX_SET_PIT, KVMX_GET_PIT2, KVMX_SET_PIT2, KVMX_REINJECT_CONTROL,
+	// Twice: a VM with an irqchip makes the others reachable more often.
+	KVMX_CREATE_IRQCHIP, KVMX_IRQ_LINE, KVMX_SET_LAPIC, KVMX_IRQFD,
 };
 
 // KVM_GET_DIRTY_LOG writes a slot's whole bitmap: room for the largest slot
@@ -137,8 +145,22 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 	kvmx::ThreadTimer timer;
 	std::vector<uint8_t> buf;
 	std::vector<uint8_t> dirty(kDirtyRoom);
+	// Eventfds for KVM_IRQFD/KVM_IOEVENTFD; written now and then, closed
+	// and replaced sometimes (an irqfd whose eventfd goes away).
+	int efds[4];
+	for (int &e : efds)
+		e = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	for (uint64_t i = 0; i < share; i++) {
 		unsigned what = static_cast<unsigned>(r.below(100));
+		if (r.chance(3)) {
+			uint64_t one = 1;
+			(void)!::write(efds[r.below(4)], &one, sizeof(one));
+		}
+		if (r.chance(1)) {
+			int &e = efds[r.below(4)];
+			::close(e);
+			e = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		}
 		if (what < 5) {
 			fds.add(::open(dev, O_RDWR | O_CLOEXEC));
 		} else if (what < 8) {
@@ -179,6 +201,28 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 				m.userspace_addr = reinterpret_cast<uint64_t>(mems[r.below(mems.size())]);
 				std::memcpy(buf.data(), &m, sizeof(m));
 			}
+			if ((nr == KVMX_IRQ_LINE || nr == KVMX_IRQ_LINE_STATUS) && r.chance(80)) {
+				kvmx_irq_level l{};
+				l.irq = static_cast<uint32_t>(r.chance(90) ? r.below(32) : r.interesting());
+				l.level = static_cast<uint32_t>(r.below(2));
+				std::memcpy(buf.data(), &l, sizeof(l));
+			}
+			if (nr == KVMX_IRQFD && r.chance(80)) {
+				kvmx_irqfd f{};
+				f.fd = static_cast<uint32_t>(efds[r.below(4)]);
+				f.gsi = static_cast<uint32_t>(r.below(32));
+				f.flags = r.chance(30) ? KVMX_IRQFD_FLAG_DEASSIGN : 0;
+				std::memcpy(buf.data(), &f, sizeof(f));
+			}
+			if (nr == KVMX_IOEVENTFD && r.chance(80)) {
+				kvmx_ioeventfd e{};
+				e.fd = efds[r.below(4)];
+				e.addr = r.chance(50) ? r.below(0x10000) : 0xd0000000 + r.below(0x1000);
+				e.len = static_cast<uint32_t>(1u << r.below(4)) & (r.chance(10) ? 0 : ~0u);
+				e.datamatch = r.below(4);
+				e.flags = static_cast<uint32_t>(r.below(8));
+				std::memcpy(buf.data(), &e, sizeof(e));
+			}
 			if (nr == KVMX_GET_DIRTY_LOG && r.chance(90)) {
 				kvmx_dirty_log log{};
 				log.slot = static_cast<uint32_t>(r.below(6));
@@ -187,7 +231,8 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 			}
 			if (nr == KVMX_CREATE_VCPU || nr == KVMX_CHECK_EXTENSION || nr == KVMX_CREATE_VM ||
 			    nr == KVMX_SET_TSS_ADDR || nr == KVMX_SET_IDENTITY_MAP_ADDR ||
-			    nr == KVMX_SET_TSC_KHZ || nr == KVMX_NMI)
+			    nr == KVMX_SET_TSC_KHZ || nr == KVMX_NMI || nr == KVMX_CREATE_IRQCHIP ||
+			    nr == KVMX_SET_BOOT_CPU_ID || nr == KVMX_CREATE_PIT)
 				arg = r.chance(70) ? r.below(8) : r.interesting();
 			else if (nr == KVMX_GET_DIRTY_LOG && r.chance(97))
 				;	/* the bitmap pointer must stay ours */
@@ -203,6 +248,8 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 		}
 		calls++;
 	}
+	for (int e : efds)
+		::close(e);
 }
 
 // The work is counted in calls, not seconds: under this load the rig's

@@ -79,8 +79,9 @@ smp_boot() {
 }
 check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
 	insmod /kvmx/modules/kvm-intel.ko'
-for n in 1 2 4; do smp_boot kvm /dev/kvm $n; done
-# On kvmx these wait for the module's in-kernel irqchip (issue 14).
-for n in 1 2 4; do smp_boot kvmx /dev/kvmx $n; done
+# 2 and 4 vCPUs (each boot takes minutes of wall time in the rig; the
+# 1-vCPU figures in the README came from "1 2 4" here).
+for n in 2 4; do smp_boot kvm /dev/kvm $n; done
+for n in 2 4; do smp_boot kvmx /dev/kvmx $n; done
 
 dmesg_clean linux.dmesg-clean linux
