@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all setup setup-build kmod rig-kmod userspace guests unit rig-check rig-dev \
-	check demo bench stress lint dkms-test install uninstall clean
+	check demo bench stress selftests lint dkms-test install uninstall clean
 
 all: kmod userspace guests
 
@@ -60,6 +60,12 @@ demo:
 # Not part of check: the long stress run in the rig, 2 CPUs (about 17 minutes).
 stress: setup rig-kmod userspace guests
 	RIG_STRESS_SCALE=full scripts/rig.sh --cpus 2 --timeout 2400 stress
+
+# Not part of check: KVM's own selftests (Debian's linux-source-6.1) on
+# kvm_intel and on kvmx in the rig, side by side (about 7 minutes, 1 CPU).
+selftests: setup rig-kmod userspace guests
+	@scripts/build-kvm-selftests.sh
+	RIG_SELFTESTS=1 scripts/rig.sh --timeout 1800 selftests
 
 # Not part of check: kvmx against kvm_intel in the rig (about 30 minutes).
 bench:
