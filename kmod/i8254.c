@@ -43,10 +43,11 @@
  *
  * Locking: one spinlock per PIT covers the counters; ports are accessed
  * from vCPU threads inside io_bus.c's RCU read section, where nothing may
- * sleep.  The hrtimer callback runs in hard interrupt context and does not
- * take it: it reads the period (written with the timer stopped) and raises
- * GSI 0, whose path (irqchip.c, i8259.c, ioapic.c) takes its own
- * interrupt-safe spinlocks.  So reprogramming can hrtimer_cancel() with
+ * sleep.  The hrtimer callback (hard interrupt context; softirq on
+ * PREEMPT_RT, where the IOAPIC's spinlock sleeps, as the APIC timer's)
+ * does not take it: it reads the period (written with the timer stopped)
+ * and raises GSI 0, whose path (irqchip.c, i8259.c, ioapic.c) takes its
+ * own interrupt-safe locks.  So reprogramming can hrtimer_cancel() with
  * the PIT's lock held.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -201,7 +202,7 @@ static void latch_status(struct pit_channel *c)
 
 /* ---- counter 0's interrupt ---- */
 
-/* Hard interrupt context; no PIT lock (see the top of the file). */
+/* Interrupt context; no PIT lock (see the top of the file). */
 static enum hrtimer_restart pit_timer_fn(struct hrtimer *t)
 {
 	struct kvmx_pit *pit = container_of(t, struct kvmx_pit, timer);
@@ -240,7 +241,7 @@ static void pit_arm_timer(struct kvmx_pit *pit)
 		return;
 	}
 	WRITE_ONCE(pit->period_ns, period);
-	hrtimer_start(&pit->timer, ktime_add_ns(c->load_time, ns), HRTIMER_MODE_ABS_HARD);
+	hrtimer_start(&pit->timer, ktime_add_ns(c->load_time, ns), HRTIMER_MODE_ABS);
 }
 
 /* A new count for counter @i; 0 is the largest.  Under pit->lock. */
@@ -560,7 +561,7 @@ static int pit_create(struct kvmx_vm *vm, u32 flags)
 		goto out;
 	spin_lock_init(&pit->lock);
 	pit->vm = vm;
-	hrtimer_init(&pit->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
+	hrtimer_init(&pit->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
 	pit->timer.function = pit_timer_fn;
 	spin_lock(&pit->lock);
 	pit_reset(pit);
