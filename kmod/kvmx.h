@@ -592,6 +592,7 @@ bool kvmx_lapic_mmio(struct kvmx_vcpu *v, u64 gpa, unsigned int len, bool write,
 int kvmx_lapic_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
 int kvmx_lapic_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8);
+bool kvmx_apic_base_valid(struct kvmx_vcpu *v, u64 data);
 long kvmx_lapic_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
 /* Deliver @m from @src (NULL: a device): APICs that took it, or -1 if none matched. */
 int kvmx_apic_deliver(struct kvmx_vm *vm, struct kvmx_vcpu *src, const struct kvmx_irq_msg *m);

@@ -672,6 +672,23 @@ int kvmx_lapic_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data)
 	return 0;
 }
 
+/*
+ * IA32_APIC_BASE values anyone may write (SDM 10.4.4, 10.12.5), as KVM
+ * checks them: no reserved bits (x2APIC is one unless the vCPU's CPUID has
+ * it), and no x2APIC without the global enable.
+ */
+bool kvmx_apic_base_valid(struct kvmx_vcpu *v, u64 data)
+{
+	const struct kvmx_cpuid_entry2 *e = kvmx_cpuid_entry(v, 1, 0);
+	u64 ok = MSR_IA32_APICBASE_BASE | MSR_IA32_APICBASE_ENABLE | MSR_IA32_APICBASE_BSP;
+
+	if (e && (e->ecx & BIT(21)))
+		ok |= X2APIC_ENABLE;
+	if (data & ~ok)
+		return false;
+	return !((data & X2APIC_ENABLE) && !(data & MSR_IA32_APICBASE_ENABLE));
+}
+
 /* IA32_APIC_BASE (SDM 10.4.4, 10.12.5): the legal transitions only. */
 static int set_apic_base(struct kvmx_vcpu *v, u64 data, bool host)
 {
@@ -680,23 +697,9 @@ static int set_apic_base(struct kvmx_vcpu *v, u64 data, bool host)
 	struct kvmx_lapic *a = v->apic;
 	u32 id = v->id;
 
-	if (data & ~(MSR_IA32_APICBASE_BASE | MSR_IA32_APICBASE_ENABLE |
-		     MSR_IA32_APICBASE_BSP | X2APIC_ENABLE))
+	if (!kvmx_apic_base_valid(v, data))
 		return 1;
-	/* The guest may turn on x2APIC only if its CPUID offers it (KVM's rule). */
-	if (!host && (data & x2) && !(old & x2)) {
-		const struct kvmx_cpuid_entry2 *e = kvmx_cpuid_entry(v, 1, 0);
-
-		if (!e || !(e->ecx & BIT(21)))
-			return 1;
-	}
-	/*
-	 * SDM 10.12.5: x2APIC without the global enable is invalid (for the
-	 * VMM too); x2APIC -> xAPIC and disabled -> x2APIC must pass through
-	 * another state first.
-	 */
-	if ((data & x2) && !(data & en))
-		return 1;
+	/* x2APIC -> xAPIC and disabled -> x2APIC must pass through another state first. */
 	if (!host && (((old & x2) && (data & en) && !(data & x2)) ||
 		      (!(old & en) && (data & x2))))
 		return 1;

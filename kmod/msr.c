@@ -30,7 +30,7 @@ static const u32 kvmx_msr_list[] = {
 	MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
 	MSR_KERNEL_GS_BASE, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_TSC,
 	MSR_IA32_MISC_ENABLE, MSR_IA32_APICBASE, MSR_IA32_FEAT_CTL,
-	MSR_IA32_UCODE_REV, MSR_MTRRcap, MSR_MTRRdefType,
+	MSR_IA32_UCODE_REV, MSR_MTRRdefType,
 	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW,
 	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL, MSR_IA32_TSC_DEADLINE,
 };
@@ -223,8 +223,7 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		v->misc_enable = data;
 		break;
 	case MSR_IA32_APICBASE:
-		if (data & ~(MSR_IA32_APICBASE_BASE | MSR_IA32_APICBASE_ENABLE |
-			     MSR_IA32_APICBASE_BSP | X2APIC_ENABLE))
+		if (!kvmx_apic_base_valid(v, data))
 			return 1;
 		v->apic_base = data;
 		break;

@@ -473,7 +473,7 @@ u64 kvmx_cr4_allowed(void)
 }
 
 /* The checks KVM makes before it accepts special registers. */
-static bool sregs_valid(const struct kvmx_sregs *s)
+static bool sregs_valid(struct kvmx_vcpu *v, const struct kvmx_sregs *s)
 {
 	if (s->efer & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX))
 		return false;
@@ -484,8 +484,7 @@ static bool sregs_valid(const struct kvmx_sregs *s)
 		return false;
 	if (s->cr8 & ~0xfULL)
 		return false;
-	if (s->apic_base & ~(MSR_IA32_APICBASE_BASE | MSR_IA32_APICBASE_ENABLE |
-			     MSR_IA32_APICBASE_BSP | X2APIC_ENABLE))
+	if (!kvmx_apic_base_valid(v, s->apic_base))
 		return false;
 	if ((s->efer & EFER_LME) && (s->cr0 & X86_CR0_PG)) {
 		if (!(s->cr4 & X86_CR4_PAE) || !(s->efer & EFER_LMA))
@@ -502,7 +501,7 @@ static int set_sregs(struct kvmx_vcpu *v, const struct kvmx_sregs *s)
 {
 	int i;
 
-	if (!sregs_valid(s))
+	if (!sregs_valid(v, s))
 		return -EINVAL;
 	set_seg(&seg_cs, &s->cs);
 	set_seg(&seg_ds, &s->ds);
