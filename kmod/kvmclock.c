@@ -144,8 +144,10 @@ int kvmx_get_clock(struct kvmx_vm *vm, struct kvmx_clock_data __user *u)
 	local_irq_save(flags);
 	d.clock = kvmclock_ns(vm);
 	d.realtime = ktime_get_real_ns();
+	d.host_tsc = rdtsc();
 	local_irq_restore(flags);
-	d.flags = KVMX_CLOCK_REALTIME;
+	/* The three readings of one instant, as KVM gives them. */
+	d.flags = KVMX_CLOCK_REALTIME | KVMX_CLOCK_HOST_TSC;
 	return copy_to_user(u, &d, sizeof(d)) ? -EFAULT : 0;
 }
 

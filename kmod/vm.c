@@ -101,7 +101,8 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_IOEVENTFD_ANY_LENGTH:
 		return 1;
 	case KVMX_CAP_ADJUST_CLOCK:
-		return KVMX_CLOCK_REALTIME;	/* the flags KVM_SET/GET_CLOCK honour */
+		/* the flags KVM_GET_CLOCK sets and KVM_SET_CLOCK honours */
+		return KVMX_CLOCK_REALTIME | KVMX_CLOCK_HOST_TSC;
 	case KVMX_CAP_MCE:
 		return KVMX_MAX_MCE_BANKS;	/* QEMU reads the bank limit here */
 	case KVMX_CAP_XSAVE:
