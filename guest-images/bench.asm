@@ -19,9 +19,15 @@
 %define T_HLT		3	; HLT: to userspace and back
 %define T_VMCALL	4	; an unknown hypercall: ring 0 answers -ENOSYS
 %define T_TOUCH		5	; first write to fresh pages: EPT fault-in
+%define T_SELF_IPI	6	; in-kernel APIC: a self-IPI taken and EOIed
+%define T_TIMER		7	; in-kernel APIC: a TSC deadline already due, HLT, EOI
 %define WARMUP		16
 
 %define BENCH_PORT	CONSOLE + 7	; the 8250's scratch register
+
+%define APIC		0xfee00000	; the local APIC's registers (xAPIC)
+%define APIC_VECTOR	0x40		; the vector the APIC tests take
+%define IDT		0x6000		; 256 gates of 16 bytes
 
 ; TIMED body: run the loop "body; dec r13d; jnz" with r13d = iterations and
 ; leave the ticks in r12 (not rbx: CPUID clobbers it).  lfence keeps RDTSC
@@ -72,6 +78,21 @@
 	mov byte [rdi], 1
 	add rdi, rsi
 %endmacro
+; A self-IPI (ICR: shorthand self, fixed, APIC_VECTOR): taken right after the
+; write, with IF=1; the handler's EOI ends it.
+%macro do_self_ipi 0
+	mov dword [rbx + 0x300], 0x44000 | APIC_VECTOR
+%endmacro
+; The TSC deadline set to now: due at once; STI;HLT waits for it (its
+; interrupt comes after HLT, in STI's shadow, so none is lost).
+%macro do_timer 0
+	cli
+	rdtsc
+	mov ecx, 0x6e0
+	wrmsr
+	sti
+	hlt
+%endmacro
 
 start:
 	mov edi, MMIO_SCRATCH
@@ -88,6 +109,10 @@ start:
 	je t_vmcall
 	cmp eax, T_TOUCH
 	je t_touch
+	cmp eax, T_SELF_IPI
+	je t_self_ipi
+	cmp eax, T_TIMER
+	je t_timer
 	EXIT 1
 
 t_cpuid:
@@ -115,6 +140,43 @@ t_touch:
 	mov rdi, [P_ADDR]
 	mov rsi, [P_STRIDE]
 	TIMED do_touch
+	jmp done
+t_self_ipi:
+	call apic_setup
+	WARM do_self_ipi
+	TIMED do_self_ipi
+	jmp done
+t_timer:
+	call apic_setup
+	mov dword [rbx + 0x320], 0x40000 | APIC_VECTOR	; LVTT: TSC deadline
+	WARM do_timer
+	TIMED do_timer
 done:
 	mov [P_TICKS], r12
 	EXIT 0
+
+; The in-kernel APIC tests: the APIC software-enabled, APIC_VECTOR's gate
+; pointing at apic_isr, interrupts on; rbx = the APIC's base.
+apic_setup:
+	mov ebx, APIC
+	mov dword [rbx + 0xf0], 0x1ff			; SVR: enabled
+	mov edi, IDT + APIC_VECTOR * 16
+	mov eax, apic_isr
+	mov [rdi], ax					; offset 15:0
+	mov cx, cs
+	mov [rdi + 2], cx				; selector
+	mov word [rdi + 4], 0x8e00			; present, 64-bit interrupt gate
+	shr eax, 16
+	mov [rdi + 6], ax				; offset 31:16
+	mov qword [rdi + 8], 0				; offset 63:32, reserved
+	lidt [idtr]
+	sti
+	ret
+
+apic_isr:
+	mov dword [rbx + 0xb0], 0			; EOI
+	iretq
+
+idtr:
+	dw 256 * 16 - 1
+	dq IDT

@@ -27,7 +27,7 @@ namespace {
 
 // The bench guest's parameter block and tests (guest-images/bench.asm).
 constexpr uint64_t kParams = 0x800;
-enum BenchTest : uint32_t { T_CPUID, T_PIO, T_MMIO, T_HLT, T_VMCALL, T_TOUCH };
+enum BenchTest : uint32_t { T_CPUID, T_PIO, T_MMIO, T_HLT, T_VMCALL, T_TOUCH, T_SELF_IPI, T_TIMER };
 
 struct GuestRun {
 	BenchTest test;
@@ -35,6 +35,7 @@ struct GuestRun {
 	uint64_t mem_size = 2 << 20;
 	Backing backing = Backing::Huge;
 	uint64_t addr = 0, stride = 0;
+	bool irqchip = false;	// the APIC tests run on the in-kernel irqchip
 };
 
 // One timed loop in a fresh VM; returns ticks per iteration.
@@ -47,6 +48,7 @@ double run_guest(const std::string &device, std::span<const uint8_t> guest, cons
 	cfg.mem_size = g.mem_size;
 	cfg.backing = g.backing;
 	cfg.resume_after_hlt = g.test == T_HLT;
+	cfg.irqchip = g.irqchip;
 	cfg.timeout_sec = 300;
 	cfg.console_fd = devnull.get();
 	Machine m(cfg);
@@ -294,6 +296,13 @@ std::vector<Figure> run_bench(const std::string &device, std::span<const uint8_t
 	timed("mmio", "MMIO exit to userspace and back", { T_MMIO, it });
 	timed("hlt", "HLT exit to userspace and back", { T_HLT, it });
 	timed("vmcall", "VMCALL (unknown hypercall), ring 0", { T_VMCALL, it });
+	// The interrupt path through the in-kernel local APIC (issue 14).
+	GuestRun ipi{ T_SELF_IPI, it };
+	ipi.irqchip = true;
+	timed("self_ipi", "self-IPI through the in-kernel APIC, taken and EOIed", ipi);
+	GuestRun tmr{ T_TIMER, it };
+	tmr.irqchip = true;
+	timed("apic_timer", "APIC timer (TSC deadline already due), HLT, taken and EOIed", tmr);
 	// First touch: 4 MiB of 4 KiB pages, 32 MiB of 2 MiB pages, above 16 MiB.
 	timed("touch_4k", "first touch of a 4 KiB page (EPT fault-in)",
 	      { T_TOUCH, 1024, 64 << 20, Backing::Small, 16 << 20, 4096 });

@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "error.hpp"
+#include "irqchip.hpp"
 #include "kvmx_netlink.hpp"
 #include "observe.hpp"
 
@@ -44,8 +45,20 @@ Machine::Machine(const MachineConfig &cfg)
 	vm_ = std::make_unique<Vm>(sys_.create_vm());
 	mem_ = std::make_unique<GuestMemory>(cfg_.mem_size, cfg_.backing);
 	vm_->set_memory(0, 0, cfg_.mem_size, mem_->host());
+	std::vector<kvmx_cpuid_entry2> cpuid = guest_cpuid(sys_.supported_cpuid());
+	if (cfg_.irqchip) {
+		if (!irqchip_caps(sys_).irqchip)
+			throw Error(fmt::format("{} has no in-kernel irqchip (KVM_CAP_IRQCHIP)",
+						cfg_.device));
+		create_irqchip(*vm_);
+		// As QEMU: KVM reports the TSC-deadline timer as a capability, not in CPUID.
+		if (irqchip_caps(sys_).tsc_deadline)
+			for (auto &e : cpuid)
+				if (e.function == 1)
+					e.ecx |= 1u << 24;
+	}
 	vcpu_ = std::make_unique<Vcpu>(vm_->create_vcpu(0));
-	vcpu_->set_cpuid(guest_cpuid(sys_.supported_cpuid()));
+	vcpu_->set_cpuid(cpuid);
 	for (Device *d : std::initializer_list<Device *>{ &console_, &debug_exit_, &scratch_ })
 		d->attach(bus_);
 }

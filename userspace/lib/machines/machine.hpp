@@ -29,6 +29,9 @@ struct MachineConfig {
 	bool resume_after_hlt = false;
 	unsigned timeout_sec = 0;	// 0: none
 	int console_fd = 1;
+	// The device's in-kernel irqchip (KVM_CREATE_IRQCHIP) before the vCPU,
+	// and the TSC-deadline timer in its CPUID where the device offers it.
+	bool irqchip = false;
 };
 
 class Machine : public VcpuLoop {
