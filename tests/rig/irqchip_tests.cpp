@@ -25,6 +25,7 @@
 
 using kvmx::Fd;
 using rig::Env;
+using rig::run_with_deadline;
 
 namespace {
 
@@ -110,37 +111,6 @@ const std::vector<uint8_t> kDoorbells64 = {
 	0x00, 0xd0, 0xc7, 0x00, 0x55, 0x00, 0x00, 0x00, 0xb0, 0x02, 0xe6, 0xe1, 0xf4,
 };
 
-void on_signal(int) {}
-
-// KVM_RUN on @fd from this thread; if it has not come back after @ms, a
-// SIGUSR1 every 50 ms brings it back (EINTR).  Returns KVM_RUN's errno.
-int run_with_deadline(int fd, int ms)
-{
-	struct sigaction sa {};
-	sa.sa_handler = on_signal;
-	sigaction(SIGUSR1, &sa, nullptr);
-	pthread_t self = pthread_self();
-	std::mutex m;
-	std::condition_variable cv;
-	bool done = false;
-	std::thread kicker([&] {
-		std::unique_lock<std::mutex> l(m);
-		if (cv.wait_for(l, std::chrono::milliseconds(ms), [&] { return done; }))
-			return;
-		while (!done) {
-			pthread_kill(self, SIGUSR1);
-			cv.wait_for(l, std::chrono::milliseconds(50), [&] { return done; });
-		}
-	});
-	int r = ::ioctl(fd, KVMX_RUN, 0) ? errno : 0;
-	{
-		std::lock_guard<std::mutex> l(m);
-		done = true;
-	}
-	cv.notify_all();
-	kicker.join();
-	return r;
-}
 
 // The port and first data byte of an OUT exit, or {0, 0} for anything else.
 std::pair<uint16_t, uint8_t> out_of(const kvmx_run *run)

@@ -25,6 +25,7 @@
 #include "rig_env.hpp"
 
 using rig::Env;
+using rig::run_with_deadline;
 
 namespace {
 
@@ -41,37 +42,6 @@ int ioctl_errno(int fd, unsigned long req, const void *arg)
 	return ::ioctl(fd, req, arg) ? errno : 0;
 }
 
-void on_signal(int) {}
-
-// KVM_RUN on @fd; after @ms without a return, a SIGUSR1 every 50 ms brings
-// it back (EINTR).  Returns KVM_RUN's errno.  (As in irqchip_tests.cpp.)
-int run_with_deadline(int fd, int ms)
-{
-	struct sigaction sa {};
-	sa.sa_handler = on_signal;
-	sigaction(SIGUSR1, &sa, nullptr);
-	pthread_t self = pthread_self();
-	std::mutex m;
-	std::condition_variable cv;
-	bool done = false;
-	std::thread kicker([&] {
-		std::unique_lock<std::mutex> l(m);
-		if (cv.wait_for(l, std::chrono::milliseconds(ms), [&] { return done; }))
-			return;
-		while (!done) {
-			pthread_kill(self, SIGUSR1);
-			cv.wait_for(l, std::chrono::milliseconds(50), [&] { return done; });
-		}
-	});
-	int r = ::ioctl(fd, KVMX_RUN, 0) ? errno : 0;
-	{
-		std::lock_guard<std::mutex> l(m);
-		done = true;
-	}
-	cv.notify_all();
-	kicker.join();
-	return r;
-}
 
 // The rig is ~100x slower than native: generous deadlines.
 constexpr int kDeadlineMs = 20000;

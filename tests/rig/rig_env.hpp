@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <functional>
 #include <thread>
 
@@ -164,6 +167,36 @@ inline int run_kicked(Env &e, const std::function<void()> &meanwhile = nullptr)
 	});
 	int r = e.run_once();
 	done = true;
+	kicker.join();
+	return r;
+}
+
+// KVM_RUN on vCPU fd @fd from this thread; if it has not come back after
+// @ms, a SIGUSR1 every 50 ms brings it back (EINTR).  Returns KVM_RUN's errno.
+inline int run_with_deadline(int fd, int ms)
+{
+	struct sigaction sa {};
+	sa.sa_handler = on_kick;
+	sigaction(SIGUSR1, &sa, nullptr);
+	pthread_t self = pthread_self();
+	std::mutex m;
+	std::condition_variable cv;
+	bool done = false;
+	std::thread kicker([&] {
+		std::unique_lock<std::mutex> l(m);
+		if (cv.wait_for(l, std::chrono::milliseconds(ms), [&] { return done; }))
+			return;
+		while (!done) {
+			pthread_kill(self, SIGUSR1);
+			cv.wait_for(l, std::chrono::milliseconds(50), [&] { return done; });
+		}
+	});
+	int r = ::ioctl(fd, KVMX_RUN, 0) ? errno : 0;
+	{
+		std::lock_guard<std::mutex> l(m);
+		done = true;
+	}
+	cv.notify_all();
 	kicker.join();
 	return r;
 }
