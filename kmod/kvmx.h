@@ -271,6 +271,12 @@ struct kvmx_vcpu {
 
 	/* The in-kernel irqchip's part (lapic.c); apic is NULL without one. */
 	struct kvmx_lapic *apic;
+	/* KVM_TPR_ACCESS_REPORTING on, and a TPR access to report (its RIP, direction). */
+	bool tpr_access_reporting;
+	struct {
+		bool pending, write;
+		u64 rip;
+	} tpr_access;
 	u32 mp_state;			/* KVMX_MP_STATE_*: halted, waiting for SIPI */
 	bool halt_if;			/* EFLAGS.IF when the guest halted */
 	wait_queue_head_t wq;		/* where a halted vCPU sleeps */
@@ -592,6 +598,9 @@ bool kvmx_lapic_mmio(struct kvmx_vcpu *v, u64 gpa, unsigned int len, bool write,
 int kvmx_lapic_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
 int kvmx_lapic_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8);
+/* KVM_SET_VAPIC_ADDR's TPR mirror: written before an entry, read back after an exit. */
+void kvmx_lapic_sync_to_vapic(struct kvmx_vcpu *v);
+void kvmx_lapic_sync_from_vapic(struct kvmx_vcpu *v);
 bool kvmx_apic_base_valid(struct kvmx_vcpu *v, u64 data);
 long kvmx_lapic_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
 /* Deliver @m from @src (NULL: a device): APICs that took it, or -1 if none matched. */

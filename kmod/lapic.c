@@ -62,6 +62,7 @@ struct kvmx_lapic {
 	u64 tsc_deadline;		/* IA32_TSC_DEADLINE, 0: disarmed */
 	unsigned long events;		/* APIC_EV_* */
 	u8 sipi_vector;
+	u64 vapic_addr;			/* KVM_SET_VAPIC_ADDR, 0: none */
 };
 
 static u32 reg_read(struct kvmx_lapic *a, unsigned int off)
@@ -631,6 +632,12 @@ bool kvmx_lapic_mmio(struct kvmx_vcpu *v, u64 gpa, unsigned int len, bool write,
 		return true;
 	}
 	off = array_index_nospec(off, PAGE_SIZE);
+	/* Reported once the instruction is done, at the RIP it has now (KVM). */
+	if (off == APIC_TASKPRI && v->tpr_access_reporting) {
+		v->tpr_access.pending = true;
+		v->tpr_access.write = write;
+		v->tpr_access.rip = vmcs_read(VMCS_GUEST_RIP);
+	}
 	if (write) {
 		memcpy(&val, data, 4);
 		reg_store(v, off, val);
@@ -752,6 +759,66 @@ void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8)
 	v->cr8 = cr8 & 0xf;
 	if (v->apic)
 		reg_write(v->apic, APIC_TASKPRI, (cr8 & 0xf) << 4);
+}
+
+/*
+ * ---- the TPR mirror of KVM_SET_VAPIC_ADDR ----
+ * QEMU's kvmvapic option ROM patches 32-bit Windows' TPR accesses into
+ * accesses to this u32 in guest memory, which the module keeps in step with
+ * the APIC: it reads the TPR there after each exit and writes TPR, the
+ * highest in-service class and the highest requested vector before each
+ * entry.
+ */
+void kvmx_lapic_sync_to_vapic(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+	int irr, isr;
+	u32 data;
+
+	if (!a || !a->vapic_addr || !apic_enabled(v))
+		return;
+	irr = max(highest_vector(a, APIC_IRR), 0);
+	isr = max(highest_vector(a, APIC_ISR), 0);
+	data = (reg_read(a, APIC_TASKPRI) & 0xff) | ((isr & 0xf0) << 8) | ((u32)irr << 24);
+	kvmx_write_gpa(v, a->vapic_addr, &data, sizeof(data));
+}
+
+void kvmx_lapic_sync_from_vapic(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+	u32 data;
+
+	if (!a || !a->vapic_addr || kvmx_read_gpa(v, a->vapic_addr, &data, sizeof(data)))
+		return;
+	reg_write(a, APIC_TASKPRI, data & 0xff);
+	v->cr8 = (data & 0xff) >> 4;
+}
+
+static int set_vapic_addr(struct kvmx_vcpu *v, struct kvmx_vapic_addr __user *u)
+{
+	struct kvmx_vapic_addr va;
+	u32 probe;
+
+	if (copy_from_user(&va, u, sizeof(va)))
+		return -EFAULT;
+	/* As KVM: the u32 must lie in guest memory (in one slot). */
+	if (va.vapic_addr && kvmx_read_gpa(v, va.vapic_addr, &probe, sizeof(probe)))
+		return -EINVAL;
+	v->apic->vapic_addr = va.vapic_addr;
+	return 0;
+}
+
+static int tpr_access_reporting(struct kvmx_vcpu *v, struct kvmx_tpr_access_ctl __user *u)
+{
+	struct kvmx_tpr_access_ctl ctl;
+
+	if (copy_from_user(&ctl, u, sizeof(ctl)))
+		return -EFAULT;
+	if (ctl.flags)
+		return -EINVAL;
+	v->tpr_access_reporting = !!ctl.enabled;
+	/* KVM writes the structure back unchanged; so do we. */
+	return copy_to_user(u, &ctl, sizeof(ctl)) ? -EFAULT : 0;
 }
 
 /* ---- what the run loop asks ---- */
@@ -1036,6 +1103,9 @@ static int set_lapic(struct kvmx_vcpu *v, struct kvmx_lapic_state __user *u)
 
 long kvmx_lapic_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp)
 {
+	/* KVM takes this one with or without an in-kernel APIC. */
+	if (ioctl == KVMX_TPR_ACCESS_REPORTING)
+		return tpr_access_reporting(v, argp);
 	if (!v->apic)
 		return -EINVAL;	/* KVM's answer without an in-kernel APIC */
 	switch (ioctl) {
@@ -1043,6 +1113,8 @@ long kvmx_lapic_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp
 		return get_lapic(v, argp);
 	case KVMX_SET_LAPIC:
 		return set_lapic(v, argp);
+	case KVMX_SET_VAPIC_ADDR:
+		return set_vapic_addr(v, argp);
 	default:
 		return -ENOTTY;
 	}

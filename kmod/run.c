@@ -508,7 +508,7 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 {
 	struct kvmx_run *run = v->run;
 	u64 t0 = rdtsc();
-	int r;
+	int r, entered;
 
 	v->stat.runs++;
 	kvmx_sigset_activate(v);
@@ -564,7 +564,21 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			r = 0;
 			break;
 		}
-		switch (enter_guest(v)) {
+		/* KVM_TPR_ACCESS_REPORTING: the access is done, the VMM's turn. */
+		if (unlikely(v->tpr_access.pending)) {
+			v->tpr_access.pending = false;
+			run->exit_reason = KVMX_EXIT_TPR_ACCESS;
+			run->tpr_access.rip = v->tpr_access.rip;
+			run->tpr_access.is_write = v->tpr_access.write;
+			r = 0;
+			break;
+		}
+		if (v->apic)
+			kvmx_lapic_sync_to_vapic(v);
+		entered = enter_guest(v);
+		if (v->apic && entered != ENTER_RETRY && entered != ENTER_FAILED)
+			kvmx_lapic_sync_from_vapic(v);
+		switch (entered) {
 		case ENTER_RETRY:
 		case ENTER_HANDLED:
 			continue;

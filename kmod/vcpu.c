@@ -653,6 +653,8 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 		return kvmx_mce_ioctl(v, ioctl, argp);
 	case KVMX_GET_LAPIC:
 	case KVMX_SET_LAPIC:
+	case KVMX_SET_VAPIC_ADDR:
+	case KVMX_TPR_ACCESS_REPORTING:
 		return kvmx_lapic_ioctl(v, ioctl, argp);
 	}
 

@@ -99,6 +99,7 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_IOEVENTFD:
 	case KVMX_CAP_IOEVENTFD_NO_LENGTH:
 	case KVMX_CAP_IOEVENTFD_ANY_LENGTH:
+	case KVMX_CAP_VAPIC:
 		return 1;
 	case KVMX_CAP_ADJUST_CLOCK:
 		/* the flags KVM_GET_CLOCK sets and KVM_SET_CLOCK honours */

@@ -76,6 +76,17 @@ if [ "${RIG_SELFTESTS:-}" = 1 ]; then
 	mkdir -p "$stage/kvmx/selftests"
 	cp "$KVMX_BUILD/kvm-selftests/bin/"* "$KVMX_ROOT/tests/kvm-selftests/tests.txt" "$stage/kvmx/selftests/"
 fi
+# For debugging in the dev job: RIG_EXTRA_BINS="path..." lands each binary in
+# /kvmx/extra with the shared libraries it needs (e.g. an ASan build of kvmx).
+if [ -n "${RIG_EXTRA_BINS:-}" ]; then
+	mkdir -p "$stage/kvmx/extra" "$stage/lib64" "$stage/lib/x86_64-linux-gnu"
+	for b in $RIG_EXTRA_BINS; do
+		strip -o "$stage/kvmx/extra/$(basename "$b")" "$b"
+		{ ldd "$b" 2>/dev/null || true; } | awk '$3 ~ /^\// { print $3 }' |
+			xargs -r cp -L -t "$stage/lib/x86_64-linux-gnu/"
+	done
+	cp -L /lib64/ld-linux-x86-64.so.2 "$stage/lib64/"
+fi
 # For the dev job: a command line to run inside the rig.
 [ -n "${RIG_DEV_CMD:-}" ] && echo "$RIG_DEV_CMD" >"$stage/kvmx/dev.cmd"
 [ -n "${RIG_BENCH_ARGS:-}" ] && echo "$RIG_BENCH_ARGS" >"$stage/kvmx/bench.args"

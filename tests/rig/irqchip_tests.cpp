@@ -112,6 +112,19 @@ const std::vector<uint8_t> kDoorbells64 = {
 };
 
 
+//   mov ebx, 0xfee00000; mov esi, 0x9000 (the vapic u32); SVR = 0x1ff
+//   out 0xe1, al; mov eax, [rsi]; out 0xe0, al; mov byte [rsi], 0x30; out 0xe1, al
+//   +0x1f: mov dword [rbx+0x80], 0x40 (TPR)
+//   +0x29: mov eax, [rbx+0x80]; out 0xe0, al; hlt
+const std::vector<uint8_t> kVapic64 = {
+	0xbb, 0x00, 0x00, 0xe0, 0xfe, 0xbe, 0x00, 0x90, 0x00, 0x00, 0xc7, 0x83,
+	0xf0, 0x00, 0x00, 0x00, 0xff, 0x01, 0x00, 0x00, 0xe6, 0xe1, 0x8b, 0x06,
+	0xe6, 0xe0, 0xc6, 0x06, 0x30, 0xe6, 0xe1, 0xc7, 0x83, 0x80, 0x00, 0x00,
+	0x00, 0x40, 0x00, 0x00, 0x00, 0x8b, 0x83, 0x80, 0x00, 0x00, 0x00, 0xe6,
+	0xe0, 0xf4,
+};
+constexpr uint64_t kVapicAddr = 0x9000, kTprWriteRip = 0x101f, kTprReadRip = 0x1029;
+
 // The port and first data byte of an OUT exit, or {0, 0} for anything else.
 std::pair<uint16_t, uint8_t> out_of(const kvmx_run *run)
 {
@@ -726,6 +739,76 @@ TEST_P(Irqchip, IoeventfdsTakeMatchingWrites)
 	bad = b;
 	bad.fd = e.vm.get();
 	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IOEVENTFD, &bad), EINVAL) << "not an eventfd";
+}
+
+// KVM_SET_VAPIC_ADDR and KVM_TPR_ACCESS_REPORTING, which QEMU's in-kernel
+// APIC calls at every reset (its kvmvapic ROM speeds up 32-bit Windows): the
+// u32 at the vapic address follows the TPR before each entry, and what the
+// guest writes there is its TPR after the next exit.  A TPR access that
+// goes through the APIC page is reported after it is done, with its RIP;
+// where the CPU virtualizes the APIC page (kvm_intel's flexpriority/APICv)
+// no access exits and none is reported.
+TEST_P(Irqchip, VapicMirrorsTprAndTprAccessesAreReported)
+{
+	ApicVm g(GetParam(), kVapic64);
+	int vcpu = g.e.vcpu.get();
+	kvmx_tpr_access_ctl ctl{};
+	ctl.flags = 1;
+	EXPECT_EQ(ioctl_errno(vcpu, KVMX_TPR_ACCESS_REPORTING, &ctl), EINVAL) << "unknown flags";
+	ctl.flags = 0;
+	ctl.enabled = 1;
+	ASSERT_EQ(ioctl_errno(vcpu, KVMX_TPR_ACCESS_REPORTING, &ctl), 0);
+	kvmx_vapic_addr va{ 0x7fff0000 };
+	EXPECT_EQ(ioctl_errno(vcpu, KVMX_SET_VAPIC_ADDR, &va), EINVAL) << "outside guest memory";
+	va.vapic_addr = 0;
+	EXPECT_EQ(ioctl_errno(vcpu, KVMX_SET_VAPIC_ADDR, &va), 0) << "0: off (QEMU at reset)";
+	va.vapic_addr = kVapicAddr;
+	ASSERT_EQ(ioctl_errno(vcpu, KVMX_SET_VAPIC_ADDR, &va), 0);
+
+	// The next exit that is not a TPR report; the reports on the way.
+	std::vector<std::pair<uint64_t, uint32_t>> reports;
+	auto next = [&]() -> Out {
+		for (;;) {
+			int r = run_with_deadline(vcpu, kDeadlineMs);
+			if (r)
+				return { 0, uint8_t(r) };
+			if (g.e.run->exit_reason != KVMX_EXIT_TPR_ACCESS)
+				return out_of(g.e.run);
+			reports.emplace_back(g.e.run->tpr_access.rip, g.e.run->tpr_access.is_write);
+			uint64_t rip = g.e.run->tpr_access.rip;
+			EXPECT_EQ(g.e.regs().rip, rip + (rip == kTprWriteRip ? 10 : 6))
+				<< "reported once the instruction is done";
+		}
+	};
+	// The TPR the VMM set (KVM refreshes the u32 when it looks at the APIC
+	// for events, as after KVM_SET_LAPIC; kvmx before every entry).
+	ASSERT_EQ(next(), Out(kReadyPort, 0));
+	kvmx_lapic_state s{};
+	ASSERT_EQ(ioctl_errno(vcpu, KVMX_GET_LAPIC, &s), 0);
+	s.regs[0x80] = 0x20;
+	ASSERT_EQ(ioctl_errno(vcpu, KVMX_SET_LAPIC, &s), 0);
+	EXPECT_EQ(next(), Out(kReportPort, 0x20)) << "the TPR, in the vapic u32";
+	EXPECT_EQ(next(), Out(kReadyPort, 0x20));
+	ASSERT_EQ(ioctl_errno(vcpu, KVMX_GET_LAPIC, &s), 0);
+	EXPECT_EQ(s.regs[0x80], 0x30) << "the TPR the guest wrote to the vapic u32";
+	EXPECT_EQ(next(), Out(kReportPort, 0x40)) << "the TPR written and read through the APIC page";
+	if (GetParam() == "/dev/kvmx") {
+		// kvmx has no APIC virtualization yet: both accesses exit and are reported.
+		using R = std::pair<uint64_t, uint32_t>;
+		EXPECT_EQ(reports, (std::vector<R>{ R(kTprWriteRip, 1), R(kTprReadRip, 0) }));
+	}
+	for (auto &[rip, write] : reports)
+		EXPECT_TRUE((rip == kTprWriteRip && write == 1) || (rip == kTprReadRip && write == 0))
+			<< std::hex << rip << " " << write;
+
+	ctl.enabled = 0;
+	ASSERT_EQ(ioctl_errno(vcpu, KVMX_TPR_ACCESS_REPORTING, &ctl), 0);
+	Env plain(GetParam());
+	plain.long_mode(kVapic64);
+	EXPECT_EQ(ioctl_errno(plain.vcpu.get(), KVMX_SET_VAPIC_ADDR, &va), EINVAL)
+		<< "no in-kernel APIC";
+	EXPECT_EQ(ioctl_errno(plain.vcpu.get(), KVMX_TPR_ACCESS_REPORTING, &ctl), 0)
+		<< "taken without one (KVM)";
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, Irqchip, testing::Values("/dev/kvmx", "/dev/kvm"),

@@ -46,3 +46,23 @@ gtest() {
 	grep -q '^\[  PASSED  \]' /tmp/gtest.out || [ $rc = 0 ] ||
 		fail "$(basename "$1").ran" "exit status $rc"
 }
+
+# guest_apics TEST N OUT: the console OUT (CRs removed) of the Linux guest
+# booted with "kvmx.irqs" saw N CPUs, each took local APIC timer interrupts
+# (LOC above 0 on every CPU of /proc/interrupts), and lines go through an
+# IO-APIC.  One result, TEST.
+guest_apics() {
+	sed -n '/^KVMX-GUEST-IRQS-BEGIN/,/^KVMX-GUEST-IRQS-END/p' "$3" >"$3.irqs"
+	cpus=$(sed -n 's/^KVMX-GUEST-CPUS \([0-9]*\).*/\1/p' "$3" | head -n1)
+	# "LOC:  c0 c1 ... Local timer interrupts": a count above 0 per CPU.
+	loc=$(awk -v n="$2" '$1 == "LOC:" { k = 0; for (i = 2; i <= n + 1; i++) if ($i + 0 > 0) k++; print k }' "$3.irqs")
+	if [ "$cpus" != "$2" ]; then
+		fail "$1" "the guest saw ${cpus:-no} CPUs, not $2"
+	elif [ "$loc" != "$2" ]; then
+		fail "$1" "LOC (local APIC timer) counts above 0 on ${loc:-no} of $2 CPUs"
+	elif ! grep -q 'IO-APIC' "$3.irqs"; then
+		fail "$1" "no IO-APIC lines in /proc/interrupts"
+	else
+		pass "$1"
+	fi
+}

@@ -24,6 +24,7 @@
 #define KVMX_CAP_HLT			1
 #define KVMX_CAP_USER_MEMORY		3
 #define KVMX_CAP_SET_TSS_ADDR		4
+#define KVMX_CAP_VAPIC			6
 #define KVMX_CAP_EXT_CPUID		7
 #define KVMX_CAP_NR_VCPUS		9
 #define KVMX_CAP_NR_MEMSLOTS		10
@@ -68,6 +69,7 @@
 #define KVMX_EXIT_FAIL_ENTRY		9
 #define KVMX_EXIT_INTR			10
 #define KVMX_EXIT_SET_TPR		11
+#define KVMX_EXIT_TPR_ACCESS		12
 #define KVMX_EXIT_INTERNAL_ERROR	17
 
 /* kvm_run.internal.suberror */
@@ -212,6 +214,12 @@ struct kvmx_run {
 			__u32 exception;
 			__u32 error_code;
 		} ex;
+		/* KVMX_EXIT_TPR_ACCESS: the guest touched the xAPIC TPR at rip */
+		struct {
+			__u64 rip;
+			__u32 is_write;
+			__u32 pad;
+		} tpr_access;
 		struct {
 			__u8 direction;
 			__u8 size;		/* bytes */
@@ -558,6 +566,26 @@ struct kvmx_x86_mce {
 #define KVMX_SET_CLOCK			_IOW(KVMXIO, 0x7b, struct kvmx_clock_data)
 #define KVMX_GET_CLOCK			_IOR(KVMXIO, 0x7c, struct kvmx_clock_data)
 
+/*
+ * KVM_TPR_ACCESS_REPORTING: with @enabled, each xAPIC TPR access through the
+ * APIC page ends KVM_RUN with KVMX_EXIT_TPR_ACCESS once it is done (QEMU's
+ * kvmvapic patches such instructions in 32-bit Windows).
+ */
+struct kvmx_tpr_access_ctl {
+	__u32 enabled;
+	__u32 flags;		/* none defined: must be 0 */
+	__u32 reserved[8];
+};
+
+/*
+ * KVM_SET_VAPIC_ADDR: a guest-physical u32 the in-kernel APIC keeps as
+ * TPR | highest ISR class << 8 | highest IRR << 24 before each entry, and
+ * whose low byte it takes as the TPR after each exit; 0 turns it off.
+ */
+struct kvmx_vapic_addr {
+	__u64 vapic_addr;
+};
+
 /* ---- vCPU fd ---- */
 #define KVMX_RUN		_IO(KVMXIO, 0x80)
 #define KVMX_GET_REGS		_IOR(KVMXIO, 0x81, struct kvmx_regs)
@@ -574,6 +602,8 @@ struct kvmx_x86_mce {
 #define KVMX_SET_SIGNAL_MASK	_IOW(KVMXIO, 0x8b, struct kvmx_signal_mask)
 #define KVMX_GET_LAPIC		_IOR(KVMXIO, 0x8e, struct kvmx_lapic_state)
 #define KVMX_SET_LAPIC		_IOW(KVMXIO, 0x8f, struct kvmx_lapic_state)
+#define KVMX_TPR_ACCESS_REPORTING _IOWR(KVMXIO, 0x92, struct kvmx_tpr_access_ctl)
+#define KVMX_SET_VAPIC_ADDR	_IOW(KVMXIO, 0x93, struct kvmx_vapic_addr)
 #define KVMX_GET_MP_STATE	_IOR(KVMXIO, 0x98, struct kvmx_mp_state)
 #define KVMX_SET_MP_STATE	_IOW(KVMXIO, 0x99, struct kvmx_mp_state)
 #define KVMX_NMI		_IO(KVMXIO, 0x9a)

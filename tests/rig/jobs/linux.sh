@@ -63,19 +63,7 @@ smp_boot() {
 	t=linux.smp.$name.c$n
 	if [ $rc = 0 ] && [ -n "$up" ]; then pass $t.boots-to-init
 	else fail $t.boots-to-init "kvmx run -k -c $n --device $dev --irqchip=kernel exited $rc"; fi
-	sed -n '/^KVMX-GUEST-IRQS-BEGIN/,/^KVMX-GUEST-IRQS-END/p' $out.txt >$out.irqs
-	cpus=$(sed -n 's/^KVMX-GUEST-CPUS \([0-9]*\).*/\1/p' $out.txt | head -n1)
-	# "LOC:  c0 c1 ... Local timer interrupts": a count above 0 per CPU.
-	loc=$(awk -v n=$n '$1 == "LOC:" { k = 0; for (i = 2; i <= n + 1; i++) if ($i + 0 > 0) k++; print k }' $out.irqs)
-	if [ "$cpus" != "$n" ]; then
-		fail $t.apics "the guest saw ${cpus:-no} CPUs, not $n"
-	elif [ "$loc" != "$n" ]; then
-		fail $t.apics "LOC (local APIC timer) counts above 0 on ${loc:-no} of $n CPUs"
-	elif ! grep -q 'IO-APIC' $out.irqs; then
-		fail $t.apics "no IO-APIC lines in /proc/interrupts"
-	else
-		pass $t.apics
-	fi
+	guest_apics $t.apics $n $out.txt
 }
 check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
 	insmod /kvmx/modules/kvm-intel.ko'

@@ -2,8 +2,9 @@
 # has /dev/kvmx bound over /dev/kvm in a private mount namespace (`kvmx
 # exec`).  Every command line runs on kvm_intel first, in the same boot, as
 # the reference.  The guest is the rig's own kernel with the busybox
-# initramfs of the linux job.  QEMU's APIC, IOAPIC, PIC and PIT are its own
-# (kernel-irqchip=off): kvmx has no in-kernel irqchip yet.
+# initramfs of the linux job.  First with QEMU's own APIC, IOAPIC, PIC and
+# PIT (kernel-irqchip=off), then with QEMU's default, the in-kernel ones, and
+# two vCPUs.
 . /kvmx/jobs/lib.sh
 dmesg_mark qemu
 check kvmx.insmod insmod /kvmx/modules/kvmx.ko
@@ -27,7 +28,7 @@ qemu_boot() {
 	name=$1 dev=$2; shift 2
 	t0=$(uptime_s)
 	{ timeout 900 kvmx exec --device "$dev" -- $Q/qemu-system-x86_64 $COMMON "$@" \
-		-append "$APPEND kvmx.reboot" </dev/null 2>&1
+		-append "$APPEND ${QEMU_APPEND:-}kvmx.reboot" </dev/null 2>&1
 	  echo $? >/tmp/qemu.rc; } | tee /tmp/qemu.out
 	t1=$(uptime_s)
 	echo "KVMX-QEMU-BOOT $name status $(cat /tmp/qemu.rc), $(awk "BEGIN { print $t1 - $t0 }") s (rig guest time)"
@@ -36,6 +37,18 @@ qemu_boot() {
 	else
 		fail "qemu.$name" "qemu exited $(cat /tmp/qemu.rc)"
 	fi
+}
+
+# qemu_smp NAME DEVICE ARGS...: QEMU's default irqchip (APIC, IOAPIC, PIC
+# and PIT in the kernel) with 2 vCPUs: the guest boots to /init, both CPUs
+# take local APIC timer interrupts and lines go through the IOAPIC.
+qemu_smp() {
+	name=$1 dev=$2; shift 2
+	QEMU_APPEND="kvmx.irqs "
+	qemu_boot "$name" "$dev" "$@" -smp 2
+	QEMU_APPEND=
+	tr -d '\r' </tmp/qemu.out >/tmp/qemu.$name.txt
+	guest_apics "qemu.$name.apics" 2 /tmp/qemu.$name.txt
 }
 
 # qemu_shell NAME DEVICE ARGS...: what is typed on QEMU's serial console
@@ -88,6 +101,7 @@ for dev in /dev/kvm /dev/kvmx; do
 	# A standard VGA: its BIOS clears the legacy window (MMIO) with REP STOS,
 	# and QEMU logs the writes to its frame buffer (KVM_GET_DIRTY_LOG).
 	qemu_boot "$tag.pc-vga" $dev -M pc -accel kvm,kernel-irqchip=off -vga std
+	qemu_smp "$tag.pc-smp2" $dev -M pc -accel kvm
 done
 qemu_shell kvmx.microvm-shell /dev/kvmx -M microvm -accel kvm,kernel-irqchip=off
 dmesg_clean qemu.dmesg-clean qemu
