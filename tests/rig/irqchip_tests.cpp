@@ -25,6 +25,7 @@
 
 using kvmx::Fd;
 using rig::Env;
+using rig::ioctl_errno;
 using rig::run_with_deadline;
 
 namespace {
@@ -34,11 +35,6 @@ class Irqchip : public testing::TestWithParam<std::string> {};
 constexpr uint16_t kReportPort = 0xe0;	// an interrupt handler: OUT of its vector
 constexpr uint16_t kReadyPort = 0xe1;	// guest code: "I am set up"
 constexpr uint64_t kIdt = 0x3000, kHandlers = 0x4000, kApCode64 = 0x7000, kApCode16 = 0x8000;
-
-int ioctl_errno(int fd, unsigned long req, const void *arg)
-{
-	return ::ioctl(fd, req, arg) ? errno : 0;
-}
 
 // Guest code, assembled with nasm (the source is in each comment).
 //   push rax; mov al, VEC; out 0xe0, al; mov eax, 0xfee000b0; mov dword [rax], 0

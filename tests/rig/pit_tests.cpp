@@ -25,6 +25,7 @@
 #include "rig_env.hpp"
 
 using rig::Env;
+using rig::ioctl_errno;
 using rig::run_with_deadline;
 
 namespace {
@@ -36,12 +37,6 @@ constexpr uint8_t kModeNone = 0xff;	// a counter's mode before its first control
 constexpr uint32_t kMaxCount = 0x10000;
 
 bool is_kvmx(const std::string &dev) { return dev == "/dev/kvmx"; }
-
-int ioctl_errno(int fd, unsigned long req, const void *arg)
-{
-	return ::ioctl(fd, req, arg) ? errno : 0;
-}
-
 
 // The rig is ~100x slower than native: generous deadlines.
 constexpr int kDeadlineMs = 20000;

@@ -37,6 +37,13 @@ namespace rig {
 
 using kvmx::Fd;
 
+// An ioctl's errno, or 0 when it succeeds, so a test can compare the two
+// devices' answers with one EXPECT_EQ.
+inline int ioctl_errno(int fd, unsigned long req, const void *arg)
+{
+	return ::ioctl(fd, req, arg) ? errno : 0;
+}
+
 struct Env {
 	Fd sys, vm;
 	std::unique_ptr<kvmx::GuestMemory> mem;

@@ -19,6 +19,7 @@
 #include "system.hpp"
 
 using rig::Env;
+using rig::ioctl_errno;
 
 namespace {
 
@@ -31,11 +32,6 @@ void set_handler(Env &e, unsigned vec, uint16_t handler, std::vector<uint8_t> co
 	e.mem->write(vec * 4, std::vector<uint8_t>(reinterpret_cast<uint8_t *>(ivt),
 						   reinterpret_cast<uint8_t *>(ivt) + 4));
 	e.mem->write(handler, code);
-}
-
-int ioctl_errno(int fd, unsigned long req, const void *arg)
-{
-	return ::ioctl(fd, req, arg) ? errno : 0;
 }
 
 TEST_P(VcpuState, MpStateIsRunnableWithoutAnInKernelApic)
