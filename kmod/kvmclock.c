@@ -23,7 +23,6 @@
 #include <asm/tsc.h>
 
 #include "kvmx.h"
-#include "vmx_ops.h"
 
 static u64 kvmclock_ns(struct kvmx_vm *vm)
 {
@@ -33,12 +32,6 @@ static u64 kvmclock_ns(struct kvmx_vm *vm)
 void kvmx_kvmclock_init(struct kvmx_vm *vm)
 {
 	vm->kvmclock_offset = -(s64)ktime_get_boottime_ns();
-}
-
-/* The guest's TSC now (the VMCS must be loaded). */
-static u64 guest_tsc(void)
-{
-	return rdtsc() + ((kvmx_ctls.proc & PROC_TSC_OFFSETTING) ? vmcs_read(VMCS_TSC_OFFSET) : 0);
 }
 
 /* Does the vCPU's time info need writing before its next entry? */
@@ -62,7 +55,7 @@ void kvmx_kvmclock_update(struct kvmx_vcpu *v)
 	if (!(v->kvmclock_msr & 1))
 		return;
 	local_irq_save(flags);
-	t.tsc_timestamp = guest_tsc();
+	t.tsc_timestamp = kvmx_guest_tsc();
 	t.system_time = kvmclock_ns(v->vm);
 	local_irq_restore(flags);
 	pvclock_scale((u64)tsc_khz * 1000, &t.tsc_to_system_mul, &t.tsc_shift);

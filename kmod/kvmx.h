@@ -522,6 +522,7 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u);
 int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool set);
 int kvmx_set_efer(struct kvmx_vcpu *v, u64 efer, bool host);
+u64 kvmx_guest_tsc(void);
 extern u64 kvmx_host_xcr0;
 u64 kvmx_supported_xcr0(void);
 

@@ -375,12 +375,6 @@ static void timer_start_count(struct kvmx_lapic *a)
 	hrtimer_start(&a->timer, ktime_add_ns(a->armed_at, ns), HRTIMER_MODE_ABS);
 }
 
-/* The guest's TSC now; the VMCS is loaded (the vCPU's thread). */
-static u64 guest_tsc_now(void)
-{
-	return rdtsc() + ((kvmx_ctls.proc & PROC_TSC_OFFSETTING) ? vmcs_read(VMCS_TSC_OFFSET) : 0);
-}
-
 /* IA32_TSC_DEADLINE written: fire when the guest's TSC reaches it. */
 static void timer_start_deadline(struct kvmx_lapic *a)
 {
@@ -391,7 +385,7 @@ static void timer_start_deadline(struct kvmx_lapic *a)
 	atomic_set(&a->timer_pending, 0);
 	if (!a->tsc_deadline || timer_mode(a) != APIC_LVT_TIMER_TSCDEADLINE)
 		return;
-	now = guest_tsc_now();
+	now = kvmx_guest_tsc();
 	if (a->tsc_deadline <= now) {
 		/* Already passed: it fires before the next entry, no timer needed. */
 		atomic_inc(&a->timer_pending);

@@ -83,6 +83,16 @@ static u64 *switched_msr(struct kvmx_vcpu *v, u32 index)
 	}
 }
 
+/*
+ * The guest's TSC: the host's plus the offset IA32_TSC writes set, or the
+ * host's own where the CPU cannot offset it; never scaled.  The vCPU's VMCS
+ * must be loaded.
+ */
+u64 kvmx_guest_tsc(void)
+{
+	return rdtsc() + ((kvmx_ctls.proc & PROC_TSC_OFFSETTING) ? vmcs_read(VMCS_TSC_OFFSET) : 0);
+}
+
 int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 {
 	u64 *sw = switched_msr(v, index);
@@ -127,8 +137,7 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 		*data = vmcs_read(VMCS_GUEST_GS_BASE);
 		break;
 	case MSR_IA32_TSC:
-		*data = rdtsc() + ((kvmx_ctls.proc & PROC_TSC_OFFSETTING) ?
-				   vmcs_read(VMCS_TSC_OFFSET) : 0);
+		*data = kvmx_guest_tsc();
 		break;
 	case MSR_IA32_MISC_ENABLE:
 		*data = v->misc_enable;
