@@ -295,6 +295,14 @@ void kvmx_msi_to_msg(u64 address, u32 data, struct kvmx_irq_msg *m)
 
 /* ---- the LVT and the timer ---- */
 
+/*
+ * The six entries LAPIC_VERSION announces, all of which a reset or a
+ * software disable masks.
+ */
+static const unsigned int lvt_regs[] = {
+	APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR,
+};
+
 /* An LVT entry fires (timer, LINT0/1, error): deliver it to this APIC. */
 static void lvt_fire(struct kvmx_vcpu *v, unsigned int lvt)
 {
@@ -460,16 +468,13 @@ static void send_ipi(struct kvmx_vcpu *v, u32 icr_low, u32 dest)
 
 static void write_svr(struct kvmx_lapic *a, u32 val)
 {
-	static const unsigned int lvts[] = {
-		APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR,
-	};
 	unsigned int i;
 
 	reg_write(a, APIC_SPIV, val & 0x11ff);	/* vector, enable, no EOI broadcast */
 	/* Software-disabled: every LVT entry masked (SDM 10.4.7.2). */
 	if (!(val & APIC_SPIV_APIC_ENABLED)) {
-		for (i = 0; i < ARRAY_SIZE(lvts); i++)
-			reg_write(a, lvts[i], reg_read(a, lvts[i]) | APIC_LVT_MASKED);
+		for (i = 0; i < ARRAY_SIZE(lvt_regs); i++)
+			reg_write(a, lvt_regs[i], reg_read(a, lvt_regs[i]) | APIC_LVT_MASKED);
 		timer_stop(a);
 	}
 }
@@ -965,9 +970,6 @@ void kvmx_lapic_accept_events(struct kvmx_vcpu *v)
 void kvmx_lapic_reset(struct kvmx_vcpu *v, bool init)
 {
 	struct kvmx_lapic *a = v->apic;
-	static const unsigned int lvts[] = {
-		APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR,
-	};
 	unsigned int i;
 
 	if (!a)
@@ -985,8 +987,8 @@ void kvmx_lapic_reset(struct kvmx_vcpu *v, bool init)
 	reg_write(a, APIC_LVR, LAPIC_VERSION);
 	reg_write(a, APIC_DFR, 0xffffffff);
 	reg_write(a, APIC_SPIV, 0xff);
-	for (i = 0; i < ARRAY_SIZE(lvts); i++)
-		reg_write(a, lvts[i], APIC_LVT_MASKED);
+	for (i = 0; i < ARRAY_SIZE(lvt_regs); i++)
+		reg_write(a, lvt_regs[i], APIC_LVT_MASKED);
 	/*
 	 * The boot processor comes up with LINT0 in ExtINT mode, as KVM's,
 	 * so a guest that never touches its APIC gets the PIC's interrupts.
