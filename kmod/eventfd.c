@@ -58,6 +58,13 @@ static void irqfd_shutdown(struct work_struct *work)
 	irqfd_free(container_of(work, struct kvmx_irqfd_link, shutdown));
 }
 
+/* An irqfd's interrupt is an edge: the GSI goes up and straight back down. */
+static void irqfd_pulse(struct kvmx_irqfd_link *f)
+{
+	kvmx_set_gsi(f->vm, KVMX_IRQ_SOURCE_USER, f->gsi, true);
+	kvmx_set_gsi(f->vm, KVMX_IRQ_SOURCE_USER, f->gsi, false);
+}
+
 /* Called by the eventfd's wake_up, with its queue's lock held. */
 static int irqfd_wakeup(wait_queue_entry_t *wait, unsigned int mode, int sync, void *key)
 {
@@ -71,8 +78,7 @@ static int irqfd_wakeup(wait_queue_entry_t *wait, unsigned int mode, int sync, v
 
 		/* Consume the count (the eventfd is ours) and pulse the line. */
 		eventfd_ctx_do_read(f->ctx, &cnt);
-		kvmx_set_gsi(vm, KVMX_IRQ_SOURCE_USER, f->gsi, true);
-		kvmx_set_gsi(vm, KVMX_IRQ_SOURCE_USER, f->gsi, false);
+		irqfd_pulse(f);
 	}
 	if (flags & EPOLLHUP) {
 		/* The eventfd is being closed: whoever unlinks the irqfd frees it. */
@@ -146,8 +152,7 @@ static int irqfd_assign(struct kvmx_vm *vm, const struct kvmx_irqfd *args)
 		u64 cnt;
 
 		eventfd_ctx_do_read(ctx, &cnt);
-		kvmx_set_gsi(vm, KVMX_IRQ_SOURCE_USER, f->gsi, true);
-		kvmx_set_gsi(vm, KVMX_IRQ_SOURCE_USER, f->gsi, false);
+		irqfd_pulse(f);
 	}
 	r = 0;
 out:
