@@ -146,14 +146,14 @@ static int irqfd_assign(struct kvmx_vm *vm, const struct kvmx_irqfd *args)
 	list_add_tail(&f->list, &vm->irqfds);
 	spin_unlock_irq(&vm->irqfds_lock);
 
-	/* On the wait queue from here; a count already there fires now. */
+	/*
+	 * On the wait queue from here; a count already there fires now.  It is
+	 * not consumed here, as in KVM: eventfd_ctx_do_read() wants the queue's
+	 * lock, which only the wake function holds; the next wake-up takes it.
+	 */
 	events = vfs_poll(file.file, &f->pt);
-	if (events & EPOLLIN) {
-		u64 cnt;
-
-		eventfd_ctx_do_read(ctx, &cnt);
+	if (events & EPOLLIN)
 		irqfd_pulse(f);
-	}
 	r = 0;
 out:
 	fdput(file);

@@ -664,9 +664,12 @@ TEST_P(Irqchip, IrqfdRaisesItsGsi)
 	f.gsi = 20;
 	ASSERT_EQ(ioctl_errno(g.e.vm.get(), KVMX_IRQFD, &f), 0);
 	efd2.reset();
+	// A count written before KVM_IRQFD fires when it is assigned.
 	Fd efd3(::eventfd(0, EFD_CLOEXEC));
+	ASSERT_EQ(::write(efd3.get(), &one, 8), 8);
 	f.fd = efd3.get();
 	EXPECT_EQ(ioctl_errno(g.e.vm.get(), KVMX_IRQFD, &f), 0);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x40)) << "the count already there";
 }
 
 TEST_P(Irqchip, IrqfdBadInput)
