@@ -21,6 +21,7 @@
 %define T_TOUCH		5	; first write to fresh pages: EPT fault-in
 %define T_SELF_IPI	6	; in-kernel APIC: a self-IPI taken and EOIed
 %define T_TIMER		7	; in-kernel APIC: a TSC deadline already due, HLT, EOI
+%define T_X2APIC_IPI	8	; in-kernel APIC, x2APIC mode: a self-IPI (MSR 0x83f) and its EOI
 %define WARMUP		16
 
 %define BENCH_PORT	CONSOLE + 7	; the 8250's scratch register
@@ -83,6 +84,14 @@
 %macro do_self_ipi 0
 	mov dword [rbx + 0x300], 0x44000 | APIC_VECTOR
 %endmacro
+; The same in x2APIC mode: WRMSR to SELF IPI and to EOI, which APIC
+; virtualization takes without exits (SDM 29.5).
+%macro do_x2apic_ipi 0
+	mov ecx, 0x83f
+	mov eax, APIC_VECTOR
+	xor edx, edx
+	wrmsr
+%endmacro
 ; The TSC deadline set to now: due at once; STI;HLT waits for it (its
 ; interrupt comes after HLT, in STI's shadow, so none is lost).
 %macro do_timer 0
@@ -109,6 +118,8 @@ start:
 	je t_vmcall
 	cmp eax, T_TOUCH
 	je t_touch
+	cmp eax, T_X2APIC_IPI
+	je t_x2apic_ipi
 	cmp eax, T_SELF_IPI
 	je t_self_ipi
 	cmp eax, T_TIMER
@@ -146,6 +157,17 @@ t_self_ipi:
 	WARM do_self_ipi
 	TIMED do_self_ipi
 	jmp done
+t_x2apic_ipi:
+	call apic_setup
+	mov ecx, 0x1b					; IA32_APIC_BASE: x2APIC on
+	rdmsr
+	or eax, 1 << 10
+	wrmsr
+	mov eax, apic_isr_x2apic
+	mov [IDT + APIC_VECTOR * 16], ax
+	WARM do_x2apic_ipi
+	TIMED do_x2apic_ipi
+	jmp done
 t_timer:
 	call apic_setup
 	mov dword [rbx + 0x320], 0x40000 | APIC_VECTOR	; LVTT: TSC deadline
@@ -175,6 +197,19 @@ apic_setup:
 
 apic_isr:
 	mov dword [rbx + 0xb0], 0			; EOI
+	iretq
+
+apic_isr_x2apic:
+	push rax
+	push rcx
+	push rdx
+	mov ecx, 0x80b					; EOI
+	xor eax, eax
+	xor edx, edx
+	wrmsr
+	pop rdx
+	pop rcx
+	pop rax
 	iretq
 
 idtr:
