@@ -156,8 +156,22 @@ static void inject_events(struct kvmx_vcpu *v)
 	/*
 	 * The in-kernel PIC or local APIC has one: acknowledged (IRR to ISR)
 	 * only when it goes in now, else an interrupt window brings us back.
+	 * With APIC virtualization the CPU delivers the APIC's itself: only
+	 * the 8259's ExtINT still goes this way.
 	 */
-	if (v->apic && kvmx_cpu_has_interrupt(v)) {
+	if (v->apic && kvmx_lapic_apicv(v)) {
+		kvmx_lapic_vid_sync(v);
+		if (kvmx_lapic_extint_pending(v)) {
+			int vec = -1;
+
+			if (!busy && interrupts_allowed(v))
+				vec = kvmx_cpu_get_interrupt(v);
+			if (vec >= 0)
+				inject_irq(v, vec);
+			else
+				want_window = true;
+		}
+	} else if (v->apic && kvmx_cpu_has_interrupt(v)) {
 		int vec = -1;
 
 		if (!busy && interrupts_allowed(v))
@@ -577,7 +591,7 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			kvmx_lapic_sync_to_vapic(v);
 		entered = enter_guest(v);
 		if (v->apic && entered != ENTER_RETRY && entered != ENTER_FAILED)
-			kvmx_lapic_sync_from_vapic(v);
+			kvmx_lapic_after_exit(v);
 		switch (entered) {
 		case ENTER_RETRY:
 		case ENTER_HANDLED:
