@@ -271,6 +271,9 @@ struct kvmx_vcpu {
 
 	/* The in-kernel irqchip's part (lapic.c); apic is NULL without one. */
 	struct kvmx_lapic *apic;
+	/* Virtual-interrupt delivery is on; the event the last entry injected. */
+	bool vid;
+	u32 entry_intr_info;
 	/* KVM_TPR_ACCESS_REPORTING on, and a TPR access to report (its RIP, direction). */
 	bool tpr_access_reporting;
 	struct {

@@ -858,6 +858,7 @@ static void apicv_setup(struct kvmx_vcpu *v)
 	memset(a->eoi_exit, 0xff, sizeof(a->eoi_exit));	/* written below, once */
 	a->vx2 = false;
 	a->apicv_on = true;
+	v->vid = true;
 }
 
 /*
