@@ -304,6 +304,10 @@ int vmx_check_features(const struct kvmx_vmx_info *caps,
 	if (!out.vpid)
 		out.proc2 &= ~PROC2_ENABLE_VPID;
 
+	out.apicv = ((u32)(vmx_proc_cap(caps) >> 32) & PROC_TPR_SHADOW) &&
+		    (out.proc & PROC_SECONDARY_CONTROLS) &&
+		    ((u32)(caps->procbased2 >> 32) & PROC2_APICV) == PROC2_APICV;
+
 	if (ctls && !c.missing)
 		*ctls = out;
 	return c.missing;

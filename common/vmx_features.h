@@ -45,6 +45,12 @@ struct vmx_controls {
 	bool vpid;		/* VPID enabled and INVVPID usable */
 	bool ept_2m;		/* EPT may map 2 MiB pages */
 	bool invept_single;	/* else all-context INVEPT */
+	/*
+	 * TPR shadow, APIC-register virtualization, virtual-interrupt delivery
+	 * and x2APIC virtualization can all be turned on (SDM 29): set per vCPU
+	 * with an in-kernel APIC, not in the controls above.
+	 */
+	bool apicv;
 };
 
 /* Reported once per missing feature; @what is a complete sentence fragment. */

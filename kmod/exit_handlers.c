@@ -453,6 +453,13 @@ static int handle_xsetbv(struct kvmx_vcpu *v)
 	return 1;
 }
 
+/* A level-triggered vector's EOI with virtual-interrupt delivery (trap-like). */
+static int handle_eoi_induced(struct kvmx_vcpu *v)
+{
+	kvmx_lapic_eoi_induced(v, v->exit_qual & 0xff);
+	return 1;
+}
+
 typedef int (*exit_handler_t)(struct kvmx_vcpu *v);
 
 static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
@@ -491,6 +498,7 @@ static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_WBINVD]			= handle_skip,
 	[EXIT_REASON_XSETBV]			= handle_xsetbv,
 	[EXIT_REASON_PREEMPTION_TIMER]		= handle_preemption_timer,
+	[EXIT_REASON_EOI_INDUCED]		= handle_eoi_induced,
 	[EXIT_REASON_VMFUNC]			= handle_ud,
 };
 

@@ -271,6 +271,9 @@ struct kvmx_vcpu {
 
 	/* The in-kernel irqchip's part (lapic.c); apic is NULL without one. */
 	struct kvmx_lapic *apic;
+	/* Virtual-interrupt delivery is on; the event the last entry injected. */
+	bool vid;
+	u32 entry_intr_info;
 	/* KVM_TPR_ACCESS_REPORTING on, and a TPR access to report (its RIP, direction). */
 	bool tpr_access_reporting;
 	struct {
@@ -399,6 +402,7 @@ void kvmx_update_host_rsp(struct kvmx_vcpu *v, unsigned long host_rsp);
 int kvmx_vmcs_alloc(struct kvmx_vcpu *v);
 void kvmx_vmcs_free(struct kvmx_vcpu *v);
 void kvmx_vmcs_setup(struct kvmx_vcpu *v);
+void kvmx_vmcs_virtualize_x2apic(struct kvmx_vcpu *v, bool on);
 void kvmx_vcpu_load(struct kvmx_vcpu *v);
 void kvmx_vcpu_put(struct kvmx_vcpu *v);
 void kvmx_dump_vmcs(struct kvmx_vcpu *v);
@@ -602,6 +606,15 @@ void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8);
 /* KVM_SET_VAPIC_ADDR's TPR mirror: written before an entry, read back after an exit. */
 void kvmx_lapic_sync_to_vapic(struct kvmx_vcpu *v);
 void kvmx_lapic_sync_from_vapic(struct kvmx_vcpu *v);
+/* The CPU's APIC virtualization is on for this vCPU (the module parameter apicv). */
+bool kvmx_lapic_apicv(struct kvmx_vcpu *v);
+/* Before entry with it (interrupts off): RVI, SVI and the EOI-exit bitmap from the page. */
+void kvmx_lapic_vid_sync(struct kvmx_vcpu *v);
+void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec);
+/* After an exit: CR8 the guest changed without one, the vapic TPR. */
+void kvmx_lapic_after_exit(struct kvmx_vcpu *v);
+/* The 8259's ExtINT waits for this vCPU (LINT0). */
+bool kvmx_lapic_extint_pending(struct kvmx_vcpu *v);
 bool kvmx_apic_base_valid(struct kvmx_vcpu *v, u64 data);
 long kvmx_lapic_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
 /* Deliver @m from @src (NULL: a device): APICs that took it, or -1 if none matched. */

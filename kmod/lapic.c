@@ -25,6 +25,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/hrtimer.h>
+#include <linux/moduleparam.h>
 #include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
@@ -63,7 +64,22 @@ struct kvmx_lapic {
 	unsigned long events;		/* APIC_EV_* */
 	u8 sipi_vector;
 	u64 vapic_addr;			/* KVM_SET_VAPIC_ADDR, 0: none */
+	/* APIC virtualization: set up in the VMCS, x2APIC virtualized, EOI-exit bitmap */
+	bool apicv_on, vx2;
+	u64 eoi_exit[4];
 };
+
+/*
+ * With APIC virtualization (SDM 29) the register page is also the CPU's
+ * virtual-APIC page: the guest reads registers, writes TPR and EOI and
+ * takes interrupts without exits, and the CPU updates IRR, ISR, TPR and
+ * PPR in the page itself.  All four features or none (KVM needs posted
+ * interrupts too; kvmx does without: another thread's interrupt kicks the
+ * vCPU out, and the next entry hands it over).
+ */
+static bool apicv = true;
+module_param(apicv, bool, 0444);
+MODULE_PARM_DESC(apicv, "use the CPU's APIC virtualization where it has it (TPR shadow, APIC-register virtualization, virtual-interrupt delivery, x2APIC virtualization)");
 
 static u32 reg_read(struct kvmx_lapic *a, unsigned int off)
 {
@@ -820,6 +836,79 @@ static int tpr_access_reporting(struct kvmx_vcpu *v, struct kvmx_tpr_access_ctl 
 	return copy_to_user(u, &ctl, sizeof(ctl)) ? -EFAULT : 0;
 }
 
+/* ---- APIC virtualization (SDM 29) ---- */
+
+bool kvmx_lapic_apicv(struct kvmx_vcpu *v)
+{
+	return v->apic && apicv && kvmx_ctls.apicv;
+}
+
+/* First entry: the VMCS learns the page; CR8 is VTPR from now on (TPR shadow). */
+static void apicv_setup(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+
+	v->proc_ctls = (v->proc_ctls | PROC_TPR_SHADOW) &
+		       ~(PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING);
+	vmcs_write(VMCS_PROC_BASED_CTLS, v->proc_ctls);
+	vmcs_write(VMCS_PROC_BASED_CTLS2, vmcs_read32(VMCS_PROC_BASED_CTLS2) |
+		   PROC2_APIC_REG_VIRT | PROC2_VIRT_INTR_DELIVERY);
+	vmcs_write(VMCS_VIRTUAL_APIC_PAGE_ADDR, __pa(a->regs));
+	vmcs_write(VMCS_TPR_THRESHOLD, 0);	/* unused with virtual-interrupt delivery */
+	memset(a->eoi_exit, 0xff, sizeof(a->eoi_exit));	/* written below, once */
+	a->vx2 = false;
+	a->apicv_on = true;
+	v->vid = true;
+}
+
+/*
+ * Before each entry, interrupts off: RVI (the highest requested vector)
+ * and SVI (the highest in service) from the page, which we write too
+ * (SDM 29.1.1); the CPU delivers from RVI when the guest can take it.
+ * EOIs of level-triggered vectors exit: the IOAPIC waits for them.
+ */
+void kvmx_lapic_vid_sync(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+	int irr, isr, i;
+
+	if (unlikely(!a->apicv_on))
+		apicv_setup(v);
+	if (unlikely(x2apic_mode(v) != a->vx2)) {
+		a->vx2 = !a->vx2;
+		kvmx_vmcs_virtualize_x2apic(v, a->vx2);
+	}
+	for (i = 0; i < 4; i++) {
+		u64 w = reg_read(a, APIC_TMR + 0x20 * i) |
+			(u64)reg_read(a, APIC_TMR + 0x20 * i + 0x10) << 32;
+
+		if (w != a->eoi_exit[i]) {
+			a->eoi_exit[i] = w;
+			vmcs_write(VMCS_EOI_EXIT_BITMAP0 + 2 * i, w);
+		}
+	}
+	irr = highest_vector(a, APIC_IRR);
+	isr = highest_vector(a, APIC_ISR);
+	vmcs_write(VMCS_GUEST_INTR_STATUS, max(irr, 0) | max(isr, 0) << 8);
+}
+
+/* EOI-induced exit (SDM 29.1.2): the CPU did the APIC's part, the IOAPIC's is ours. */
+void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec)
+{
+	struct kvmx_vm_irqchip *chip = v->vm->irqchip;
+
+	if (test_bit(VEC_BIT(vec), vec_word(v->apic, APIC_TMR, vec)) && chip->ioapic)
+		kvmx_ioapic_eoi(chip->ioapic, vec);
+}
+
+/* After each exit: the guest may have changed TPR without one (CR8, vapic). */
+void kvmx_lapic_after_exit(struct kvmx_vcpu *v)
+{
+	if (v->apic->apicv_on)
+		v->cr8 = (reg_read(v->apic, APIC_TASKPRI) >> 4) & 0xf;
+	kvmx_lapic_sync_from_vapic(v);
+}
+
 /* ---- what the run loop asks ---- */
 
 /* LINT0 takes the PIC's ExtINT (or the APIC is off and the PIC is wired straight in). */
@@ -865,6 +954,11 @@ static int apic_pending(struct kvmx_vcpu *v)
 	if (vec < 0 || (u32)(vec & 0xf0) <= (ppr(v->apic) & 0xf0))
 		return -1;
 	return vec;
+}
+
+bool kvmx_lapic_extint_pending(struct kvmx_vcpu *v)
+{
+	return has_extint(v);
 }
 
 bool kvmx_cpu_has_interrupt(struct kvmx_vcpu *v)

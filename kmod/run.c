@@ -156,8 +156,22 @@ static void inject_events(struct kvmx_vcpu *v)
 	/*
 	 * The in-kernel PIC or local APIC has one: acknowledged (IRR to ISR)
 	 * only when it goes in now, else an interrupt window brings us back.
+	 * With APIC virtualization the CPU delivers the APIC's itself: only
+	 * the 8259's ExtINT still goes this way.
 	 */
-	if (v->apic && kvmx_cpu_has_interrupt(v)) {
+	if (v->apic && kvmx_lapic_apicv(v)) {
+		kvmx_lapic_vid_sync(v);
+		if (kvmx_lapic_extint_pending(v)) {
+			int vec = -1;
+
+			if (!busy && interrupts_allowed(v))
+				vec = kvmx_cpu_get_interrupt(v);
+			if (vec >= 0)
+				inject_irq(v, vec);
+			else
+				want_window = true;
+		}
+	} else if (v->apic && kvmx_cpu_has_interrupt(v)) {
 		int vec = -1;
 
 		if (!busy && interrupts_allowed(v))
@@ -212,6 +226,17 @@ static void save_idt_vectoring(struct kvmx_vcpu *v)
 	type = INTR_INFO_TYPE(info);
 	/* Vector, type and error-code bit; bits 30:12 must be 0 on entry. */
 	v->reinject_info = info & (INTR_INFO_VALID | 0xfff);
+	/*
+	 * An external interrupt we did not inject was a virtual interrupt the
+	 * CPU began to deliver: its vector is SVI by then (SDM 29.2.2).  Real
+	 * CPUs report that vector here too; Bochs reports a stale one (its
+	 * virtual-interrupt delivery skips recording the event), so take SVI.
+	 */
+	if (v->vid && type == INTR_TYPE_EXT_INTR &&
+	    !((v->entry_intr_info & INTR_INFO_VALID) &&
+	      INTR_INFO_TYPE(v->entry_intr_info) == INTR_TYPE_EXT_INTR))
+		v->reinject_info = (v->reinject_info & ~0xffu) |
+				   (vmcs_read(VMCS_GUEST_INTR_STATUS) >> 8 & 0xff);
 	if (info & INTR_INFO_DELIVER_CODE)
 		v->reinject_error = vmcs_read32(VMCS_IDT_VECTORING_ERROR_CODE);
 	/* Software interrupts and exceptions need their instruction length. */
@@ -335,6 +360,8 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 		guest_state_reenter_irqoff();
 	else
 		guest_state_enter_irqoff();
+	if (v->vid)
+		v->entry_intr_info = vmcs_read32(VMCS_ENTRY_INTR_INFO);
 	t0 = rdtsc();
 	fail = __kvmx_vcpu_run(v, v->regs, v->launched);
 	v->stat.guest_tsc += rdtsc() - t0;
@@ -577,7 +604,7 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			kvmx_lapic_sync_to_vapic(v);
 		entered = enter_guest(v);
 		if (v->apic && entered != ENTER_RETRY && entered != ENTER_FAILED)
-			kvmx_lapic_sync_from_vapic(v);
+			kvmx_lapic_after_exit(v);
 		switch (entered) {
 		case ENTER_RETRY:
 		case ENTER_HANDLED:

@@ -22,6 +22,7 @@
 #include <linux/spinlock.h>
 #include <asm/cpu_entry_area.h>
 #include <asm/desc.h>
+#include <asm/apicdef.h>
 #include <asm/io.h>
 #include <asm/msr.h>
 #include <asm/nospec-branch.h>
@@ -40,6 +41,13 @@ static DEFINE_PER_CPU(void *, current_vmcs);
 
 /* I/O and MSR bitmaps with every bit set: every port and MSR access exits. */
 static void *io_bitmap_a, *io_bitmap_b, *msr_bitmap;
+/*
+ * The MSR bitmap of a vCPU whose x2APIC the CPU virtualizes (SDM 29.5):
+ * RDMSR of the x2APIC range reads the virtual-APIC page, WRMSR of TPR, EOI
+ * and SELF IPI are virtualized; all else still exits.  TMCCT (0x839) exits,
+ * as in KVM: the page does not hold the timer's current count.
+ */
+static void *msr_bitmap_x2apic;
 
 static DEFINE_SPINLOCK(vpid_lock);
 static DECLARE_BITMAP(vpid_bitmap, 1 << 16);
@@ -364,11 +372,27 @@ int kvmx_vmcs_global_init(void)
 	io_bitmap_a = alloc_ones_page();
 	io_bitmap_b = alloc_ones_page();
 	msr_bitmap = alloc_ones_page();
-	if (!io_bitmap_a || !io_bitmap_b || !msr_bitmap) {
+	msr_bitmap_x2apic = alloc_ones_page();
+	if (!io_bitmap_a || !io_bitmap_b || !msr_bitmap || !msr_bitmap_x2apic) {
 		kvmx_vmcs_global_exit();
 		return -ENOMEM;
 	}
+	/* Read bitmap for MSRs 0-0x1fff at 0, write bitmap for them at 0x800 (SDM 25.6.9). */
+	bitmap_clear(msr_bitmap_x2apic, APIC_BASE_MSR, 0x100);
+	set_bit(APIC_BASE_MSR + (APIC_TMCCT >> 4), msr_bitmap_x2apic);
+	clear_bit(0x800 * 8 + APIC_BASE_MSR + (APIC_TASKPRI >> 4), msr_bitmap_x2apic);
+	clear_bit(0x800 * 8 + APIC_BASE_MSR + (APIC_EOI >> 4), msr_bitmap_x2apic);
+	clear_bit(0x800 * 8 + APIC_BASE_MSR + (APIC_SELF_IPI >> 4), msr_bitmap_x2apic);
 	return 0;
+}
+
+/* The vCPU's x2APIC accesses: virtualized by the CPU (@on) or all exiting. */
+void kvmx_vmcs_virtualize_x2apic(struct kvmx_vcpu *v, bool on)
+{
+	u32 proc2 = vmcs_read32(VMCS_PROC_BASED_CTLS2) & ~PROC2_VIRT_X2APIC;
+
+	vmcs_write(VMCS_PROC_BASED_CTLS2, on ? proc2 | PROC2_VIRT_X2APIC : proc2);
+	vmcs_write(VMCS_MSR_BITMAP, __pa(on ? msr_bitmap_x2apic : msr_bitmap));
 }
 
 void kvmx_vmcs_global_exit(void)
@@ -376,5 +400,6 @@ void kvmx_vmcs_global_exit(void)
 	free_page((unsigned long)io_bitmap_a);
 	free_page((unsigned long)io_bitmap_b);
 	free_page((unsigned long)msr_bitmap);
-	io_bitmap_a = io_bitmap_b = msr_bitmap = NULL;
+	free_page((unsigned long)msr_bitmap_x2apic);
+	io_bitmap_a = io_bitmap_b = msr_bitmap = msr_bitmap_x2apic = NULL;
 }
