@@ -76,10 +76,16 @@ struct kvmx_lapic {
  * PPR in the page itself.  All four features or none (KVM needs posted
  * interrupts too; kvmx does without: another thread's interrupt kicks the
  * vCPU out, and the next entry hands it over).
+ *
+ * Off by default for now: Bochs, where all of kvmx is tested, reports a
+ * stale event in the IDT-vectoring information when a virtual interrupt's
+ * delivery exits (an EPT violation on the IDT or the stack).  kvmx takes
+ * SVI's vector when that stale event is an external interrupt, but a stale
+ * exception would be re-injected as it is, and the guest can triple-fault.
  */
-static bool apicv = true;
+static bool apicv;
 module_param(apicv, bool, 0444);
-MODULE_PARM_DESC(apicv, "use the CPU's APIC virtualization where it has it (TPR shadow, APIC-register virtualization, virtual-interrupt delivery, x2APIC virtualization)");
+MODULE_PARM_DESC(apicv, "use the CPU's APIC virtualization where it has it (TPR shadow, APIC-register virtualization, virtual-interrupt delivery, x2APIC virtualization); default off");
 
 static u32 reg_read(struct kvmx_lapic *a, unsigned int off)
 {
