@@ -76,22 +76,17 @@ collect() {
 	[ -s "$RIG_DIR/$1/counts" ] && read -r p f s <"$RIG_DIR/$1/counts"
 	add "rig job $1" "$p" "$f" "${s:-0}"
 }
-# The single-CPU jobs in two lanes, one core each (each Bochs takes the
-# first free display port): linux (six Linux boots, SMP ones included)
-# beside check then qemu (Debian's QEMU on kvm_intel and on kvmx); then the
-# 2-CPU jobs one by one.
-run_job linux --cpus 1 --timeout 2400 &
+# Two lanes, one host core each (Bochs runs every emulated CPU on one
+# thread; each Bochs takes the first free display port): linux (six Linux
+# boots, SMP ones included), then the 2-CPU jobs smp and stress, beside
+# check then qemu (Debian's QEMU on kvm_intel and on kvmx, the longest job).
+{ run_job linux --cpus 1 --timeout 2400; run_job smp --cpus 2; run_job stress --cpus 2; } &
 lane1=$!
 { run_job check --cpus 1; run_job qemu --cpus 1 --timeout 2400; } &
 lane2=$!
 wait $lane1 $lane2
-collect check
-collect qemu
-collect linux
-for job in "smp --cpus 2" "stress --cpus 2"; do
-	set -- $job
-	run_job "$1" "${@:2}"
-	collect "$1"
+for job in check qemu linux smp stress; do
+	collect "$job"
 done
 
 say "check: $(( $(date +%s) - start ))s"
