@@ -64,8 +64,8 @@ struct kvmx_lapic {
 	unsigned long events;		/* APIC_EV_* */
 	u8 sipi_vector;
 	u64 vapic_addr;			/* KVM_SET_VAPIC_ADDR, 0: none */
-	/* APIC virtualization: set up in the VMCS, x2APIC virtualized, EOI-exit bitmap */
-	bool apicv_on, vx2;
+	/* APIC virtualization (v->vid once set up): x2APIC virtualized, EOI-exit bitmap */
+	bool vx2;
 	u64 eoi_exit[4];
 };
 
@@ -863,7 +863,6 @@ static void apicv_setup(struct kvmx_vcpu *v)
 	vmcs_write(VMCS_TPR_THRESHOLD, 0);	/* unused with virtual-interrupt delivery */
 	memset(a->eoi_exit, 0xff, sizeof(a->eoi_exit));	/* written below, once */
 	a->vx2 = false;
-	a->apicv_on = true;
 	v->vid = true;
 }
 
@@ -878,7 +877,7 @@ void kvmx_lapic_vid_sync(struct kvmx_vcpu *v)
 	struct kvmx_lapic *a = v->apic;
 	int irr, isr, i;
 
-	if (unlikely(!a->apicv_on))
+	if (unlikely(!v->vid))
 		apicv_setup(v);
 	if (unlikely(x2apic_mode(v) != a->vx2)) {
 		a->vx2 = !a->vx2;
@@ -910,7 +909,7 @@ void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec)
 /* After each exit: the guest may have changed TPR without one (CR8, vapic). */
 void kvmx_lapic_after_exit(struct kvmx_vcpu *v)
 {
-	if (v->apic->apicv_on)
+	if (v->vid)
 		v->cr8 = (reg_read(v->apic, APIC_TASKPRI) >> 4) & 0xf;
 	kvmx_lapic_sync_from_vapic(v);
 }

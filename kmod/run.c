@@ -159,26 +159,21 @@ static void inject_events(struct kvmx_vcpu *v)
 	 * With APIC virtualization the CPU delivers the APIC's itself: only
 	 * the 8259's ExtINT still goes this way.
 	 */
-	if (v->apic && kvmx_lapic_apicv(v)) {
-		kvmx_lapic_vid_sync(v);
-		if (kvmx_lapic_extint_pending(v)) {
-			int vec = -1;
-
-			if (!busy && interrupts_allowed(v))
-				vec = kvmx_cpu_get_interrupt(v);
-			if (vec >= 0)
-				inject_irq(v, vec);
-			else
-				want_window = true;
-		}
-	} else if (v->apic && kvmx_cpu_has_interrupt(v)) {
+	if (v->apic) {
+		bool pending;
 		int vec = -1;
 
-		if (!busy && interrupts_allowed(v))
+		if (kvmx_lapic_apicv(v)) {
+			kvmx_lapic_vid_sync(v);
+			pending = kvmx_lapic_extint_pending(v);
+		} else {
+			pending = kvmx_cpu_has_interrupt(v);
+		}
+		if (pending && !busy && interrupts_allowed(v))
 			vec = kvmx_cpu_get_interrupt(v);
 		if (vec >= 0)
 			inject_irq(v, vec);
-		else
+		else if (pending)
 			want_window = true;
 	}
 	set_windows(v, want_window, want_nmi_window && kvmx_nmi_window_ok);
