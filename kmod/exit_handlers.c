@@ -165,10 +165,11 @@ static int handle_triple_fault(struct kvmx_vcpu *v)
 
 static int handle_interrupt_window(struct kvmx_vcpu *v)
 {
-	/* A KVM_INTERRUPT waiting for it is injected on the way back in. */
-	if (v->pending_irq >= 0)
-		return 1;
-	if (v->run->request_interrupt_window) {
+	/*
+	 * The VMM asked for it and may inject now (KVM's test).  Otherwise
+	 * the window was for an interrupt of ours, injected on the way in.
+	 */
+	if (v->run->request_interrupt_window && kvmx_vcpu_takes_user_irq(v)) {
 		v->run->exit_reason = KVMX_EXIT_IRQ_WINDOW_OPEN;
 		return 0;
 	}

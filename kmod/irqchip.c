@@ -8,6 +8,13 @@
  * The VM fd's ioctls for them live here: KVM_CREATE_IRQCHIP,
  * KVM_IRQ_LINE(_STATUS), KVM_GET/SET_IRQCHIP, KVM_SET_GSI_ROUTING,
  * KVM_SIGNAL_MSI and KVM_SET_BOOT_CPU_ID.
+ *
+ * KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP) makes the other kind of irqchip
+ * (QEMU's kernel-irqchip=split, microvm's default): the local APICs stay in
+ * the module, the 8259s and the IOAPIC are the VMM's.  The VMM's IOAPIC
+ * pins are GSIs routed as MSIs; its 8259 hands ExtINTs in with
+ * KVM_INTERRUPT; EOIs of the level vectors its pins send come back to it as
+ * KVMX_EXIT_IOAPIC_EOI.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -36,6 +43,8 @@ struct kvmx_irq_route {
 
 struct kvmx_irq_routes {
 	struct rcu_head rcu;
+	/* Split irqchip: vectors the VMM's IOAPIC pins send level-triggered. */
+	DECLARE_BITMAP(user_ioapic_level, 256);
 	u32 nr;
 	struct kvmx_irq_route r[];
 };
@@ -141,6 +150,55 @@ static bool route_conflicts(const struct kvmx_irq_routes *t, const struct kvmx_i
 	return false;
 }
 
+/*
+ * A split irqchip has no chip to route to, only MSIs; and which vectors the
+ * VMM's IOAPIC pins send level-triggered decides which EOIs go back to it
+ * (KVM computes the same from the same routes).
+ */
+static int split_routes(const struct kvmx_vm_irqchip *chip, struct kvmx_irq_routes *t)
+{
+	u32 i;
+
+	if (!chip->split)
+		return 0;
+	for (i = 0; i < t->nr; i++) {
+		const struct kvmx_irq_route *e = &t->r[i];
+
+		if (e->type != KVMX_IRQ_ROUTING_MSI)
+			return -EINVAL;
+		/* MSI data bit 15: level trigger (SDM Vol. 3A 10.11.2). */
+		if (e->gsi < chip->nr_user_ioapic_pins && (e->msi.data & BIT(15)))
+			__set_bit(e->msi.data & 0xff, t->user_ioapic_level);
+	}
+	return 0;
+}
+
+bool kvmx_irqchip_user_ioapic_eoi(struct kvmx_vcpu *v, u8 vector)
+{
+	struct kvmx_irq_routes *routes;
+	bool found = false;
+	u32 i;
+
+	rcu_read_lock();
+	routes = rcu_dereference(v->vm->irqchip->routes);
+	if (!routes || !test_bit(vector, routes->user_ioapic_level))
+		goto out;
+	/* Only a pin that names this vCPU: its EOI is the one the IOAPIC waits for. */
+	for (i = 0; i < routes->nr && !found; i++) {
+		const struct kvmx_irq_route *e = &routes->r[i];
+		struct kvmx_irq_msg m;
+
+		if (e->gsi >= v->vm->irqchip->nr_user_ioapic_pins || !(e->msi.data & BIT(15)) ||
+		    (e->msi.data & 0xff) != vector)
+			continue;
+		kvmx_msi_to_msg(e->msi.address, e->msi.data, &m);
+		found = kvmx_apic_match_dest(v, &m);
+	}
+out:
+	rcu_read_unlock();
+	return found;
+}
+
 static void replace_routes(struct kvmx_vm *vm, struct kvmx_irq_routes *new)
 {
 	struct kvmx_irq_routes *old;
@@ -183,13 +241,15 @@ static int set_gsi_routing(struct kvmx_vm *vm, struct kvmx_irq_routing __user *u
 	}
 	mutex_lock(&vm->lock);
 	if (vm->irqchip) {
-		replace_routes(vm, t);
-		r = 0;
+		r = split_routes(vm->irqchip, t);
+		if (!r)
+			replace_routes(vm, t);
 	} else {
-		kvfree(t);
 		r = -EINVAL;	/* nothing to route to, as KVM says */
 	}
 	mutex_unlock(&vm->lock);
+	if (r)
+		kvfree(t);
 out:
 	kvfree(ue);
 	return r;
@@ -221,7 +281,12 @@ static struct kvmx_irq_routes *default_routes(void)
 
 /* ---- create and destroy ---- */
 
-static int create_irqchip(struct kvmx_vm *vm)
+/*
+ * KVM_CREATE_IRQCHIP (@split false) or the split irqchip: once per VM and
+ * before any vCPU, as every vCPU needs its local APIC from birth (KVM's
+ * rule too).
+ */
+static int create_irqchip(struct kvmx_vm *vm, bool split, u32 nr_user_ioapic_pins)
 {
 	struct kvmx_vm_irqchip *chip = NULL;
 	struct kvmx_irq_routes *routes = NULL;
@@ -231,26 +296,31 @@ static int create_irqchip(struct kvmx_vm *vm)
 	r = -EEXIST;
 	if (vm->irqchip)
 		goto out;
-	/* Every vCPU needs its local APIC from birth: KVM's rule too. */
-	r = -EINVAL;
+	/* KVM's errnos: EINVAL for KVM_CREATE_IRQCHIP, EEXIST for the split one. */
+	r = split ? -EEXIST : -EINVAL;
 	if (vm->nr_vcpus)
 		goto out;
 	r = -ENOMEM;
 	chip = kzalloc(sizeof(*chip), GFP_KERNEL_ACCOUNT);
-	routes = default_routes();
+	/* The split one starts with no routes at all, as KVM's. */
+	routes = split ? kvzalloc(sizeof(*routes), GFP_KERNEL_ACCOUNT) : default_routes();
 	if (!chip || !routes)
 		goto out;
 	chip->vm = vm;
-	chip->pic = kvmx_pic_create(vm);
-	if (IS_ERR(chip->pic)) {
-		r = PTR_ERR(chip->pic);
-		goto out;
-	}
-	chip->ioapic = kvmx_ioapic_create(vm);
-	if (IS_ERR(chip->ioapic)) {
-		r = PTR_ERR(chip->ioapic);
-		kvmx_pic_destroy(vm, chip->pic);
-		goto out;
+	chip->split = split;
+	chip->nr_user_ioapic_pins = nr_user_ioapic_pins;
+	if (!split) {
+		chip->pic = kvmx_pic_create(vm);
+		if (IS_ERR(chip->pic)) {
+			r = PTR_ERR(chip->pic);
+			goto out;
+		}
+		chip->ioapic = kvmx_ioapic_create(vm);
+		if (IS_ERR(chip->ioapic)) {
+			r = PTR_ERR(chip->ioapic);
+			kvmx_pic_destroy(vm, chip->pic);
+			goto out;
+		}
 	}
 	RCU_INIT_POINTER(chip->routes, routes);
 	/* Complete before anyone sees it: ioctls read vm->irqchip without the lock. */
@@ -264,6 +334,13 @@ out:
 	return r;
 }
 
+int kvmx_irqchip_enable_split(struct kvmx_vm *vm, u64 nr_user_ioapic_pins)
+{
+	if (nr_user_ioapic_pins > KVMX_MAX_IRQ_ROUTES)
+		return -EINVAL;
+	return create_irqchip(vm, true, nr_user_ioapic_pins);
+}
+
 /* The VM is going: no vCPU and no VM-fd ioctl is left to use the irqchip. */
 void kvmx_irqchip_destroy(struct kvmx_vm *vm)
 {
@@ -272,8 +349,10 @@ void kvmx_irqchip_destroy(struct kvmx_vm *vm)
 	if (!chip)
 		return;
 	mutex_lock(&vm->lock);
-	kvmx_ioapic_destroy(vm, chip->ioapic);
-	kvmx_pic_destroy(vm, chip->pic);
+	if (chip->ioapic)
+		kvmx_ioapic_destroy(vm, chip->ioapic);
+	if (chip->pic)
+		kvmx_pic_destroy(vm, chip->pic);
 	vm->irqchip = NULL;
 	mutex_unlock(&vm->lock);
 	kvfree(rcu_dereference_protected(chip->routes, true));
@@ -288,6 +367,9 @@ static int irqchip_state(struct kvmx_vm *vm, void __user *argp, bool set)
 	struct kvmx_irqchip *s;
 	int r;
 
+	/* A split irqchip's PIC and IOAPIC are the VMM's to save. */
+	if (chip->split)
+		return -ENXIO;
 	s = memdup_user(argp, sizeof(*s));
 	if (IS_ERR(s))
 		return PTR_ERR(s);
@@ -342,7 +424,7 @@ long kvmx_irqchip_vm_ioctl(struct kvmx_vm *vm, unsigned int ioctl, void __user *
 {
 	switch (ioctl) {
 	case KVMX_CREATE_IRQCHIP:
-		return create_irqchip(vm);
+		return create_irqchip(vm, false, 0);
 	case KVMX_SET_GSI_ROUTING:
 		return set_gsi_routing(vm, argp);
 	case KVMX_SET_BOOT_CPU_ID: {

@@ -249,6 +249,10 @@ struct kvmx_vcpu {
 	struct kvmx_cpuid_entry2 *cpuid;
 	unsigned int cpuid_nent;
 	int pending_irq;		/* KVM_INTERRUPT vector, -1: none */
+	/* Split irqchip: the VMM's 8259 ExtINT (KVM_INTERRUPT), not yet taken; -1: none. */
+	int pending_extint;
+	/* Split irqchip: a level vector's EOI for the VMM's IOAPIC (KVMX_EXIT_IOAPIC_EOI); -1: none. */
+	int user_ioapic_eoi;
 	u8 nmi_pending;			/* KVM_NMIs not yet injected, at most 2 */
 	u32 sipi_vector;		/* KVM_SET_VCPU_EVENTS keeps it for the VMM */
 	bool sigset_active;		/* KVM_SET_SIGNAL_MASK: this mask in KVM_RUN */
@@ -567,6 +571,13 @@ struct kvmx_irq_routes;
 
 struct kvmx_vm_irqchip {
 	struct kvmx_vm *vm;
+	/*
+	 * Split irqchip (KVM_CAP_SPLIT_IRQCHIP): only the local APICs are
+	 * here, pic and ioapic are NULL; the VMM's IOAPIC pins are GSIs below
+	 * nr_user_ioapic_pins, routed as MSIs.
+	 */
+	bool split;
+	u32 nr_user_ioapic_pins;
 	struct kvmx_pic *pic;
 	struct kvmx_ioapic *ioapic;
 	struct kvmx_irq_routes __rcu *routes;	/* KVM_SET_GSI_ROUTING, vm->lock */
@@ -574,6 +585,10 @@ struct kvmx_vm_irqchip {
 
 /* irqchip.c: the VM's irqchip ioctls and the GSI routing table. */
 long kvmx_irqchip_vm_ioctl(struct kvmx_vm *vm, unsigned int ioctl, void __user *argp);
+/* KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP): APICs here, PIC and IOAPIC in the VMM. */
+int kvmx_irqchip_enable_split(struct kvmx_vm *vm, u64 nr_user_ioapic_pins);
+/* Split irqchip: does @v's EOI of @vector concern the VMM's IOAPIC? */
+bool kvmx_irqchip_user_ioapic_eoi(struct kvmx_vcpu *v, u8 vector);
 void kvmx_irqchip_destroy(struct kvmx_vm *vm);
 /* Raise or lower @gsi as its routes say: >0 delivered, 0 coalesced/masked, <0 errno. */
 int kvmx_set_gsi(struct kvmx_vm *vm, enum kvmx_irq_source src, u32 gsi, bool level);
@@ -617,6 +632,10 @@ void kvmx_lapic_after_exit(struct kvmx_vcpu *v);
 bool kvmx_lapic_extint_pending(struct kvmx_vcpu *v);
 bool kvmx_apic_base_valid(struct kvmx_vcpu *v, u64 data);
 long kvmx_lapic_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
+/* Does @m from a device name @v's APIC? */
+bool kvmx_apic_match_dest(struct kvmx_vcpu *v, const struct kvmx_irq_msg *m);
+/* KVM_INTERRUPT may hand @v an interrupt now: no irqchip, or a split one whose LINT0 takes ExtINT. */
+bool kvmx_vcpu_takes_user_irq(struct kvmx_vcpu *v);
 /* Deliver @m from @src (NULL: a device): APICs that took it, or -1 if none matched. */
 int kvmx_apic_deliver(struct kvmx_vm *vm, struct kvmx_vcpu *src, const struct kvmx_irq_msg *m);
 /* An MSI's address and data as an interrupt message (SDM Vol. 3A 10.11). */

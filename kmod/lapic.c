@@ -271,6 +271,11 @@ static bool in_msg_dest(struct kvmx_vcpu *v, struct kvmx_vcpu *src, const struct
 	}
 }
 
+bool kvmx_apic_match_dest(struct kvmx_vcpu *v, const struct kvmx_irq_msg *m)
+{
+	return v->apic && in_msg_dest(v, NULL, m);
+}
+
 int kvmx_apic_deliver(struct kvmx_vm *vm, struct kvmx_vcpu *src, const struct kvmx_irq_msg *m)
 {
 	struct kvmx_vcpu *lowest = NULL;
@@ -458,18 +463,34 @@ static void set_ldr_x2apic(struct kvmx_lapic *a, u32 id)
 	reg_write(a, APIC_LDR, ((id >> 4) << 16) | BIT(id & 0xf));
 }
 
+/*
+ * The end of a level-triggered interrupt goes on to the IOAPIC, where its
+ * pin's remote IRR waits for it: ours, or with a split irqchip the VMM's
+ * (an exit before the next entry, as KVM).
+ */
+static void ioapic_eoi(struct kvmx_vcpu *v, u8 vec)
+{
+	struct kvmx_vm_irqchip *chip = v->vm->irqchip;
+
+	if (chip->split) {
+		if (kvmx_irqchip_user_ioapic_eoi(v, vec))
+			v->user_ioapic_eoi = vec;
+		return;
+	}
+	if (test_bit(VEC_BIT(vec), vec_word(v->apic, APIC_TMR, vec)))
+		kvmx_ioapic_eoi(chip->ioapic, vec);
+}
+
 /* The highest in-service vector is done (SDM 10.8.5). */
 static void apic_eoi(struct kvmx_vcpu *v)
 {
 	struct kvmx_lapic *a = v->apic;
 	int vec = highest_vector(a, APIC_ISR);
-	struct kvmx_vm_irqchip *chip = v->vm->irqchip;
 
 	if (vec < 0)
 		return;
 	clear_bit(VEC_BIT(vec), vec_word(a, APIC_ISR, vec));
-	if (test_bit(VEC_BIT(vec), vec_word(a, APIC_TMR, vec)) && chip->ioapic)
-		kvmx_ioapic_eoi(chip->ioapic, vec);
+	ioapic_eoi(v, vec);
 }
 
 static void send_ipi(struct kvmx_vcpu *v, u32 icr_low, u32 dest)
@@ -900,10 +921,7 @@ void kvmx_lapic_vid_sync(struct kvmx_vcpu *v)
 /* EOI-induced exit (SDM 29.1.2): the CPU did the APIC's part, the IOAPIC's is ours. */
 void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec)
 {
-	struct kvmx_vm_irqchip *chip = v->vm->irqchip;
-
-	if (test_bit(VEC_BIT(vec), vec_word(v->apic, APIC_TMR, vec)) && chip->ioapic)
-		kvmx_ioapic_eoi(chip->ioapic, vec);
+	ioapic_eoi(v, vec);
 }
 
 /* After each exit: the guest may have changed TPR without one (CR8, vapic). */
@@ -927,11 +945,28 @@ static bool accepts_extint(struct kvmx_vcpu *v)
 	return !(lvt0 & APIC_LVT_MASKED) && ((lvt0 & APIC_MODE_MASK) >> 8) == APIC_MODE_EXTINT;
 }
 
+/* An 8259's INT waits at LINT0: ours, or the VMM's (KVM_INTERRUPT) with a split irqchip. */
 static bool has_extint(struct kvmx_vcpu *v)
 {
 	struct kvmx_vm_irqchip *chip = v->vm->irqchip;
 
-	return chip && chip->pic && accepts_extint(v) && kvmx_pic_output(chip->pic);
+	if (!chip || !accepts_extint(v))
+		return false;
+	if (chip->split)
+		return v->pending_extint >= 0;
+	return kvmx_pic_output(chip->pic);
+}
+
+/*
+ * KVM's test for KVM_INTERRUPT and the VMM's interrupt window: without an
+ * in-kernel 8259 the VMM's can go in when LINT0 takes it and no other
+ * waits.  (The interrupt flag and pending events are the run loop's part.)
+ */
+bool kvmx_vcpu_takes_user_irq(struct kvmx_vcpu *v)
+{
+	if (!v->apic)
+		return v->pending_irq < 0;
+	return v->vm->irqchip->split && !has_extint(v) && accepts_extint(v);
 }
 
 void kvmx_irqchip_kick_extint(struct kvmx_vm *vm)
@@ -976,8 +1011,14 @@ int kvmx_cpu_get_interrupt(struct kvmx_vcpu *v)
 	struct kvmx_lapic *a = v->apic;
 	int vec;
 
-	if (has_extint(v))
-		return kvmx_pic_ack(v->vm->irqchip->pic);
+	if (has_extint(v)) {
+		if (!v->vm->irqchip->split)
+			return kvmx_pic_ack(v->vm->irqchip->pic);
+		/* The VMM's 8259 was acknowledged before KVM_INTERRUPT. */
+		vec = v->pending_extint;
+		v->pending_extint = -1;
+		return vec;
+	}
 	vec = apic_pending(v);
 	if (vec < 0)
 		return -1;

@@ -84,8 +84,12 @@ static void inject_irq(struct kvmx_vcpu *v, unsigned int vector)
 static void inject_events(struct kvmx_vcpu *v)
 {
 	bool busy = vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID;
-	/* With the in-kernel PIC the VMM injects nothing: KVM ignores its request too. */
-	bool want_window = v->run->request_interrupt_window && !v->apic;
+	/*
+	 * With the in-kernel PIC the VMM injects nothing: KVM ignores its
+	 * request too; with a split irqchip, only while LINT0 takes ExtINT.
+	 */
+	bool want_window = v->run->request_interrupt_window &&
+			   (!v->apic || kvmx_vcpu_takes_user_irq(v));
 	bool want_nmi_window = false;
 
 	if (v->exc.pending && !busy) {
@@ -586,6 +590,14 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			r = 0;
 			break;
 		}
+		/* Split irqchip: the VMM's IOAPIC hears of the EOI before the guest goes on. */
+		if (unlikely(v->user_ioapic_eoi >= 0)) {
+			run->exit_reason = KVMX_EXIT_IOAPIC_EOI;
+			run->eoi.vector = v->user_ioapic_eoi;
+			v->user_ioapic_eoi = -1;
+			r = 0;
+			break;
+		}
 		/* KVM_TPR_ACCESS_REPORTING: the access is done, the VMM's turn. */
 		if (unlikely(v->tpr_access.pending)) {
 			v->tpr_access.pending = false;
@@ -622,11 +634,15 @@ out:
 	run->if_flag = !!(vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_IF);
 	run->cr8 = v->cr8;
 	run->apic_base = v->apic_base;
-	/* Nothing waiting to go in, as KVM: a second one would overwrite it. */
-	run->ready_for_interrupt_injection = v->pending_irq < 0 &&
-		!(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
-		!(v->reinject_info & INTR_INFO_VALID) && !(v->kept_info & INTR_INFO_VALID) &&
-		interrupts_allowed(v);
+	/*
+	 * As KVM: always with the in-kernel PIC (the VMM has nothing to give);
+	 * else when nothing waits to go in (a second one would overwrite it).
+	 */
+	run->ready_for_interrupt_injection = (v->apic && !v->vm->irqchip->split) ||
+		(kvmx_vcpu_takes_user_irq(v) &&
+		 !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
+		 !(v->reinject_info & INTR_INFO_VALID) && !(v->kept_info & INTR_INFO_VALID) &&
+		 interrupts_allowed(v));
 	if (r == 0)
 		v->stat.user_exits[run->exit_reason % KVMX_STAT_USER_EXITS]++;
 	trace_kvmx_userspace_exit(v, r);

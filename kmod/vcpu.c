@@ -696,19 +696,25 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 		else
 			r = set_fpu(v, &u->fpu);
 		break;
-	case KVMX_INTERRUPT:
-		/* Userspace irqchip: one interrupt may wait for injection. */
+	case KVMX_INTERRUPT: {
+		/*
+		 * The VMM's 8259 (no in-kernel one): one interrupt may wait.
+		 * With a split irqchip it is an ExtINT for LINT0 to take.
+		 */
+		int *slot = v->apic ? &v->pending_extint : &v->pending_irq;
+
 		if (copy_from_user(&u->irq, argp, sizeof(u->irq)))
 			r = -EFAULT;
 		else if (u->irq.irq >= KVMX_NR_INTERRUPTS)
 			r = -EINVAL;
-		else if (v->apic)
+		else if (v->apic && !v->vm->irqchip->split)
 			r = -ENXIO;	/* the in-kernel PIC and APIC decide, as in KVM */
-		else if (v->pending_irq >= 0)
+		else if (*slot >= 0)
 			r = -EEXIST;
 		else
-			v->pending_irq = u->irq.irq;
+			*slot = u->irq.irq;
 		break;
+	}
 	default:
 		r = -ENOTTY;
 	}
@@ -824,6 +830,8 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 	v->cpu = -1;
 	v->last_cpu = -1;
 	v->guest_cpu = -1;
+	v->pending_extint = -1;
+	v->user_ioapic_eoi = -1;
 	init_waitqueue_head(&v->wq);
 	INIT_LIST_HEAD(&v->loaded_link);
 	mutex_init(&v->mutex);

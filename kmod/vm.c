@@ -100,6 +100,8 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_IOEVENTFD_NO_LENGTH:
 	case KVMX_CAP_IOEVENTFD_ANY_LENGTH:
 	case KVMX_CAP_VAPIC:
+	case KVMX_CAP_ENABLE_CAP_VM:
+	case KVMX_CAP_SPLIT_IRQCHIP:
 		return 1;
 	case KVMX_CAP_ADJUST_CLOCK:
 		/* the flags KVM_GET_CLOCK sets and KVM_SET_CLOCK honours */
@@ -168,6 +170,23 @@ static int kvmx_vm_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* KVM_ENABLE_CAP on the VM: the capabilities KVM_CHECK_EXTENSION offers for it. */
+static int vm_enable_cap(struct kvmx_vm *vm, struct kvmx_enable_cap __user *u)
+{
+	struct kvmx_enable_cap cap;
+
+	if (copy_from_user(&cap, u, sizeof(cap)))
+		return -EFAULT;
+	if (cap.flags)
+		return -EINVAL;
+	switch (cap.cap) {
+	case KVMX_CAP_SPLIT_IRQCHIP:
+		return kvmx_irqchip_enable_split(vm, cap.args[0]);
+	default:
+		return -EINVAL;	/* as KVM, for a capability it can't enable */
+	}
+}
+
 static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long arg)
 {
 	struct kvmx_vm *vm = file->private_data;
@@ -201,6 +220,8 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 			return -EFAULT;
 		return kvmx_get_dirty_log(vm, &log);
 	}
+	case KVMX_ENABLE_CAP:
+		return vm_enable_cap(vm, argp);
 	case KVMX_CREATE_IRQCHIP:
 	case KVMX_SET_GSI_ROUTING:
 	case KVMX_SET_BOOT_CPU_ID:

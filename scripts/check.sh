@@ -77,12 +77,13 @@ collect() {
 	add "rig job $1" "$p" "$f" "${s:-0}"
 }
 # Two lanes, one host core each (Bochs runs every emulated CPU on one
-# thread; each Bochs takes the first free display port): linux (six Linux
-# boots, SMP ones included), then the 2-CPU jobs smp and stress, beside
-# check then qemu (Debian's QEMU on kvm_intel and on kvmx, the longest job).
-{ run_job linux --cpus 1 --timeout 2400; run_job smp --cpus 2; run_job stress --cpus 2; } &
+# thread; each Bochs takes the first free display port): check, linux (six
+# Linux boots, SMP ones included), then the 2-CPU jobs smp and stress,
+# beside qemu (Debian's QEMU on kvm_intel and on kvmx, the longest job).
+{ run_job check --cpus 1; run_job linux --cpus 1 --timeout 2400; run_job smp --cpus 2
+  run_job stress --cpus 2; } &
 lane1=$!
-{ run_job check --cpus 1; run_job qemu --cpus 1 --timeout 2400; } &
+{ run_job qemu --cpus 1 --timeout 2400; } &
 lane2=$!
 wait $lane1 $lane2
 for job in check qemu linux smp stress; do

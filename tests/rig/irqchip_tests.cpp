@@ -121,6 +121,11 @@ const std::vector<uint8_t> kVapic64 = {
 };
 constexpr uint64_t kVapicAddr = 0x9000, kTprWriteRip = 0x101f, kTprReadRip = 0x1029;
 
+//   bits 16: cli; mov al, 1; out 0xe1, al; sti; nop; l: hlt; jmp l
+const std::vector<uint8_t> kUserPicIdle16 = {
+	0xfa, 0xb0, 0x01, 0xe6, 0xe1, 0xfb, 0x90, 0xf4, 0xeb, 0xfd,
+};
+
 // The port and first data byte of an OUT exit; for anything else port
 // 0xffff and the exit reason, which a failure then shows.
 std::pair<uint16_t, uint8_t> out_of(const kvmx_run *run)
@@ -137,11 +142,20 @@ constexpr int kDeadlineMs = 20000;
 // 0x1000 with an IDT whose vectors 0x20-0xff report themselves (handler64).
 struct ApicVm {
 	Env e;
-	explicit ApicVm(const std::string &dev, const std::vector<uint8_t> &code, bool cpuid = false)
+	// @split: KVM_CAP_SPLIT_IRQCHIP with 24 pins for the VMM's IOAPIC.
+	explicit ApicVm(const std::string &dev, const std::vector<uint8_t> &code, bool cpuid = false,
+			bool split = false)
 		: e(dev)
 	{
-		if (::ioctl(e.vm.get(), KVMX_CREATE_IRQCHIP, 0))
+		if (split) {
+			kvmx_enable_cap cap{};
+			cap.cap = KVMX_CAP_SPLIT_IRQCHIP;
+			cap.args[0] = 24;
+			if (::ioctl(e.vm.get(), KVMX_ENABLE_CAP, &cap))
+				throw std::runtime_error(std::string("KVM_ENABLE_CAP: ") + strerror(errno));
+		} else if (::ioctl(e.vm.get(), KVMX_CREATE_IRQCHIP, 0)) {
 			throw std::runtime_error(std::string("KVM_CREATE_IRQCHIP: ") + strerror(errno));
+		}
 		e.long_mode(code);
 		for (unsigned vec = 0x20; vec < 0x100; vec++) {
 			uint64_t h = kHandlers + vec * 0x20;
@@ -813,6 +827,149 @@ TEST_P(Irqchip, VapicMirrorsTprAndTprAccessesAreReported)
 		<< "no in-kernel APIC";
 	EXPECT_EQ(ioctl_errno(plain.vcpu.get(), KVMX_TPR_ACCESS_REPORTING, &ctl), 0)
 		<< "taken without one (KVM)";
+}
+
+// KVM_CAP_SPLIT_IRQCHIP (QEMU's kernel-irqchip=split): its rules, and the
+// VMM's own 8259 handing ExtINTs in with KVM_INTERRUPT through LINT0, behind
+// its interrupt window, into a running or a halted vCPU.
+TEST_P(Irqchip, SplitIrqchipRulesAndTheVmmsPic)
+{
+	Env e(GetParam());
+	EXPECT_EQ(::ioctl(e.sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_SPLIT_IRQCHIP), 1);
+	EXPECT_EQ(::ioctl(e.vm.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_ENABLE_CAP_VM), 1);
+	kvmx_enable_cap cap{};
+	cap.cap = KVMX_CAP_SPLIT_IRQCHIP;
+	cap.args[0] = KVMX_MAX_IRQ_ROUTES + 1;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), EINVAL) << "too many pins";
+	cap.args[0] = 24;
+	cap.flags = 1;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), EINVAL) << "flags";
+	cap.flags = 0;
+	cap.cap = 0x7fffffff;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), EINVAL) << "unknown capability";
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, nullptr), EFAULT);
+	cap.cap = KVMX_CAP_SPLIT_IRQCHIP;
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), 0);
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), EEXIST);
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), EEXIST);
+	kvmx_irqchip c{};
+	c.chip_id = KVMX_IRQCHIP_PIC_MASTER;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_IRQCHIP, &c), ENXIO) << "the PIC is the VMM's";
+	alignas(8) uint8_t buf[sizeof(kvmx_irq_routing) + sizeof(kvmx_irq_routing_entry)] = {};
+	auto *r = reinterpret_cast<kvmx_irq_routing *>(buf);
+	r->nr = 1;
+	r->entries[0].type = KVMX_IRQ_ROUTING_IRQCHIP;
+	r->entries[0].u.irqchip.irqchip = KVMX_IRQCHIP_IOAPIC;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_GSI_ROUTING, r), EINVAL) << "no chip to route to";
+	r->entries[0].type = KVMX_IRQ_ROUTING_MSI;
+	r->entries[0].u.msi.address_lo = 0xfee00000;
+	r->entries[0].u.msi.data = 0x30;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_SET_GSI_ROUTING, r), 0);
+
+	Env late(GetParam());
+	late.make_vcpu();
+	EXPECT_EQ(ioctl_errno(late.vm.get(), KVMX_ENABLE_CAP, &cap), EEXIST) << "after a vCPU";
+	Env full(GetParam());
+	ASSERT_EQ(ioctl_errno(full.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
+	EXPECT_EQ(ioctl_errno(full.vm.get(), KVMX_ENABLE_CAP, &cap), EEXIST) << "after KVM_CREATE_IRQCHIP";
+
+	// The guest: real mode, IVT[9] -> a handler that EOIs the VMM's PIC.
+	e.real_mode(kUserPicIdle16);
+	uint16_t ivt[2] = { 0x1100, 0 };
+	e.mem->write(9 * 4, std::vector<uint8_t>(reinterpret_cast<uint8_t *>(ivt),
+						 reinterpret_cast<uint8_t *>(ivt) + 4));
+	e.mem->write(0x1100, kPicHandler16);
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	ASSERT_EQ(out_of(e.run), Out(kReadyPort, 1));
+	EXPECT_EQ(e.run->if_flag, 0);
+	EXPECT_EQ(e.run->ready_for_interrupt_injection, 0) << "IF=0";
+	// With IF=0 the VMM asks for the window; STI opens it.
+	e.run->request_interrupt_window = 1;
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	EXPECT_EQ(e.run->exit_reason, uint32_t(KVMX_EXIT_IRQ_WINDOW_OPEN));
+	EXPECT_EQ(e.run->ready_for_interrupt_injection, 1);
+	e.run->request_interrupt_window = 0;
+	kvmx_interrupt irq{ 9 };
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_INTERRUPT, &irq), 0);
+	EXPECT_EQ(ioctl_errno(e.vcpu.get(), KVMX_INTERRUPT, &irq), EEXIST) << "one at a time";
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	EXPECT_EQ(out_of(e.run), Out(0x20, 0x20)) << "the handler's EOI goes to the VMM's PIC";
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	EXPECT_EQ(out_of(e.run), Out(kReportPort, 9));
+	// Halted: KVM_INTERRUPT wakes it.
+	EXPECT_EQ(run_with_deadline(e.vcpu.get(), 300), EINTR);
+	EXPECT_EQ(e.run->ready_for_interrupt_injection, 1);
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_INTERRUPT, &irq), 0);
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	EXPECT_EQ(out_of(e.run), Out(0x20, 0x20));
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	EXPECT_EQ(out_of(e.run), Out(kReportPort, 9));
+	// LINT0 masked: the ExtINT waits, and nothing more is accepted.
+	EXPECT_EQ(run_with_deadline(e.vcpu.get(), 300), EINTR);
+	kvmx_lapic_state s{};
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_GET_LAPIC, &s), 0);
+	uint32_t lvt0 = 0x10700;
+	memcpy(s.regs + 0x350, &lvt0, 4);
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_LAPIC, &s), 0);
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_INTERRUPT, &irq), 0);
+	EXPECT_EQ(run_with_deadline(e.vcpu.get(), 300), EINTR) << "LINT0 is masked";
+	EXPECT_EQ(e.run->ready_for_interrupt_injection, 0) << "LINT0 is masked";
+	lvt0 = 0x700;
+	memcpy(s.regs + 0x350, &lvt0, 4);
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_LAPIC, &s), 0);
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	EXPECT_EQ(out_of(e.run), Out(0x20, 0x20)) << "unmasked: the waiting ExtINT goes in";
+}
+
+// Split irqchip: the EOI of a level vector one of the VMM's IOAPIC pins
+// (GSIs below 24 here) sends to this vCPU comes back as
+// KVMX_EXIT_IOAPIC_EOI; edge vectors and routes above the pins don't.
+TEST_P(Irqchip, SplitIrqchipLevelEoiExitsToTheVmm)
+{
+	ApicVm g(GetParam(), kIdle64, false, true);
+	ASSERT_EQ(g.next_out(), Out(kReadyPort, 1));
+	alignas(8) uint8_t buf[sizeof(kvmx_irq_routing) + 4 * sizeof(kvmx_irq_routing_entry)] = {};
+	auto *r = reinterpret_cast<kvmx_irq_routing *>(buf);
+	auto msi = [&](uint32_t gsi, uint32_t data, uint32_t dest) {
+		kvmx_irq_routing_entry &ent = r->entries[r->nr++];
+		ent.gsi = gsi;
+		ent.type = KVMX_IRQ_ROUTING_MSI;
+		ent.u.msi.address_lo = 0xfee00000 | dest << 12;
+		ent.u.msi.data = data;
+	};
+	msi(5, 0x8060, 0);	// pin 5: level, vector 0x60, APIC 0
+	msi(6, 0x0062, 0);	// pin 6: edge, vector 0x62
+	msi(30, 0x8061, 0);	// GSI 30 is no IOAPIC pin of the VMM: level, vector 0x61
+	msi(7, 0x8063, 3);	// pin 7: level, vector 0x63, APIC 3 (nobody)
+	ASSERT_EQ(ioctl_errno(g.e.vm.get(), KVMX_SET_GSI_ROUTING, r), 0);
+
+	EXPECT_EQ(g.irq_line(5, 1), 1);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x60));
+	EXPECT_EQ(g.next_out(), Out(0xffff, KVMX_EXIT_IOAPIC_EOI)) << "the handler's EOI";
+	EXPECT_EQ(g.e.run->eoi.vector, 0x60);
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "one EOI exit, then HLT";
+
+	EXPECT_EQ(g.irq_line(6, 1), 1);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x62));
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "an edge's EOI stays here";
+	EXPECT_EQ(g.irq_line(30, 1), 1);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x61));
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "not a pin's vector";
+
+	// The IOAPIC's vector from elsewhere (an MSI) still ends at the VMM's
+	// IOAPIC: which EOIs exit follows the routes, as in KVM.
+	kvmx_msi m{};
+	m.address_lo = 0xfee00000;
+	m.data = 0x8060;
+	EXPECT_EQ(::ioctl(g.e.vm.get(), KVMX_SIGNAL_MSI, &m), 1);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x60));
+	EXPECT_EQ(g.next_out(), Out(0xffff, KVMX_EXIT_IOAPIC_EOI));
+	EXPECT_EQ(g.e.run->eoi.vector, 0x60);
+	// A pin whose message names another APIC: this one's EOI is not its.
+	m.data = 0x8063;
+	EXPECT_EQ(::ioctl(g.e.vm.get(), KVMX_SIGNAL_MSI, &m), 1);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x63));
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "pin 7 names APIC 3";
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, Irqchip, testing::Values("/dev/kvmx", "/dev/kvm"),

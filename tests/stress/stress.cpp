@@ -68,6 +68,8 @@ const unsigned long kIoctls[] = {
 	KVMX_SET_PIT, KVMX_GET_PIT2, KVMX_SET_PIT2, KVMX_REINJECT_CONTROL,
 	// QEMU's kvmvapic (issue 15).
 	KVMX_TPR_ACCESS_REPORTING, KVMX_SET_VAPIC_ADDR, KVMX_SET_VAPIC_ADDR,
+	// QEMU's kernel-irqchip=split (issue 15).
+	KVMX_ENABLE_CAP,
 	// Twice: a VM with an irqchip makes the others reachable more often.
 	KVMX_CREATE_IRQCHIP, KVMX_IRQ_LINE, KVMX_SET_LAPIC, KVMX_IRQFD,
 };
@@ -224,6 +226,15 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 				e.datamatch = r.below(4);
 				e.flags = static_cast<uint32_t>(r.below(8));
 				std::memcpy(buf.data(), &e, sizeof(e));
+			}
+			if (nr == KVMX_ENABLE_CAP && r.chance(80)) {
+				// Mostly the split irqchip, with pin counts near the limit.
+				kvmx_enable_cap c{};
+				c.cap = r.chance(80) ? KVMX_CAP_SPLIT_IRQCHIP
+						     : static_cast<uint32_t>(r.interesting());
+				c.flags = r.chance(10) ? 1 : 0;
+				c.args[0] = r.chance(70) ? r.below(KVMX_MAX_IRQ_ROUTES + 2) : r.interesting();
+				std::memcpy(buf.data(), &c, sizeof(c));
 			}
 			if (nr == KVMX_GET_DIRTY_LOG && r.chance(90)) {
 				kvmx_dirty_log log{};

@@ -55,6 +55,8 @@
 #define KVMX_CAP_IOEVENTFD		36
 #define KVMX_CAP_IOEVENTFD_NO_LENGTH	100
 #define KVMX_CAP_IOEVENTFD_ANY_LENGTH	122
+#define KVMX_CAP_ENABLE_CAP_VM		98
+#define KVMX_CAP_SPLIT_IRQCHIP		121
 
 /* ---- exit reasons (kvm_run.exit_reason) ---- */
 #define KVMX_EXIT_UNKNOWN		0
@@ -71,6 +73,7 @@
 #define KVMX_EXIT_SET_TPR		11
 #define KVMX_EXIT_TPR_ACCESS		12
 #define KVMX_EXIT_INTERNAL_ERROR	17
+#define KVMX_EXIT_IOAPIC_EOI		26
 
 /* kvm_run.internal.suberror */
 #define KVMX_INTERNAL_ERROR_EMULATION	1
@@ -220,6 +223,10 @@ struct kvmx_run {
 			__u32 is_write;
 			__u32 pad;
 		} tpr_access;
+		/* KVMX_EXIT_IOAPIC_EOI: split irqchip, the guest EOIed a level vector */
+		struct {
+			__u8 vector;
+		} eoi;
 		struct {
 			__u8 direction;
 			__u8 size;		/* bytes */
@@ -585,6 +592,19 @@ struct kvmx_tpr_access_ctl {
 struct kvmx_vapic_addr {
 	__u64 vapic_addr;
 };
+
+/*
+ * KVM_ENABLE_CAP on a VM fd.  The one capability kvmx enables this way is
+ * KVMX_CAP_SPLIT_IRQCHIP: the local APICs in the module, the PIC and IOAPIC
+ * in the VMM; args[0] is how many GSIs (from 0) are the VMM's IOAPIC pins.
+ */
+struct kvmx_enable_cap {
+	__u32 cap;
+	__u32 flags;		/* none defined: must be 0 */
+	__u64 args[4];
+	__u8 pad[64];
+};
+#define KVMX_ENABLE_CAP		_IOW(KVMXIO, 0xa3, struct kvmx_enable_cap)
 
 /* ---- vCPU fd ---- */
 #define KVMX_RUN		_IO(KVMXIO, 0x80)

@@ -3,8 +3,8 @@
 # exec`).  Every command line runs on kvm_intel first, in the same boot, as
 # the reference.  The guest is the rig's own kernel with the busybox
 # initramfs of the linux job.  First with QEMU's own APIC, IOAPIC, PIC and
-# PIT (kernel-irqchip=off), then with QEMU's default, the in-kernel ones, and
-# two vCPUs.
+# PIT (kernel-irqchip=off), then with QEMU's default irqchip and two vCPUs:
+# for -M pc all in the kernel, for -M microvm split (only the APICs).
 . /kvmx/jobs/lib.sh
 dmesg_mark qemu
 check kvmx.insmod insmod /kvmx/modules/kvmx.ko
@@ -102,6 +102,9 @@ for dev in /dev/kvm /dev/kvmx; do
 	# and QEMU logs the writes to its frame buffer (KVM_GET_DIRTY_LOG).
 	qemu_boot "$tag.pc-vga" $dev -M pc -accel kvm,kernel-irqchip=off -vga std
 	qemu_smp "$tag.pc-smp2" $dev -M pc -accel kvm
+	# microvm's default is the split irqchip: the APICs in the kernel, its
+	# IOAPIC and PIC in QEMU (KVM_CAP_SPLIT_IRQCHIP, KVM_EXIT_IOAPIC_EOI).
+	qemu_smp "$tag.microvm-smp2" $dev -M microvm -accel kvm
 done
 qemu_shell kvmx.microvm-shell /dev/kvmx -M microvm -accel kvm,kernel-irqchip=off
 dmesg_clean qemu.dmesg-clean qemu
