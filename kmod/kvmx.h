@@ -139,6 +139,7 @@ struct kvmx_vm {
 	/* The in-kernel 8254 (i8254.c), NULL until KVM_CREATE_PIT2. */
 	struct kvmx_pit *pit;
 	u32 bsp_id;			/* KVM_SET_BOOT_CPU_ID */
+	u32 max_vcpu_ids;		/* KVM_CAP_MAX_VCPU_ID; 0: not fixed yet; vm->lock */
 	/* KVM_IRQFD and KVM_IOEVENTFD (eventfd.c) */
 	spinlock_t irqfds_lock;
 	struct list_head irqfds;
@@ -275,9 +276,11 @@ struct kvmx_vcpu {
 
 	/* The in-kernel irqchip's part (lapic.c); apic is NULL without one. */
 	struct kvmx_lapic *apic;
-	/* Virtual-interrupt delivery is on; the event the last entry injected. */
+	/* Virtual-interrupt delivery is on; the event, RVI/SVI and RIP of the last entry. */
 	bool vid;
 	u32 entry_intr_info;
+	u16 entry_intr_status;		/* RVI and SVI at entry */
+	u64 entry_rip;
 	/* KVM_TPR_ACCESS_REPORTING on, and a TPR access to report (its RIP, direction). */
 	bool tpr_access_reporting;
 	struct {

@@ -77,15 +77,14 @@ struct kvmx_lapic {
  * interrupts too; kvmx does without: another thread's interrupt kicks the
  * vCPU out, and the next entry hands it over).
  *
- * Off by default for now: Bochs, where all of kvmx is tested, reports a
- * stale event in the IDT-vectoring information when a virtual interrupt's
- * delivery exits (an EPT violation on the IDT or the stack).  kvmx takes
- * SVI's vector when that stale event is an external interrupt, but a stale
- * exception would be re-injected as it is, and the guest can triple-fault.
+ * On by default where the CPU has all four; apicv=0 turns it off (to
+ * compare, or to teach the path through the VMM).  Bochs, where kvmx is
+ * tested, records no event when a virtual interrupt's delivery exits: see
+ * virtual_delivery_cut_short() in run.c for how kvmx tells.
  */
-static bool apicv;
+static bool apicv = true;
 module_param(apicv, bool, 0444);
-MODULE_PARM_DESC(apicv, "use the CPU's APIC virtualization where it has it (TPR shadow, APIC-register virtualization, virtual-interrupt delivery, x2APIC virtualization); default off");
+MODULE_PARM_DESC(apicv, "use the CPU's APIC virtualization where it has it (TPR shadow, APIC-register virtualization, virtual-interrupt delivery, x2APIC virtualization); default on");
 
 static u32 reg_read(struct kvmx_lapic *a, unsigned int off)
 {

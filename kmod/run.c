@@ -213,6 +213,29 @@ static void kvmx_machine_check(void)
 #endif
 }
 
+/*
+ * With virtual-interrupt delivery: did this exit cut short the delivery of
+ * a virtual interrupt?  Real CPUs then report it as an external interrupt
+ * (with a vector, but SVI's is the one).  Bochs' virtual-interrupt
+ * delivery records no event, so it reports whatever event this CPU
+ * delivered last, an exception as well.  That case's signature: an EPT
+ * violation (the IDT or the stack on first use), nothing injected, SVI
+ * raised during the entry and the guest still where it entered (the
+ * delivery began at entry and never finished).  A genuine exception there
+ * would need the interrupt's handler to have run and returned without its
+ * EOI.
+ */
+static bool virtual_delivery_cut_short(struct kvmx_vcpu *v, u32 type)
+{
+	bool injected = v->entry_intr_info & INTR_INFO_VALID;
+
+	if (type == INTR_TYPE_EXT_INTR)
+		return !(injected && INTR_INFO_TYPE(v->entry_intr_info) == INTR_TYPE_EXT_INTR);
+	return !injected && (u16)v->exit_reason == EXIT_REASON_EPT_VIOLATION &&
+	       ((u16)vmcs_read(VMCS_GUEST_INTR_STATUS) >> 8) > (v->entry_intr_status >> 8) &&
+	       vmcs_read(VMCS_GUEST_RIP) == v->entry_rip;
+}
+
 /* After an exit: remember an event the exit cut short (SDM 28.2.4). */
 static void save_idt_vectoring(struct kvmx_vcpu *v)
 {
@@ -225,17 +248,12 @@ static void save_idt_vectoring(struct kvmx_vcpu *v)
 	type = INTR_INFO_TYPE(info);
 	/* Vector, type and error-code bit; bits 30:12 must be 0 on entry. */
 	v->reinject_info = info & (INTR_INFO_VALID | 0xfff);
-	/*
-	 * An external interrupt we did not inject was a virtual interrupt the
-	 * CPU began to deliver: its vector is SVI by then (SDM 29.2.2).  Real
-	 * CPUs report that vector here too; Bochs reports a stale one (its
-	 * virtual-interrupt delivery skips recording the event), so take SVI.
-	 */
-	if (v->vid && type == INTR_TYPE_EXT_INTR &&
-	    !((v->entry_intr_info & INTR_INFO_VALID) &&
-	      INTR_INFO_TYPE(v->entry_intr_info) == INTR_TYPE_EXT_INTR))
-		v->reinject_info = (v->reinject_info & ~0xffu) |
+	/* A virtual interrupt the CPU began to deliver: its vector is SVI by then (SDM 29.2.2). */
+	if (v->vid && virtual_delivery_cut_short(v, type)) {
+		v->reinject_info = INTR_INFO_VALID | INTR_TYPE_EXT_INTR << 8 |
 				   (vmcs_read(VMCS_GUEST_INTR_STATUS) >> 8 & 0xff);
+		return;
+	}
 	if (info & INTR_INFO_DELIVER_CODE)
 		v->reinject_error = vmcs_read32(VMCS_IDT_VECTORING_ERROR_CODE);
 	/* Software interrupts and exceptions need their instruction length. */
@@ -359,8 +377,11 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 		guest_state_reenter_irqoff();
 	else
 		guest_state_enter_irqoff();
-	if (v->vid)
+	if (v->vid) {
 		v->entry_intr_info = vmcs_read32(VMCS_ENTRY_INTR_INFO);
+		v->entry_intr_status = (u16)vmcs_read(VMCS_GUEST_INTR_STATUS);
+		v->entry_rip = vmcs_read(VMCS_GUEST_RIP);
+	}
 	t0 = rdtsc();
 	fail = __kvmx_vcpu_run(v, v->regs, v->launched);
 	v->stat.guest_tsc += rdtsc() - t0;

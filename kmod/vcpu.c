@@ -817,8 +817,14 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 	struct kvmx_vcpu *v;
 	int i, fd, err;
 
-	if (id >= KVMX_MAX_VCPUS)
-		return -EINVAL;
+	/* The ID limit (KVM_CAP_MAX_VCPU_ID) is fixed from the first vCPU on, as in KVM. */
+	mutex_lock(&vm->lock);
+	if (!vm->max_vcpu_ids)
+		vm->max_vcpu_ids = KVMX_MAX_VCPUS;
+	err = id >= vm->max_vcpu_ids ? -EINVAL : 0;
+	mutex_unlock(&vm->lock);
+	if (err)
+		return err;
 	v = kzalloc(sizeof(*v), GFP_KERNEL_ACCOUNT);
 	if (!v)
 		return -ENOMEM;

@@ -182,6 +182,20 @@ static int vm_enable_cap(struct kvmx_vm *vm, struct kvmx_enable_cap __user *u)
 	switch (cap.cap) {
 	case KVMX_CAP_SPLIT_IRQCHIP:
 		return kvmx_irqchip_enable_split(vm, cap.args[0]);
+	case KVMX_CAP_MAX_VCPU_ID: {
+		int r = -EINVAL;
+
+		/* Lower only, and once: the first vCPU fixes it too. */
+		if (cap.args[0] > KVMX_MAX_VCPUS)
+			return -EINVAL;
+		mutex_lock(&vm->lock);
+		if (vm->max_vcpu_ids == cap.args[0] || !vm->max_vcpu_ids) {
+			vm->max_vcpu_ids = cap.args[0];
+			r = 0;
+		}
+		mutex_unlock(&vm->lock);
+		return r;
+	}
 	default:
 		return -EINVAL;	/* as KVM, for a capability it can't enable */
 	}

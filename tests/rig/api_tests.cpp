@@ -55,6 +55,35 @@ TEST_P(Api, OverlappingSlotsAreRefused)
 	EXPECT_EQ(e.set_region(1, 0x100000, 0x10000, other), 0);	// adjacent is fine
 }
 
+// KVM_ENABLE_CAP(KVM_CAP_MAX_VCPU_ID): a lower limit on vCPU IDs, set once
+// (the same value again is fine) and only up to what CHECK_EXTENSION says.
+TEST_P(Api, MaxVcpuIdCapLimitsVcpuIds)
+{
+	Env e(GetParam());
+	int max = ::ioctl(e.vm.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_MAX_VCPU_ID);
+	ASSERT_GT(max, 2);
+	kvmx_enable_cap cap{};
+	cap.cap = KVMX_CAP_MAX_VCPU_ID;
+	cap.args[0] = uint64_t(max) + 1;
+	EXPECT_EQ(rig::ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), EINVAL) << "beyond the cap";
+	cap.args[0] = 2;
+	ASSERT_EQ(rig::ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), 0);
+	EXPECT_EQ(rig::ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), 0) << "the same again";
+	cap.args[0] = 3;
+	EXPECT_EQ(rig::ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), EINVAL) << "a second value";
+	Fd two(::ioctl(e.vm.get(), KVMX_CREATE_VCPU, 2));
+	EXPECT_FALSE(two) << "ID 2 with a limit of 2";
+	EXPECT_EQ(errno, EINVAL);
+	Fd one(::ioctl(e.vm.get(), KVMX_CREATE_VCPU, 1));
+	EXPECT_TRUE(one);
+
+	// The first vCPU fixes the limit at the maximum.
+	Env f(GetParam());
+	f.make_vcpu();
+	cap.args[0] = 2;
+	EXPECT_EQ(rig::ioctl_errno(f.vm.get(), KVMX_ENABLE_CAP, &cap), EINVAL) << "after a vCPU";
+}
+
 TEST_P(Api, UnalignedSlotsAreRefused)
 {
 	Env e(GetParam());
