@@ -12,6 +12,13 @@
 %define P_ADDR		PARAMS + 0x08	; u64: T_TOUCH: first guest-physical address
 %define P_STRIDE	PARAMS + 0x10	; u64: T_TOUCH: bytes between touches
 %define P_TICKS		PARAMS + 0x18	; u64 out: TSC ticks of the timed loop
+; The tests that count their interrupts (T_IPI_*, T_EOI_*):
+%define P_TAKEN		PARAMS + 0x20	; u32: interrupts vCPU 0's handler took
+%define P_TAKEN1	PARAMS + 0x24	; u32: interrupts vCPU 1's handler took
+%define P_READY		PARAMS + 0x28	; u32: vCPU 1 is set up
+%define P_DONE		PARAMS + 0x2c	; u32: vCPU 0 is done, vCPU 1 may exit
+%define P_BASE		PARAMS + 0x30	; u64 out: T_EOI_*: ticks of the empty windows
+%define P_SEEN		PARAMS + 0x38	; u32 out: P_TAKEN when the timed loop ended
 
 %define T_CPUID		0	; CPUID: handled in ring 0
 %define T_PIO		1	; OUT to a port the tool handles
@@ -22,12 +29,18 @@
 %define T_SELF_IPI	6	; in-kernel APIC: a self-IPI taken and EOIed
 %define T_TIMER		7	; in-kernel APIC: a TSC deadline already due, HLT, EOI
 %define T_X2APIC_IPI	8	; in-kernel APIC, x2APIC mode: a self-IPI (MSR 0x83f) and its EOI
+%define T_IPI_SPIN	9	; 2 vCPUs, x2APIC: IPI to vCPU 1, its IPI back; both spin
+%define T_IPI_HLT	10	; the same, both wait in HLT
+%define T_EOI_XAPIC	11	; an EOI alone, through the xAPIC page
+%define T_EOI_X2APIC	12	; an EOI alone, x2APIC MSR 0x80b
 %define WARMUP		16
 
 %define BENCH_PORT	CONSOLE + 7	; the 8250's scratch register
 
 %define APIC		0xfee00000	; the local APIC's registers (xAPIC)
 %define APIC_VECTOR	0x40		; the vector the APIC tests take
+%define PING_VECTOR	0x41		; T_IPI_*: vCPU 0 -> vCPU 1
+%define PONG_VECTOR	0x42		; T_IPI_*: vCPU 1 -> vCPU 0
 %define IDT		0x6000		; 256 gates of 16 bytes
 
 ; TIMED body: run the loop "body; dec r13d; jnz" with r13d = iterations and
@@ -102,6 +115,109 @@
 	sti
 	hlt
 %endmacro
+; IPI round trip (x2APIC, physical destination, fixed): vCPU 0 writes the
+; ICR (MSR 0x830) for PING_VECTOR to APIC ID 1, whose handler (ping_isr)
+; EOIs and sends PONG_VECTOR back; pong_isr counts it in P_TAKEN.  r14d: the
+; count to wait for.  Spin: vCPU 0 polls P_TAKEN with IF=1 (no HLT: what
+; delivering to a running vCPU costs).
+%macro send_ping 0
+	mov ecx, 0x830
+	mov eax, 0x4000 | PING_VECTOR
+	mov edx, 1
+	wrmsr
+%endmacro
+%macro do_ipi_spin 0
+	mov r14d, [P_TAKEN]
+	inc r14d
+	send_ping
+%%wait:
+	cmp [P_TAKEN], r14d
+	jne %%wait
+%endmacro
+; HLT: the ping sent with IF=0, then STI;HLT until the pong is in (what
+; waking a halted vCPU costs; STI's shadow keeps a pong that came early
+; pending until HLT, as in do_timer).
+%macro do_ipi_hlt 0
+	mov r14d, [P_TAKEN]
+	inc r14d
+	cli
+	send_ping
+%%wait:
+	sti
+	hlt
+	cli
+	cmp [P_TAKEN], r14d
+	jne %%wait
+	sti
+%endmacro
+; EOI alone: %2 sends a self-IPI, taken by count_isr (which does not EOI);
+; once P_TAKEN moved, RDTSC around %3 (the EOI write and what sets its
+; registers up) and r12 += the ticks.  %1 iterations.
+%macro EOI_LOOP 3
+	mov r13d, %1
+	xor r12, r12
+%%loop:
+	mov r14d, [P_TAKEN]
+	%2
+%%taken:
+	cmp [P_TAKEN], r14d
+	je %%taken
+	WINDOW %3
+	dec r13d
+	jnz %%loop
+%endmacro
+; r12 += the ticks of %1 between two RDTSCs (r15: the first).
+%macro WINDOW 1
+	lfence
+	rdtsc
+	shl rdx, 32
+	or rax, rdx
+	mov r15, rax
+	%1
+	lfence
+	rdtsc
+	shl rdx, 32
+	or rax, rdx
+	sub rax, r15
+	add r12, rax
+%endmacro
+; The empty windows: the same without the EOI write, no interrupt; r12 =
+; their ticks.  %1 iterations.
+%macro EMPTY_LOOP 2
+	mov r13d, %1
+	xor r12, r12
+%%loop:
+	WINDOW %2
+	dec r13d
+	jnz %%loop
+%endmacro
+%macro nothing 0
+%endmacro
+%macro xapic_self_ipi 0
+	mov dword [rbx + 0x300], 0x44000 | APIC_VECTOR
+%endmacro
+%macro xapic_eoi 0
+	mov dword [rbx + 0xb0], 0
+%endmacro
+%macro x2apic_self_ipi 0
+	mov ecx, 0x83f
+	mov eax, APIC_VECTOR
+	xor edx, edx
+	wrmsr
+%endmacro
+%macro x2apic_eoi_regs 0
+	mov ecx, 0x80b
+	xor eax, eax
+	xor edx, edx
+%endmacro
+%macro x2apic_eoi 0
+	x2apic_eoi_regs
+	wrmsr
+%endmacro
+
+; vCPU 0 starts at 0x1000, vCPU 1 (T_IPI_*) at 0x1005: the tool sets its RIP.
+	jmp strict near start
+	jmp strict near ap_start
 
 start:
 	mov edi, MMIO_SCRATCH
@@ -124,6 +240,14 @@ start:
 	je t_self_ipi
 	cmp eax, T_TIMER
 	je t_timer
+	cmp eax, T_IPI_SPIN
+	je t_ipi_spin
+	cmp eax, T_IPI_HLT
+	je t_ipi_hlt
+	cmp eax, T_EOI_XAPIC
+	je t_eoi_xapic
+	cmp eax, T_EOI_X2APIC
+	je t_eoi_x2apic
 	EXIT 1
 
 t_cpuid:
@@ -159,10 +283,7 @@ t_self_ipi:
 	jmp done
 t_x2apic_ipi:
 	call apic_setup
-	mov ecx, 0x1b					; IA32_APIC_BASE: x2APIC on
-	rdmsr
-	or eax, 1 << 10
-	wrmsr
+	call x2apic_on
 	mov eax, apic_isr_x2apic
 	mov [IDT + APIC_VECTOR * 16], ax
 	WARM do_x2apic_ipi
@@ -177,13 +298,99 @@ done:
 	mov [P_TICKS], r12
 	EXIT 0
 
+t_ipi_spin:
+	call ipi_setup
+	WARM do_ipi_spin
+	TIMED do_ipi_spin
+	jmp ipi_done
+t_ipi_hlt:
+	call ipi_setup
+	WARM do_ipi_hlt
+	TIMED do_ipi_hlt
+ipi_done:
+	mov eax, [P_TAKEN]
+	mov [P_SEEN], eax
+	mov dword [P_DONE], 1
+	send_ping					; wakes vCPU 1 if it waits in HLT
+	jmp done
+
+; vCPU 0 of T_IPI_*: x2APIC on, pong_isr on PONG_VECTOR, vCPU 1 ready.
+ipi_setup:
+	call apic_setup
+	call x2apic_on
+	mov edi, PONG_VECTOR
+	mov eax, pong_isr
+	call set_gate
+.wait:
+	cmp dword [P_READY], 0
+	je .wait
+	ret
+
+t_eoi_xapic:
+	call apic_setup
+	mov edi, APIC_VECTOR
+	mov eax, count_isr
+	call set_gate
+	EMPTY_LOOP [P_ITERS], nothing
+	mov [P_BASE], r12
+	EOI_LOOP WARMUP, xapic_self_ipi, xapic_eoi
+	EOI_LOOP [P_ITERS], xapic_self_ipi, xapic_eoi
+	jmp eoi_done
+t_eoi_x2apic:
+	call apic_setup
+	call x2apic_on
+	mov edi, APIC_VECTOR
+	mov eax, count_isr
+	call set_gate
+	EMPTY_LOOP [P_ITERS], x2apic_eoi_regs
+	mov [P_BASE], r12
+	EOI_LOOP WARMUP, x2apic_self_ipi, x2apic_eoi
+	EOI_LOOP [P_ITERS], x2apic_self_ipi, x2apic_eoi
+eoi_done:
+	mov eax, [P_TAKEN]
+	mov [P_SEEN], eax
+	jmp done
+
+; vCPU 1 of T_IPI_*: its APIC enabled, x2APIC, ping_isr on PING_VECTOR;
+; then it waits as vCPU 0 does (spinning or in HLT) until P_DONE.
+ap_start:
+	mov ebx, APIC
+	mov dword [rbx + 0xf0], 0x1ff			; SVR: enabled
+	mov edi, PING_VECTOR
+	mov eax, ping_isr
+	call set_gate
+	lidt [idtr]
+	call x2apic_on
+	mov dword [P_READY], 1
+	sti
+	cmp dword [P_TEST], T_IPI_HLT
+	je .halt
+.spin:
+	cmp dword [P_DONE], 0
+	je .spin
+	EXIT 0
+.halt:
+	hlt
+	cmp dword [P_DONE], 0
+	je .halt
+	EXIT 0
+
 ; The in-kernel APIC tests: the APIC software-enabled, APIC_VECTOR's gate
 ; pointing at apic_isr, interrupts on; rbx = the APIC's base.
 apic_setup:
 	mov ebx, APIC
 	mov dword [rbx + 0xf0], 0x1ff			; SVR: enabled
-	mov edi, IDT + APIC_VECTOR * 16
+	mov edi, APIC_VECTOR
 	mov eax, apic_isr
+	call set_gate
+	lidt [idtr]
+	sti
+	ret
+
+; IDT gate edi (a vector) to the handler at eax.
+set_gate:
+	shl edi, 4
+	add edi, IDT
 	mov [rdi], ax					; offset 15:0
 	mov cx, cs
 	mov [rdi + 2], cx				; selector
@@ -191,8 +398,13 @@ apic_setup:
 	shr eax, 16
 	mov [rdi + 6], ax				; offset 31:16
 	mov qword [rdi + 8], 0				; offset 63:32, reserved
-	lidt [idtr]
-	sti
+	ret
+
+x2apic_on:
+	mov ecx, 0x1b					; IA32_APIC_BASE: x2APIC on
+	rdmsr
+	or eax, 1 << 10
+	wrmsr
 	ret
 
 apic_isr:
@@ -205,6 +417,39 @@ apic_isr_x2apic:
 	push rdx
 	mov ecx, 0x80b					; EOI
 	xor eax, eax
+	xor edx, edx
+	wrmsr
+	pop rdx
+	pop rcx
+	pop rax
+	iretq
+
+; T_EOI_*: count the interrupt, no EOI (the timed code does it).
+count_isr:
+	inc dword [P_TAKEN]
+	iretq
+
+; T_IPI_* on vCPU 0: the pong, counted.
+pong_isr:
+	push rax
+	push rcx
+	push rdx
+	inc dword [P_TAKEN]
+	x2apic_eoi
+	pop rdx
+	pop rcx
+	pop rax
+	iretq
+
+; T_IPI_* on vCPU 1: the ping, counted, EOIed and answered with the pong.
+ping_isr:
+	push rax
+	push rcx
+	push rdx
+	inc dword [P_TAKEN1]
+	x2apic_eoi
+	mov ecx, 0x830					; ICR: fixed, physical, APIC ID 0
+	mov eax, 0x4000 | PONG_VECTOR
 	xor edx, edx
 	wrmsr
 	pop rdx

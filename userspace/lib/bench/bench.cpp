@@ -1,14 +1,19 @@
 #include "bench.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -18,6 +23,7 @@
 #include "fd.hpp"
 #include "machine.hpp"
 #include "system.hpp"
+#include "thread_timer.hpp"
 #include "vcpu.hpp"
 #include "vm.hpp"
 
@@ -28,8 +34,16 @@ namespace {
 // The bench guest's parameter block and tests (guest-images/bench.asm).
 constexpr uint64_t kParams = 0x800;
 enum BenchTest : uint32_t {
-	T_CPUID, T_PIO, T_MMIO, T_HLT, T_VMCALL, T_TOUCH, T_SELF_IPI, T_TIMER, T_X2APIC_IPI
+	T_CPUID, T_PIO, T_MMIO, T_HLT, T_VMCALL, T_TOUCH, T_SELF_IPI, T_TIMER, T_X2APIC_IPI,
+	T_IPI_SPIN, T_IPI_HLT, T_EOI_XAPIC, T_EOI_X2APIC
 };
+// The counted tests' fields (P_TAKEN1, P_BASE, P_SEEN) and the warm-up
+// iterations the guest adds to the timed ones.
+constexpr uint64_t kTaken1 = kParams + 0x24, kBase = kParams + 0x30, kSeen = kParams + 0x38;
+constexpr unsigned kWarmup = 16;
+// vCPU 1's entry (the guest's second jump) and its stack, below vCPU 0's.
+constexpr uint64_t kApEntry = 0x1005, kApStackBelow = 0x10000;
+constexpr uint16_t kExitPort = 0xf4;
 
 struct GuestRun {
 	BenchTest test;
@@ -38,6 +52,113 @@ struct GuestRun {
 	Backing backing = Backing::Huge;
 	uint64_t addr = 0, stride = 0;
 	bool irqchip = false;	// the APIC tests run on the in-kernel irqchip
+	bool second_vcpu = false;	// T_IPI_*: vCPU 1 on a thread of its own
+	// The guest counts its interrupts: vCPU 0's handler must have run once
+	// per iteration (and vCPU 1's as often, with second_vcpu).
+	bool counted = false;
+	// T_EOI_*: the guest's empty timing windows are subtracted.
+	bool minus_base = false;
+};
+
+// vCPU 1 of a bench VM, running on its own thread until the guest writes
+// the exit port, its deadline passes, or stop() kicks it out of KVM_RUN.
+class SecondVcpu {
+public:
+	SecondVcpu(const Machine &m, const std::string &device, unsigned timeout_sec)
+		: vcpu_(m.vm().create_vcpu(1))
+	{
+		System sys(device);
+		vcpu_.set_cpuid(guest_cpuid(sys.supported_cpuid()));	// x2APIC is in it
+		kvmx_sregs s = m.vcpu().sregs();	// vCPU 0's long mode, IDT aside
+		s.apic_base = vcpu_.sregs().apic_base;	// not the BSP
+		vcpu_.set_sregs(s);
+		kvmx_regs r{};
+		r.rip = kApEntry;
+		r.rsp = m.vcpu().regs().rsp - kApStackBelow;
+		r.rflags = 2;
+		vcpu_.set_regs(r);
+		// As for an AP that INIT and SIPI started: runnable at once.
+		kvmx_mp_state mp{ KVMX_MP_STATE_RUNNABLE };
+		if (::ioctl(vcpu_.fd(), KVMX_SET_MP_STATE, &mp))
+			throw Error("KVM_SET_MP_STATE (vCPU 1)", errno);
+		ended_ = result_.get_future();
+		std::promise<void> started;
+		std::future<void> up = started.get_future();
+		thread_ = std::thread([this, timeout_sec, started = std::move(started)]() mutable {
+			// The timer (and its signal's handler) exists before stop() may use it.
+			try {
+				timer_.emplace();
+			} catch (const Error &e) {
+				started.set_value();
+				result_.set_value(e.what());
+				return;
+			}
+			timer_->arm(static_cast<long>(timeout_sec) * 1000000);
+			started.set_value();
+			result_.set_value(loop(timeout_sec));
+		});
+		up.wait();
+	}
+	~SecondVcpu()
+	{
+		if (thread_.joinable()) {
+			stop();
+			thread_.join();
+		}
+	}
+	SecondVcpu(const SecondVcpu &) = delete;
+	SecondVcpu &operator=(const SecondVcpu &) = delete;
+
+	// Waits up to @sec seconds for the guest's exit, else stops vCPU 1;
+	// returns how its run ended, "" for exit status 0.
+	std::string finish(unsigned sec)
+	{
+		if (ended_.wait_for(std::chrono::seconds(sec)) != std::future_status::ready)
+			stop();
+		std::string s = ended_.get();
+		thread_.join();
+		return s;
+	}
+
+private:
+	// Kicks vCPU 1 out of KVM_RUN: immediate_exit for a thread not yet in
+	// it, its own timer's signal for one that is.
+	void stop()
+	{
+		stop_ = true;
+		vcpu_.run()->immediate_exit = 1;
+		if (timer_)
+			timer_->arm(1);
+	}
+	std::string loop(unsigned timeout_sec)
+	{
+		kvmx_run *run = vcpu_.run();
+		for (;;) {
+			int r = vcpu_.run_once();
+			if (r == -EINTR || r == -EAGAIN || (!r && run->exit_reason == KVMX_EXIT_INTR)) {
+				if (stop_)
+					return "stopped: vCPU 0 ended first";
+				if (timer_->expired())
+					return fmt::format("still running after {} s", timeout_sec);
+				continue;
+			}
+			if (r < 0)
+				return Error("KVM_RUN", -r).what();
+			if (run->exit_reason != KVMX_EXIT_IO)
+				return describe_error_exit(*run);
+			if (run->io.port != kExitPort || run->io.direction != KVMX_EXIT_IO_OUT)
+				return fmt::format("unexpected port I/O to {:#x}", run->io.port);
+			uint8_t status = *vcpu_.io_data();
+			return status ? fmt::format("exit status {}", status) : "";
+		}
+	}
+
+	Vcpu vcpu_;
+	std::optional<ThreadTimer> timer_;
+	std::atomic<bool> stop_{ false };
+	std::promise<std::string> result_;
+	std::future<std::string> ended_;
+	std::thread thread_;
 };
 
 // One timed loop in a fresh VM; returns ticks per iteration.
@@ -60,13 +181,47 @@ double run_guest(const std::string &device, std::span<const uint8_t> guest, cons
 	mem.put<uint32_t>(kParams + 0x04, g.iterations);
 	mem.put<uint64_t>(kParams + 0x08, g.addr);
 	mem.put<uint64_t>(kParams + 0x10, g.stride);
+	std::optional<SecondVcpu> ap;
+	if (g.second_vcpu)
+		ap.emplace(m, device, cfg.timeout_sec);
 	RunResult r = m.run();
-	if (r.kind != RunResult::ExitPort || r.status != 0)
-		throw Error(fmt::format("bench guest (test {}) on {} ended badly: status {} {}",
-					static_cast<unsigned>(g.test), device, r.status, r.message));
-	uint64_t ticks;
-	std::memcpy(&ticks, mem.at(kParams + 0x18, 8), 8);
-	return static_cast<double>(ticks) / g.iterations;
+	bool ok = r.kind == RunResult::ExitPort && r.status == 0;
+	// vCPU 1 leaves once vCPU 0 is done: give it a minute of the rig's slow time.
+	std::string ap_end = ap ? ap->finish(ok ? 60 : 0) : "";
+	if (!ok)
+		throw Error(fmt::format("bench guest (test {}) on {} ended badly: status {} {}{}",
+					static_cast<unsigned>(g.test), device, r.status, r.message,
+					ap ? "; vCPU 1: " + ap_end : ""));
+	if (!ap_end.empty())
+		throw Error(fmt::format("bench guest (test {}) on {}: vCPU 1 {}",
+					static_cast<unsigned>(g.test), device, ap_end));
+	auto get = [&mem](uint64_t gpa, auto v) {
+		std::memcpy(&v, mem.at(gpa, sizeof(v)), sizeof(v));
+		return v;
+	};
+	if (g.counted) {
+		uint32_t want = g.iterations + kWarmup, seen = get(kSeen, uint32_t{});
+		if (seen != want)
+			throw Error(fmt::format("bench guest (test {}) on {}: {} interrupts taken, "
+						"not {}", static_cast<unsigned>(g.test), device, seen, want));
+		uint32_t taken1 = get(kTaken1, uint32_t{});
+		if (g.second_vcpu && taken1 < want)
+			throw Error(fmt::format("bench guest (test {}) on {}: vCPU 1 took {} IPIs, "
+						"not {}", static_cast<unsigned>(g.test), device, taken1, want));
+	}
+	double ticks = static_cast<double>(get(kParams + 0x18, uint64_t{}));
+	if (g.minus_base)
+		ticks -= static_cast<double>(get(kBase, uint64_t{}));
+	return ticks / g.iterations;
+}
+
+// The host CPUs this process may run on.
+unsigned usable_cpus()
+{
+	cpu_set_t set;
+	if (::sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	return static_cast<unsigned>(CPU_COUNT(&set));
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0)
@@ -310,6 +465,37 @@ std::vector<Figure> run_bench(const std::string &device, std::span<const uint8_t
 	GuestRun tmr{ T_TIMER, it };
 	tmr.irqchip = true;
 	timed("apic_timer", "APIC timer (TSC deadline already due), HLT, taken and EOIed", tmr);
+	// Between two vCPUs (x2APIC ICR writes, physical destination): vCPU 0
+	// IPIs vCPU 1, whose handler EOIs and IPIs back; ticks per round trip.
+	// Both spinning (IF=1): delivery to a running vCPU; both in HLT: the
+	// wakeup path on each side.  With one host CPU the two vCPU threads
+	// take turns on it: a spinning vCPU keeps the other one off the CPU
+	// until its time slice ends, so the spin row would time the scheduler
+	// (and take an hour of the rig's time at full length): there it runs
+	// a few iterations and says so.
+	const bool one_cpu = usable_cpus() < 2;
+	GuestRun rt{ T_IPI_SPIN, one_cpu ? std::min(it, 16u) : it };
+	rt.irqchip = rt.second_vcpu = rt.counted = true;
+	timed("ipi_roundtrip",
+	      one_cpu ? "IPI round trip between 2 vCPUs (x2APIC ICR), both spinning, ONE host CPU: "
+			"the vCPU threads take turns, this is the scheduler's time slice"
+		      : "IPI round trip between 2 vCPUs (x2APIC ICR), both spinning",
+	      rt);
+	rt = { T_IPI_HLT, it };
+	rt.irqchip = rt.second_vcpu = rt.counted = true;
+	timed("ipi_rt_hlt",
+	      one_cpu ? "IPI round trip between 2 vCPUs (x2APIC ICR), both waiting in HLT, "
+			"ONE host CPU (the vCPU threads take turns)"
+		      : "IPI round trip between 2 vCPUs (x2APIC ICR), both waiting in HLT",
+	      rt);
+	// An EOI alone: a self-IPI taken (its handler does not EOI), then RDTSC
+	// around the EOI write; the same window's ticks without the write are
+	// subtracted.
+	GuestRun eoi{ T_EOI_XAPIC, it };
+	eoi.irqchip = eoi.counted = eoi.minus_base = true;
+	timed("eoi_xapic", "EOI alone, written to the xAPIC page (interrupt already taken)", eoi);
+	eoi.test = T_EOI_X2APIC;
+	timed("eoi_x2apic", "EOI alone, x2APIC MSR 0x80b (interrupt already taken)", eoi);
 	// First touch: 4 MiB of 4 KiB pages, 32 MiB of 2 MiB pages, above 16 MiB.
 	timed("touch_4k", "first touch of a 4 KiB page (EPT fault-in)",
 	      { T_TOUCH, 1024, 64 << 20, Backing::Small, 16 << 20, 4096 });
