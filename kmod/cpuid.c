@@ -126,7 +126,8 @@ int kvmx_cpuid_init(void)
 	}
 	/*
 	 * KVM's leaves (Documentation/virt/kvm/x86/cpuid.rst): the signature,
-	 * and kvmclock through both its MSR pairs.  Put there by hand, since
+	 * kvmclock through both its MSR pairs, and NOP_IO_DELAY (the guest
+	 * skips its port-0x80 delays, which would each be an exit).  Put there by hand, since
 	 * the host's CPUID says nothing about them.
 	 */
 	e = &supported[nr_supported++];
@@ -139,7 +140,8 @@ int kvmx_cpuid_init(void)
 	e = &supported[nr_supported++];
 	memset(e, 0, sizeof(*e));
 	e->function = KVM_CPUID_FEATURES;
-	e->eax = BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_CLOCKSOURCE2);
+	e->eax = BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_NOP_IO_DELAY) |
+		 BIT(KVM_FEATURE_CLOCKSOURCE2);
 	return 0;
 }
 

@@ -102,6 +102,7 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_VAPIC:
 	case KVMX_CAP_ENABLE_CAP_VM:
 	case KVMX_CAP_SPLIT_IRQCHIP:
+	case KVMX_CAP_NOP_IO_DELAY:
 		return 1;
 	case KVMX_CAP_ADJUST_CLOCK:
 		/* the flags KVM_GET_CLOCK sets and KVM_SET_CLOCK honours */

@@ -533,10 +533,11 @@ TEST_P(VcpuState, KvmclockFollowsTheVmsClock)
 		if (c.function == 0x40000000)
 			sig = !std::memcmp(&c.ebx, "KVMK", 4) && !std::memcmp(&c.ecx, "VMKV", 4);
 		if (c.function == 0x40000001)
-			clock = (c.eax & 0x9) == 0x9;	// CLOCKSOURCE, CLOCKSOURCE2
+			clock = (c.eax & 0xb) == 0xb;	// CLOCKSOURCE, NOP_IO_DELAY, CLOCKSOURCE2
 	}
 	EXPECT_TRUE(sig && clock) << "KVM's CPUID leaves";
 	EXPECT_GT(::ioctl(e.sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_ADJUST_CLOCK), 0);
+	EXPECT_EQ(::ioctl(e.sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_NOP_IO_DELAY), 1);
 
 	kvmx_clock_data c{};
 	c.clock = 1000000000000ULL;	// 1000 s

@@ -57,6 +57,7 @@
 #define KVMX_CAP_IOEVENTFD_ANY_LENGTH	122
 #define KVMX_CAP_ENABLE_CAP_VM		98
 #define KVMX_CAP_SPLIT_IRQCHIP		121
+#define KVMX_CAP_NOP_IO_DELAY		12
 
 /* ---- exit reasons (kvm_run.exit_reason) ---- */
 #define KVMX_EXIT_UNKNOWN		0
