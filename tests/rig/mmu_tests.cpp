@@ -4,6 +4,7 @@
 // on both devices; KvmxMem.* check kvmx's EPT through netlink.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -47,6 +49,12 @@ struct Guest {
 	}
 	// One round: the guest's view of the dword at kSlotGpa (after writing
 	// @cmd if not 0).  Returns the KVM_RUN errno in @err (0: fine).
+	void set_rbx(uint64_t gpa)
+	{
+		kvmx_regs r = e.regs();
+		r.rbx = gpa;
+		EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_REGS, &r), 0);
+	}
 	uint32_t step(uint32_t cmd, int *err = nullptr)
 	{
 		int r = e.run_once();
@@ -191,10 +199,27 @@ INSTANTIATE_TEST_SUITE_P(Devices, Mem, testing::Values("/dev/kvmx", "/dev/kvm"),
 // leaf, and the counters show it and the invalidation that zaps it.
 TEST(KvmxMem, ThpBackedSlotMaps2MiBPages)
 {
-	std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
-	std::string mode((std::istreambuf_iterator<char>(thp)), {});
-	if (mode.find("[never]") != std::string::npos || mode.empty())
-		GTEST_SKIP() << "THP is off: " << mode;
+	// The rig's kernel boots with THP off: on for madvised memory, for this test.
+	const char *knob = "/sys/kernel/mm/transparent_hugepage/enabled";
+	std::string mode;
+	{
+		std::ifstream thp(knob);
+		mode.assign(std::istreambuf_iterator<char>(thp), {});
+	}
+	auto set_thp = [&](const char *m) {
+		std::ofstream f(knob);
+		f << m;
+		return bool(f.flush());
+	};
+	if (mode.empty() || (mode.find("[never]") != std::string::npos && !set_thp("madvise")))
+		GTEST_SKIP() << "THP is off and stays off: " << mode;
+	struct Restore {
+		std::function<void()> f;
+		~Restore() { f(); }
+	} restore{ [&] {
+		if (mode.find("[never]") != std::string::npos)
+			set_thp("never");
+	} };
 	Guest g("/dev/kvmx");
 	void *raw = map_anon(2 * k2M);
 	ASSERT_NE(raw, nullptr);
@@ -239,6 +264,128 @@ TEST(KvmxMem, ThpBackedSlotMaps2MiBPages)
 	EXPECT_LT(s.vm.mapped_pages, 512u) << "the 2 MiB leaf went with the page";
 	EXPECT_EQ(g.step(0), 0u);
 	::munmap(raw, 2 * k2M);
+}
+
+// A slot backed by hugetlbfs (MAP_HUGETLB, 2 MiB pages): on both devices the
+// guest reads and writes it, and after MADV_DONTNEED sees a fresh zero page;
+// on kvmx it is one 2 MiB EPT leaf.
+TEST_P(Mem, HugetlbSlotFollowsTheVmm)
+{
+	const char *knob = "/proc/sys/vm/nr_hugepages";
+	long before = 0;
+	{
+		std::ifstream f(knob);
+		f >> before;
+	}
+	{
+		std::ofstream f(knob);
+		f << before + 1;
+	}
+	struct Restore {
+		std::function<void()> f;
+		~Restore() { f(); }
+	} restore{ [&] {
+		std::ofstream f(knob);
+		f << before;
+	} };
+	Guest g(GetParam());
+	void *m = ::mmap(nullptr, k2M, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (m == MAP_FAILED)
+		GTEST_SKIP() << "no 2 MiB hugetlb page: " << std::strerror(errno);
+	*word(m) = 0x13131313;
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0), 0x13131313u);
+	EXPECT_EQ(g.step(0x24242424), 0x24242424u);
+	EXPECT_EQ(*word(m), 0x24242424u);
+	if (GetParam() == "/dev/kvmx") {
+		kvmx::Netlink nl;
+		bool big = false;
+		for (const auto &r : nl.ept(::ioctl(g.e.vm.get(), KVMX_GET_VM_ID)))
+			if (r.gpa <= kSlotGpa && kSlotGpa < r.gpa + r.size)
+				big = r.page_size == k2M;
+		EXPECT_TRUE(big) << "the hugetlb page is not mapped with a 2 MiB leaf";
+	}
+	ASSERT_EQ(::madvise(m, k2M, MADV_DONTNEED), 0);
+	EXPECT_EQ(g.step(0), 0u) << "after MADV_DONTNEED the hugetlb page reads zero";
+	*word(m) = 0x35353535;
+	EXPECT_EQ(g.step(0), 0x35353535u);
+	::munmap(m, k2M);
+}
+
+// A file-backed MAP_SHARED slot (memfd): the guest's write is in the file,
+// and a write through another mapping of the file is seen by the guest.
+TEST_P(Mem, SharedFileSlotIsTheFile)
+{
+	int fd = ::memfd_create("kvmx-mem", 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(::ftruncate(fd, k2M), 0);
+	void *m = ::mmap(nullptr, k2M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *other = ::mmap(nullptr, k2M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(m, MAP_FAILED);
+	ASSERT_NE(other, MAP_FAILED);
+	Guest g(GetParam());
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0x5a5a5a5a), 0x5a5a5a5au);
+	EXPECT_EQ(*word(other), 0x5a5a5a5au) << "the guest's write is in the file";
+	*word(other) = 0x6b6b6b6b;
+	EXPECT_EQ(g.step(0), 0x6b6b6b6bu) << "a write through another mapping";
+	// Punching the page out of the file: the guest sees a new zero page.
+	ASSERT_EQ(::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), 0);
+	EXPECT_EQ(g.step(0), 0u) << "after the hole punch";
+	::munmap(m, k2M);
+	::munmap(other, k2M);
+	::close(fd);
+}
+
+// KSM merges two identical pages of the slot (write-protecting them for
+// the guest too); a guest write then breaks the merge for its page only.
+TEST_P(Mem, KsmMergedPagesSplitOnAGuestWrite)
+{
+	auto put = [](const std::string &f, const std::string &v) {
+		std::ofstream o("/sys/kernel/mm/ksm/" + f);
+		o << v;
+		return bool(o.flush());
+	};
+	auto get = [](const std::string &f) {
+		std::ifstream i("/sys/kernel/mm/ksm/" + f);
+		long v = -1;
+		i >> v;
+		return v;
+	};
+	if (get("run") < 0)
+		GTEST_SKIP() << "no KSM in this kernel";
+	Guest g(GetParam());
+	void *m = map_anon(k2M);
+	ASSERT_NE(m, nullptr);
+	std::memset(m, 0x5c, 2 * 4096);
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0x5c5c5c5c), 0x5c5c5c5cu) << "page 0 mapped writable";
+	g.set_rbx(kSlotGpa + 4096);
+	EXPECT_EQ(g.step(0x5c5c5c5c), 0x5c5c5c5cu) << "page 1 mapped writable";
+	ASSERT_EQ(::madvise(m, 2 * 4096, MADV_MERGEABLE), 0);
+	put("sleep_millisecs", "0");
+	put("pages_to_scan", "1000");
+	ASSERT_TRUE(put("run", "1"));
+	struct Stop {
+		std::function<void()> f;
+		~Stop() { f(); }
+	} stop{ [&] { put("run", "2"); } };
+	bool merged = false;
+	for (int i = 0; i < 200 && !merged; i++) {
+		::usleep(50000);
+		merged = get("pages_sharing") >= 1;
+	}
+	if (!merged)
+		GTEST_SKIP() << "ksmd merged nothing in 10 s";
+	put("run", "0");	// no more merging behind the test's back
+	EXPECT_EQ(g.step(0), 0x5c5c5c5cu) << "the merged page";
+	EXPECT_EQ(g.step(0x6d6d6d6d), 0x6d6d6d6du) << "the guest's write to page 1";
+	EXPECT_EQ(word(m)[1024], 0x6d6d6d6du) << "the VMM sees it in page 1";
+	EXPECT_EQ(word(m)[0], 0x5c5c5c5cu) << "page 0 is untouched";
+	g.set_rbx(kSlotGpa);
+	EXPECT_EQ(g.step(0), 0x5c5c5c5cu) << "the guest's page 0 is untouched";
+	::munmap(m, k2M);
 }
 
 } // namespace
