@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What kvmx holds right now, module-wide: objects, pages it allocated, user
- * pages it pinned.  Read in /sys/class/misc/kvmx/accounting/; when no VM is
+ * What kvmx holds right now, module-wide: objects, pages it allocated, guest
+ * pages its EPT maps (4 KiB each; none is pinned).  Read in /sys/class/misc/kvmx/accounting/; when no VM is
  * left every count must be 0 again (the stress tests check that), and the
  * benchmark reads the memory a VM costs from here.
  */
@@ -25,7 +25,7 @@ ACCT_ATTR(vcpus);
 ACCT_ATTR(vmcs_pages);
 ACCT_ATTR(run_pages);
 ACCT_ATTR(ept_pages);
-ACCT_ATTR(pinned_pages);
+ACCT_ATTR(mapped_pages);
 ACCT_ATTR(kmalloc_bytes);
 
 static struct attribute *kvmx_acct_attrs[] = {
@@ -34,7 +34,7 @@ static struct attribute *kvmx_acct_attrs[] = {
 	&dev_attr_vmcs_pages.attr,
 	&dev_attr_run_pages.attr,
 	&dev_attr_ept_pages.attr,
-	&dev_attr_pinned_pages.attr,
+	&dev_attr_mapped_pages.attr,
 	&dev_attr_kmalloc_bytes.attr,
 	NULL,
 };

@@ -3,18 +3,27 @@
  * EPT: guest-physical → host-physical translation (SDM Vol. 3C, 29.3).
  *
  * Tables are 4-level and built on demand: an EPT violation on a GPA inside
- * a memory slot pins the userspace page behind it and maps it.  Where the
- * slot and the host backing allow, a whole 2 MiB range is pinned at once and
- * mapped with one large entry (a transparent huge page) or, if the pages are
- * not contiguous, as 512 small ones.  Pinning happens without vm->lock (it
- * may sleep on userfaultfd or FUSE for as long as they like); tables and
- * the slots' page arrays change only under it, after checking that no slot
- * moved or went away meanwhile (vm->slots_gen).
+ * a memory slot looks up the userspace page behind it (an ordinary page
+ * reference, no pin) and maps it; where the VMM's own page table maps that
+ * address with a 2 MiB page (THP, hugetlbfs) and the slot allows, one large
+ * entry maps all of it.  The reference is dropped once the entry is in: from
+ * then on the VM's MMU notifier (mmu_notifier.c) keeps the entry honest, by
+ * zapping it whenever the VMM's mapping changes (munmap, MADV_DONTNEED,
+ * mremap, CoW after fork, reclaim, migration, KSM...).
+ *
+ * As in KVM, a fault takes a snapshot of vm->mmu_invalidate_seq before the
+ * lookup, which may sleep (userfaultfd, FUSE, swap-in) and runs without any
+ * lock; the entry is then written under vm->mmu_lock only if no invalidation
+ * ran or is running meanwhile over that address, else the guest just faults
+ * again.  vm->mmu_lock is a spinlock, innermost (after vm->lock): EPT tables
+ * a fault needs are allocated before it is taken.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/pgtable.h>
+#include <linux/hugetlb.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <asm/io.h>
@@ -38,6 +47,13 @@ int kvmx_ept_init(struct kvmx_vm *vm)
 	return 0;
 }
 
+static void free_ept_page(struct kvmx_vm *vm, u64 *page)
+{
+	free_page((unsigned long)page);
+	atomic_long_dec(&vm->ept_pages);
+	kvmx_acct_add(ept_pages, -1);
+}
+
 static void free_table(struct kvmx_vm *vm, u64 *table, int level)
 {
 	int i;
@@ -50,9 +66,7 @@ static void free_table(struct kvmx_vm *vm, u64 *table, int level)
 				free_table(vm, __va(e & EPT_ADDR_MASK), level - 1);
 		}
 	}
-	free_page((unsigned long)table);
-	atomic_long_dec(&vm->ept_pages);
-	kvmx_acct_add(ept_pages, -1);
+	free_ept_page(vm, table);
 }
 
 static void invept_ipi(void *eptp)
@@ -82,10 +96,55 @@ void kvmx_ept_destroy(struct kvmx_vm *vm)
 		on_each_cpu(invept_ipi, &vm->eptp, 1);
 	free_table(vm, vm->ept_root, 4);
 	vm->ept_root = NULL;
+	/* The MMU notifier zapped everything at release; whatever is left goes too. */
+	kvmx_acct_add(mapped_pages, -atomic_long_xchg(&vm->mapped_pages, 0));
 }
 
-/* The entry for @gpa at @level (1: 4 KiB, 2: 2 MiB), allocating tables. */
-static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, bool alloc)
+/*
+ * Table pages a fault may need, allocated before vm->mmu_lock is taken: a
+ * 4 KiB leaf needs at most three (PDPT, PD, PT).
+ */
+#define EPT_CACHE_PAGES	3
+
+struct ept_cache {
+	u64 *page[EPT_CACHE_PAGES];
+	int n;
+};
+
+static int cache_topup(struct kvmx_vm *vm, struct ept_cache *c)
+{
+	while (c->n < EPT_CACHE_PAGES) {
+		u64 *p = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+
+		if (!p)
+			return -ENOMEM;
+		atomic_long_inc(&vm->ept_pages);
+		kvmx_acct_add(ept_pages, 1);
+		c->page[c->n++] = p;
+	}
+	return 0;
+}
+
+static void cache_free(struct kvmx_vm *vm, struct ept_cache *c)
+{
+	while (c->n)
+		free_ept_page(vm, c->page[--c->n]);
+}
+
+static void account_mapped(struct kvmx_vm *vm, long n)
+{
+	atomic_long_add(n, &vm->mapped_pages);
+	kvmx_acct_add(mapped_pages, n);
+}
+
+/*
+ * Under vm->mmu_lock: the entry for @gpa at @level (1: 4 KiB, 2: 2 MiB),
+ * linking tables from @c where they are missing (NULL if @c is NULL or
+ * empty).  A 2 MiB leaf on the way to a 4 KiB entry is returned as is
+ * unless @c is given: then it is replaced by an empty table and *@flush
+ * says that a translation went.
+ */
+static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, struct ept_cache *c, bool *flush)
 {
 	u64 *table = vm->ept_root;
 	int l;
@@ -93,19 +152,22 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, bool alloc)
 	for (l = 4; l > level; l--) {
 		u64 *e = &table[EPT_INDEX(gpa, l)];
 
+		if (*e & EPT_LARGE) {
+			if (!c)
+				return e;	/* a 2 MiB leaf covers it */
+			if (!c->n)
+				return NULL;
+			account_mapped(vm, -PAGES_2M);
+			*flush = true;
+			*e = 0;
+		}
 		if (!(*e & EPT_TABLE)) {
 			u64 *next;
 
-			if (!alloc)
+			if (!c || !c->n)
 				return NULL;
-			next = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-			if (!next)
-				return NULL;
-			atomic_long_inc(&vm->ept_pages);
-			kvmx_acct_add(ept_pages, 1);
+			next = c->page[--c->n];
 			*e = __pa(next) | EPT_TABLE;
-		} else if (*e & EPT_LARGE) {
-			return e;	/* a 2 MiB leaf covers it */
 		}
 		table = __va(*e & EPT_ADDR_MASK);
 	}
@@ -113,57 +175,136 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, bool alloc)
 }
 
 /*
- * A leaf for @page.  A read-only slot is never writable; a slot whose writes
- * are logged is writable only once a write faulted on it (and was logged).
+ * A leaf for @pfn.  Writable only if the host page was looked up for
+ * writing (or is already writable for the VMM) and the slot allows it; a
+ * slot whose writes are logged is writable only after a write fault (which
+ * logged it).
  */
-static u64 leaf(u32 slot_flags, struct page *page, bool write)
+static u64 leaf(unsigned long pfn, bool writable)
 {
-	u64 perm = EPT_TABLE;
-
-	if ((slot_flags & KVMX_MEM_READONLY) ||
-	    ((slot_flags & KVMX_MEM_LOG_DIRTY_PAGES) && !write))
-		perm = EPT_READ | EPT_EXEC;
-	return page_to_phys(page) | perm | EPT_MT_WB | EPT_IGNORE_PAT;
+	return ((u64)pfn << PAGE_SHIFT) | EPT_READ | EPT_EXEC | (writable ? EPT_WRITE : 0) |
+	       EPT_MT_WB | EPT_IGNORE_PAT;
 }
 
-static unsigned int gup_flags(u32 slot_flags)
+/*
+ * Under vm->mmu_lock, interrupts off: does the VMM's page table map @hva
+ * with a page of 2 MiB or more (THP, hugetlbfs), and is it @pfn's?  The
+ * walk is lockless, like GUP-fast: with interrupts off no page table can be
+ * freed underneath, and a change after the fault's lookup started is an
+ * invalidation the caller's retry check catches.
+ */
+static bool host_maps_2m(struct mm_struct *mm, unsigned long hva, unsigned long pfn)
 {
-	return FOLL_LONGTERM | ((slot_flags & KVMX_MEM_READONLY) ? 0 : FOLL_WRITE);
-}
+	pgd_t pgd;
+	p4d_t p4d;
+	pud_t pud;
+	pmd_t pmd;
 
-static bool contiguous_2m(struct page **pages)
-{
-	unsigned long pfn = page_to_pfn(pages[0]);
-	int i;
-
-	if (pfn & (PAGES_2M - 1))
+	pgd = READ_ONCE(*pgd_offset(mm, hva));
+	if (pgd_none(pgd) || !pgd_present(pgd))
 		return false;
-	for (i = 1; i < PAGES_2M; i++)
-		if (page_to_pfn(pages[i]) != pfn + i)
-			return false;
-	return true;
+	p4d = READ_ONCE(*p4d_offset(&pgd, hva));
+	if (p4d_none(p4d) || !p4d_present(p4d) || p4d_large(p4d))
+		return false;
+	pud = READ_ONCE(*pud_offset(&p4d, hva));
+	if (pud_none(pud) || !pud_present(pud))
+		return false;
+	if (pud_large(pud))
+		return (pud_pfn(pud) + ((hva & ~PUD_MASK) >> PAGE_SHIFT)) >> 9 == pfn >> 9;
+	pmd = READ_ONCE(*pmd_offset(&pud, hva));
+	if (pmd_none(pmd) || !pmd_present(pmd) || !pmd_large(pmd))
+		return false;
+	return pmd_pfn(pmd) >> 9 == pfn >> 9;
 }
 
-/* Pins @n user pages at @hva, charged to the VMM; all of them or -errno. */
-static int pin(struct kvmx_vm *vm, unsigned long hva, int n, u32 flags, struct page **pages)
-{
-	int r = kvmx_charge_pinned(vm, n);
+/* What a fault found: the host page, whether it may be mapped writable. */
+struct ept_lookup {
+	struct page *page;
+	bool writable;
+};
 
-	if (r)
-		return r;
-	r = pin_user_pages_fast(hva, n, gup_flags(flags), pages);
-	if (r == n)
+/*
+ * The host page behind @hva, with a reference: a write fault looks it up for
+ * writing (breaking CoW, as the VMM's own write would); a read fault on a
+ * writable, unlogged slot takes the page writable if the VMM's page table
+ * already maps it so, else read-only (the zero page, a page shared after
+ * fork or by KSM stay shared until the guest writes).
+ */
+static int lookup(unsigned long hva, u32 slot_flags, bool write, struct ept_lookup *out)
+{
+	long r;
+
+	out->writable = write;
+	if (!write && !(slot_flags & (KVMX_MEM_READONLY | KVMX_MEM_LOG_DIRTY_PAGES)) &&
+	    get_user_pages_fast_only(hva, 1, FOLL_WRITE, &out->page) == 1) {
+		out->writable = true;
 		return 0;
-	if (r > 0)
-		unpin_user_pages(pages, r);
-	kvmx_uncharge_pinned(vm, n);
+	}
+	r = get_user_pages_unlocked(hva, 1, &out->page, write ? FOLL_WRITE : 0);
+	if (r == 1)
+		return 0;
 	return r < 0 ? r : -EFAULT;
 }
 
-static void unpin(struct kvmx_vm *vm, struct page **pages, int n)
+/* Under vm->lock and vm->mmu_lock: @gfn is @hva; no invalidation since @seq? */
+static bool mmu_retry(struct kvmx_vm *vm, unsigned long seq, unsigned long hva)
 {
-	unpin_user_pages(pages, n);
-	kvmx_uncharge_pinned(vm, n);
+	lockdep_assert_held(&vm->mmu_lock);
+	if (vm->mmu_invalidate_in_progress && hva >= vm->mmu_invalidate_range_start &&
+	    hva < vm->mmu_invalidate_range_end)
+		return true;
+	return vm->mmu_invalidate_seq != seq;
+}
+
+/*
+ * Under vm->lock and vm->mmu_lock: map @gfn (at @hva of @slot) to @pfn, with
+ * a 2 MiB leaf where the slot, the alignment of both addresses and the host
+ * mapping allow.  1 if done, -EAGAIN if @c ran out of table pages; *@freed is
+ * a table a 2 MiB leaf replaced, to free after the flush *@flush asks for.
+ */
+static int map(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gfn, unsigned long hva,
+	       unsigned long pfn, bool writable, struct ept_cache *c, bool *flush, u64 **freed)
+{
+	u64 first = gfn & ~(u64)(PAGES_2M - 1);
+	unsigned long irq;
+	bool huge = false;
+	u64 *e;
+	int i;
+
+	if (kvmx_ctls.ept_2m && !(slot->flags & KVMX_MEM_LOG_DIRTY_PAGES) &&
+	    first >= slot->base_gfn && first + PAGES_2M <= slot->base_gfn + slot->npages &&
+	    !((gfn ^ (hva >> PAGE_SHIFT)) & (PAGES_2M - 1))) {
+		local_irq_save(irq);
+		huge = host_maps_2m(vm->mm, hva, pfn);
+		local_irq_restore(irq);
+	}
+	if (huge) {
+		e = walk(vm, first << PAGE_SHIFT, 2, c, flush);
+		if (!e)
+			return -EAGAIN;
+		if ((*e & EPT_TABLE) && !(*e & EPT_LARGE)) {
+			u64 *pt = __va(*e & EPT_ADDR_MASK);
+
+			/* 4 KiB leaves there (a THP collapsed under them?): stay small. */
+			for (i = 0; i < EPT_ENTRIES; i++)
+				if (pt[i])
+					goto small;
+			*freed = pt;
+			*flush = true;	/* paging-structure caches may hold the table */
+		}
+		if (!(*e & EPT_LARGE))
+			account_mapped(vm, PAGES_2M);
+		*e = leaf(pfn & ~(unsigned long)(PAGES_2M - 1), writable) | EPT_LARGE;
+		return 1;
+	}
+small:
+	e = walk(vm, gfn << PAGE_SHIFT, 1, c, flush);
+	if (!e)
+		return -EAGAIN;
+	if (!(*e & EPT_TABLE))
+		account_mapped(vm, 1);
+	*e = leaf(pfn, writable);
+	return 1;
 }
 
 /* Under vm->lock: the slot @view was copied from, if it is still there. */
@@ -175,183 +316,153 @@ static struct kvmx_memslot *slot_still(struct kvmx_vm *vm, const struct kvmx_slo
 	return kvmx_find_slot(vm, gfn);
 }
 
-static void account_pins(struct kvmx_vm *vm, long n)
-{
-	atomic_long_add(n, &vm->pinned_pages);
-	kvmx_acct_add(pinned_pages, n);
-}
-
-/*
- * Map the whole 2 MiB range around @gfn if the slot covers it, its backing
- * is 2 MiB-aligned and nothing in it is mapped yet: 1 if it did, 0 to go
- * on with one page, -errno.
- */
-static int fault_2m(struct kvmx_vm *vm, const struct kvmx_slot_view *view, u64 gfn)
-{
-	u64 first = gfn & ~(u64)(PAGES_2M - 1), idx = first - view->base_gfn;
-	unsigned long hva = view->hva + (idx << PAGE_SHIFT);
-	struct kvmx_memslot *slot;
-	struct page **pages;
-	u64 *e;
-	int i, r;
-
-	/* Logged slots stay in 4 KiB pages: dirty bits are per page. */
-	if (!kvmx_ctls.ept_2m || (view->flags & KVMX_MEM_LOG_DIRTY_PAGES) ||
-	    first < view->base_gfn ||
-	    first + PAGES_2M > view->base_gfn + view->npages || (hva & (SZ_2M - 1)))
-		return 0;
-	pages = kvmalloc_array(PAGES_2M, sizeof(*pages), GFP_KERNEL_ACCOUNT);
-	if (!pages)
-		return 0;	/* one page at a time still works */
-	/* Not all there (unmapped, no permission): the caller tries one page. */
-	if (pin(vm, hva, PAGES_2M, view->flags, pages)) {
-		kvfree(pages);
-		return 0;
-	}
-	mutex_lock(&vm->lock);
-	slot = slot_still(vm, view, gfn);
-	r = 0;
-	if (!slot)
-		goto out;	/* moved or gone: the guest faults again */
-	for (i = 0; i < PAGES_2M; i++)
-		if (slot->pages[idx + i])
-			goto out;	/* partly mapped already: stay small */
-	e = walk(vm, first << PAGE_SHIFT, 2, true);
-	if (!e) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if ((*e & EPT_TABLE) && !(*e & EPT_LARGE))
-		goto out;	/* a 4 KiB table is already there */
-	if (contiguous_2m(pages)) {
-		*e = leaf(view->flags, pages[0], true) | EPT_LARGE;
-	} else {
-		/* Not a huge page: map the 512 pinned pages one by one. */
-		for (i = 0; i < PAGES_2M; i++) {
-			e = walk(vm, (first + i) << PAGE_SHIFT, 1, true);
-			if (!e) {
-				/* Keep what is mapped; the rest faults again. */
-				account_pins(vm, i);
-				memcpy(&slot->pages[idx], pages, i * sizeof(*pages));
-				mutex_unlock(&vm->lock);
-				unpin(vm, &pages[i], PAGES_2M - i);
-				kvfree(pages);
-				return -ENOMEM;
-			}
-			*e = leaf(view->flags, pages[i], true);
-		}
-	}
-	memcpy(&slot->pages[idx], pages, PAGES_2M * sizeof(*pages));
-	account_pins(vm, PAGES_2M);
-	mutex_unlock(&vm->lock);
-	kvfree(pages);
-	return 1;
-out:
-	mutex_unlock(&vm->lock);
-	unpin(vm, pages, PAGES_2M);
-	kvfree(pages);
-	return r;
-}
-
 int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write)
 {
-	u64 gfn = gpa >> PAGE_SHIFT, idx;
+	u64 gfn = gpa >> PAGE_SHIFT;
 	struct kvmx_slot_view view;
 	struct kvmx_memslot *slot;
-	struct page *page = NULL;
-	u64 *e;
+	struct ept_cache cache = { .n = 0 };
+	struct ept_lookup found;
+	unsigned long hva, seq;
+	u64 *freed = NULL;
+	bool flush = false, mapped = false;
 	int r;
 
-	mutex_lock(&vm->lock);
-	slot = kvmx_find_slot(vm, gfn);
-	if (!slot || (write && (slot->flags & KVMX_MEM_READONLY))) {
-		mutex_unlock(&vm->lock);
+	if (!kvmx_slot_view(vm, gfn, &view) || (write && (view.flags & KVMX_MEM_READONLY)))
 		return 0;
-	}
-	idx = gfn - slot->base_gfn;
-	if (slot->pages[idx])
-		goto map;	/* pinned already (another vCPU, a zapped entry) */
-	kvmx_slot_view_of(vm, slot, &view);
-	mutex_unlock(&vm->lock);
-
-	r = fault_2m(vm, &view, gfn);
-	if (r)
-		return r;
-	r = pin(vm, view.hva + (idx << PAGE_SHIFT), 1, view.flags, &page);
+	hva = view.hva + ((gfn - view.base_gfn) << PAGE_SHIFT);
+again:
+	seq = READ_ONCE(vm->mmu_invalidate_seq);
+	/* The sequence number before the page: pairs with invalidate_range_end()'s smp_wmb(). */
+	smp_rmb();
+	r = lookup(hva, view.flags, write, &found);
 	if (r) {
-		/* The slot went (and its memory with it) while we pinned: retry. */
+		/* The slot went (and its memory with it) while we looked: retry. */
 		mutex_lock(&vm->lock);
 		if (vm->slots_gen != view.gen)
 			r = 1;
 		mutex_unlock(&vm->lock);
+		cache_free(vm, &cache);
 		return r;
 	}
 
 	mutex_lock(&vm->lock);
 	slot = slot_still(vm, &view, gfn);
-	if (!slot)
-		goto drop;
-	if (!slot->pages[idx]) {
-		slot->pages[idx] = page;
-		account_pins(vm, 1);
-		page = NULL;
-	}
-map:
-	e = walk(vm, gpa, 1, true);
-	r = e ? 1 : -ENOMEM;
-	/* A 2 MiB leaf may have come meanwhile: it maps this page already. */
-	if (e && !(*e & EPT_LARGE)) {
-		*e = leaf(slot->flags, slot->pages[idx], write);
-		if (write)
+	spin_lock(&vm->mmu_lock);
+	if (!slot || mmu_retry(vm, seq, hva)) {
+		r = 1;		/* moved, gone or invalidated: the guest faults again */
+	} else {
+		r = map(vm, slot, gfn, hva, page_to_pfn(found.page), found.writable, &cache,
+			&flush, &freed);
+		mapped = r > 0;
+		if (mapped && write)
 			kvmx_slot_mark_dirty(slot, gfn);
 	}
-drop:
+	spin_unlock(&vm->mmu_lock);
 	mutex_unlock(&vm->lock);
-	if (page)
-		unpin(vm, &page, 1);
-	return slot ? r : 1;
+
+	if (mapped) {
+		/* The host's view of the page, as KVM keeps it: used, and written. */
+		if (found.writable)
+			set_page_dirty_lock(found.page);
+		if (!PageReserved(found.page))
+			mark_page_accessed(found.page);
+	}
+	put_page(found.page);
+	if (flush)
+		kvmx_ept_flush_all(vm);
+	flush = false;
+	if (freed)
+		free_ept_page(vm, freed);
+	freed = NULL;
+	if (r == -EAGAIN) {
+		r = cache_topup(vm, &cache);
+		if (!r)
+			goto again;
+	}
+	cache_free(vm, &cache);
+	return r;
 }
 
 /*
- * Under vm->lock: make @gfn's 4 KiB leaf read-only again, so that the next
- * write faults and is logged.  The caller flushes (kvmx_ept_flush_all).
+ * Under vm->mmu_lock: make @gfn's 4 KiB leaf read-only again, so that the
+ * next write faults and is logged.  The caller flushes (kvmx_ept_flush_all).
  */
 void kvmx_ept_write_protect(struct kvmx_vm *vm, u64 gfn)
 {
-	u64 *e = walk(vm, gfn << PAGE_SHIFT, 1, false);
+	u64 *e = walk(vm, gfn << PAGE_SHIFT, 1, NULL, NULL);
 
+	lockdep_assert_held(&vm->mmu_lock);
 	if (e && !(*e & EPT_LARGE))
 		*e &= ~EPT_WRITE;
 }
 
 /*
  * Every CPU may cache translations of this EPT (SDM 29.4.3.1); the IPI
- * also kicks vCPUs out of the guest so none keeps using them.
+ * also kicks vCPUs out of the guest so none keeps using them.  Not under
+ * vm->mmu_lock.
  */
 void kvmx_ept_flush_all(struct kvmx_vm *vm)
 {
 	on_each_cpu(invept_ipi, &vm->eptp, 1);
 }
 
-void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages)
+/*
+ * Under vm->mmu_lock: remove the leaves of [gfn, gfn + npages) (a 2 MiB leaf
+ * that overlaps goes whole), or with @test_only just look.  True if there
+ * was any: then the caller flushes, after dropping the lock.  @resched: the
+ * caller may sleep, and an invalidation in progress keeps faults off the
+ * range while the lock is dropped now and then.
+ */
+bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, bool test_only)
 {
 	u64 end = gfn + npages;
+	bool found = false;
+	unsigned int n = 0;
 
+	lockdep_assert_held(&vm->mmu_lock);
 	while (gfn < end) {
-		u64 *e = walk(vm, gfn << PAGE_SHIFT, 1, false);
+		u64 *e;
 
+		/* Before the walk: a table may go while the lock is dropped. */
+		if (resched && !(++n % 512))
+			cond_resched_lock(&vm->mmu_lock);
+		e = walk(vm, gfn << PAGE_SHIFT, 1, NULL, NULL);
 		if (!e) {
 			/* No table below: skip to the next 2 MiB boundary. */
 			gfn = (gfn | (PAGES_2M - 1)) + 1;
 			continue;
 		}
 		if (*e & EPT_LARGE) {
-			*e = 0;
+			if (*e & EPT_TABLE) {
+				found = true;
+				if (!test_only) {
+					*e = 0;
+					account_mapped(vm, -PAGES_2M);
+				}
+			}
 			gfn = (gfn | (PAGES_2M - 1)) + 1;
 			continue;
 		}
-		*e = 0;
+		if (*e & EPT_TABLE) {
+			found = true;
+			if (!test_only) {
+				*e = 0;
+				account_mapped(vm, -1);
+			}
+		}
 		gfn++;
 	}
-	kvmx_ept_flush_all(vm);
+	return found;
+}
+
+void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages)
+{
+	bool zapped;
+
+	spin_lock(&vm->mmu_lock);
+	zapped = kvmx_ept_zap_locked(vm, gfn, npages, true, false);
+	spin_unlock(&vm->mmu_lock);
+	if (zapped)
+		kvmx_ept_flush_all(vm);
 }

@@ -2,7 +2,8 @@
 /*
  * Reading a VM's EPT back for `kvmx ept`: the leaves as merged GPA ranges,
  * and the walk of one GPA level by level (SDM Vol. 3C, 29.3.2).  Both run
- * under vm->lock, so the tables can't change or go away underneath.
+ * under vm->lock and vm->mmu_lock, so the tables can't change or go away
+ * underneath.
  */
 #include <linux/mm.h>
 #include <asm/io.h>

@@ -10,6 +10,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
@@ -56,8 +57,8 @@ struct kvmx_memslot {
 	u64 npages;
 	unsigned long hva;
 	u32 flags;		/* KVMX_MEM_* */
+	/* used, base_gfn, npages, hva: changed under vm->lock and vm->mmu_lock */
 	bool used;
-	struct page **pages;	/* pinned on first touch, NULL until then */
 	unsigned long *dirty_bitmap;	/* KVMX_MEM_LOG_DIRTY_PAGES: written pages */
 };
 
@@ -114,9 +115,19 @@ struct kvmx_vm {
 	kuid_t owner_uid;		/* who may read it over netlink */
 	u32 id;				/* netlink's name for it */
 	struct list_head list;		/* on kvmx_vms */
-	struct mutex lock;		/* slots, EPT, vCPU creation */
+	struct mutex lock;		/* slots, vCPU creation */
 	struct kvmx_memslot slots[KVMX_MAX_MEMSLOTS];
 	u64 slots_gen;			/* bumped when a slot moves or goes */
+	/*
+	 * EPT entries, and the invalidation state below; innermost (after
+	 * vm->lock), never held while sleeping or allocating (mmu_notifier.c).
+	 */
+	spinlock_t mmu_lock;
+	struct mmu_notifier mmu_notifier;
+	unsigned long mmu_invalidate_seq;	/* bumped at each invalidation's end */
+	long mmu_invalidate_in_progress;	/* invalidations started, not ended */
+	unsigned long mmu_invalidate_range_start, mmu_invalidate_range_end;	/* their hvas */
+	atomic_long_t mmu_invalidations;	/* that touched a slot, for netlink */
 	u64 *ept_root;			/* EPT PML4, a kernel page */
 	u64 eptp;
 	struct kvmx_vcpu *vcpus[KVMX_MAX_VCPUS];
@@ -146,7 +157,7 @@ struct kvmx_vm {
 	struct list_head ioeventfds;	/* under lock */
 	/* Ports and MMIO ranges devices in the module own (io_bus.c). */
 	struct kvmx_io_bus __rcu *buses[KVMX_NR_BUSES];
-	atomic_long_t pinned_pages;
+	atomic_long_t mapped_pages;	/* guest RAM in EPT leaves, 4 KiB pages */
 	atomic_long_t ept_pages;
 };
 
@@ -180,9 +191,6 @@ int kvmx_get_dirty_log(struct kvmx_vm *vm, const struct kvmx_dirty_log *log);
 /* The same for slot @s, under vm->lock. */
 void kvmx_slot_view_of(struct kvmx_vm *vm, const struct kvmx_memslot *s,
 		       struct kvmx_slot_view *view);
-/* Pinned guest pages are charged to the VMM's RLIMIT_MEMLOCK, like VFIO's. */
-int kvmx_charge_pinned(struct kvmx_vm *vm, long npages);
-void kvmx_uncharge_pinned(struct kvmx_vm *vm, long npages);
 
 /* ---- ept.c ---- */
 int kvmx_ept_init(struct kvmx_vm *vm);
@@ -190,16 +198,22 @@ void kvmx_ept_destroy(struct kvmx_vm *vm);
 /*
  * Map @gpa's page (and its neighbours when it can) after an EPT violation:
  * 1 if it is mapped (or the guest should just retry), 0 if no RAM slot
- * backs it for this access (a device: MMIO), or -errno.  Pins user pages
- * without vm->lock held.
+ * backs it for this access (a device: MMIO), or -errno.  Looks the user
+ * page up without any lock held.
  */
 int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write);
 /* INVEPT of @vm's EPTP on this CPU. */
 void kvmx_ept_flush_local(struct kvmx_vm *vm);
 /* Remove the mappings of [gfn, gfn+npages) and flush them from every CPU. */
 void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages);
-void kvmx_ept_write_protect(struct kvmx_vm *vm, u64 gfn);
-void kvmx_ept_flush_all(struct kvmx_vm *vm);
+/* The same under vm->mmu_lock, without the flush: true if the caller must flush. */
+bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, bool test_only);
+void kvmx_ept_write_protect(struct kvmx_vm *vm, u64 gfn);	/* under vm->mmu_lock */
+void kvmx_ept_flush_all(struct kvmx_vm *vm);			/* not under vm->mmu_lock */
+
+/* ---- mmu_notifier.c: the VMM's address space changes under the guest ---- */
+int kvmx_mmu_notifier_register(struct kvmx_vm *vm);
+void kvmx_mmu_notifier_unregister(struct kvmx_vm *vm);
 
 /* ---- the vCPU (vcpu.c, run.c) ---- */
 
@@ -423,7 +437,7 @@ void kvmx_vmcs_global_exit(void);
 struct kvmx_accounting {
 	atomic_long_t vms, vcpus;
 	atomic_long_t vmcs_pages, run_pages, ept_pages;	/* allocated */
-	atomic_long_t pinned_pages;			/* guest RAM, pinned */
+	atomic_long_t mapped_pages;			/* guest RAM in EPT leaves */
 	atomic_long_t kmalloc_bytes;			/* VM, vCPU, slot arrays */
 };
 extern struct kvmx_accounting kvmx_acct;
@@ -456,10 +470,10 @@ int kvmx_vmcs_snapshot_max(void);
 void kvmx_entry_failed(struct kvmx_vcpu *v, u32 vm_instruction_error);
 
 /* ---- ept_walk.c: reading the EPT back, for `kvmx ept` ---- */
-/* Merged ranges from *@gpa on; *@gpa is where to go on, ~0 at the end.  Under vm->lock. */
+/* Merged ranges from *@gpa on; *@gpa is where to go on, ~0 at the end.  Under vm->mmu_lock. */
 int kvmx_ept_ranges(struct kvmx_vm *vm, u64 *gpa, struct kvmx_ept_range *out, int max,
 		    bool show_hpa);
-/* The walk of one GPA, level by level; returns the number of levels.  Under vm->lock. */
+/* The walk of one GPA, level by level; returns the number of levels.  Under vm->mmu_lock. */
 int kvmx_ept_walk_gpa(struct kvmx_vm *vm, u64 gpa, struct kvmx_ept_level *out, bool show_hpa);
 
 /* ---- mitigations.c ---- */

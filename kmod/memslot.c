@@ -3,10 +3,10 @@
  * Memory slots (KVM_SET_USER_MEMORY_REGION): which guest-physical ranges are
  * backed by which userspace memory.  A slot is created, moved, deleted or
  * has its dirty logging turned on or off; resizing or re-pointing one is
- * refused, as in KVM.  Pages are pinned by
- * the EPT fault path and unpinned here when the slot goes away; pinned
- * pages count against the VMM's RLIMIT_MEMLOCK (locked_vm), as VFIO's and
- * io_uring's do, unless it has CAP_IPC_LOCK.
+ * refused, as in KVM.  Nothing is pinned: the EPT fault path maps the
+ * VMM's pages as they are, and the MMU notifier (mmu_notifier.c) zaps them
+ * when the VMM's mapping changes; it reads the slots' addresses under
+ * vm->mmu_lock, so they change here under both locks.
  */
 #include <linux/capability.h>
 #include <linux/compat.h>
@@ -20,7 +20,7 @@
 #define KVMX_MAX_GPA		(1ULL << 48)
 /* KVM's x86 slot-id limit (KVM_USER_MEM_SLOTS in 6.1). */
 #define KVMX_KVM_USER_MEM_SLOTS	32764
-/* Keep the pinned-page array of one slot within reason: 64 GiB. */
+/* One slot at most 64 GiB (its dirty bitmap is 2 MiB). */
 #define KVMX_MAX_SLOT_PAGES	(1ULL << 24)
 
 struct kvmx_memslot *kvmx_find_slot(struct kvmx_vm *vm, u64 gfn)
@@ -58,16 +58,6 @@ bool kvmx_slot_view(struct kvmx_vm *vm, u64 gfn, struct kvmx_slot_view *view)
 	return s;
 }
 
-int kvmx_charge_pinned(struct kvmx_vm *vm, long npages)
-{
-	return account_locked_vm(vm->mm, npages, true);
-}
-
-void kvmx_uncharge_pinned(struct kvmx_vm *vm, long npages)
-{
-	account_locked_vm(vm->mm, npages, false);
-}
-
 static bool overlaps(struct kvmx_vm *vm, int except, u64 gfn, u64 npages)
 {
 	int i;
@@ -83,28 +73,22 @@ static bool overlaps(struct kvmx_vm *vm, int except, u64 gfn, u64 npages)
 }
 
 /*
- * Drop the slot's EPT mappings everywhere, then its pins; returns how many
- * pages were unpinned, for the caller to uncharge once vm->lock is dropped.
+ * Under vm->lock: the slot moves or goes.  Faults in flight for it start
+ * over (vm->slots_gen), its EPT mappings go everywhere; with @delete its
+ * addresses are cleared for the MMU notifier in the same step.
  */
-static long unmap_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
+static void unmap_slot(struct kvmx_vm *vm, struct kvmx_memslot *s, bool delete)
 {
-	bool dirty = !(s->flags & KVMX_MEM_READONLY);
-	long n = 0;
-	u64 i;
+	bool zapped;
 
-	/* A fault pinning pages for this slot now must not map them. */
 	vm->slots_gen++;
-	kvmx_ept_zap(vm, s->base_gfn, s->npages);
-	for (i = 0; i < s->npages; i++) {
-		if (!s->pages[i])
-			continue;
-		unpin_user_pages_dirty_lock(&s->pages[i], 1, dirty);
-		s->pages[i] = NULL;
-		n++;
-	}
-	atomic_long_sub(n, &vm->pinned_pages);
-	kvmx_acct_add(pinned_pages, -n);
-	return n;
+	spin_lock(&vm->mmu_lock);
+	zapped = kvmx_ept_zap_locked(vm, s->base_gfn, s->npages, true, false);
+	if (delete)
+		s->used = false;
+	spin_unlock(&vm->mmu_lock);
+	if (zapped)
+		kvmx_ept_flush_all(vm);
 }
 
 /* ---- dirty logging (KVMX_MEM_LOG_DIRTY_PAGES, KVM_GET_DIRTY_LOG) ---- */
@@ -175,8 +159,7 @@ static void set_dirty_logging(struct kvmx_vm *vm, struct kvmx_memslot *s, bool o
 		return;
 	}
 	s->flags |= KVMX_MEM_LOG_DIRTY_PAGES;
-	vm->slots_gen++;
-	kvmx_ept_zap(vm, s->base_gfn, s->npages);
+	unmap_slot(vm, s, false);
 }
 
 /*
@@ -218,8 +201,12 @@ int kvmx_get_dirty_log(struct kvmx_vm *vm, const struct kvmx_dirty_log *log)
 
 		snap[i] = bits;
 		any |= bits;
+		if (!bits)
+			continue;
+		spin_lock(&vm->mmu_lock);
 		for_each_set_bit(b, &bits, BITS_PER_LONG)
 			kvmx_ept_write_protect(vm, s->base_gfn + i * BITS_PER_LONG + b);
+		spin_unlock(&vm->mmu_lock);
 		if (!(i % 512))
 			cond_resched();	/* a large slot: up to 2^24 pages */
 	}
@@ -234,15 +221,11 @@ int kvmx_get_dirty_log(struct kvmx_vm *vm, const struct kvmx_dirty_log *log)
 	return r;
 }
 
-static long delete_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
+static void delete_slot(struct kvmx_vm *vm, struct kvmx_memslot *s)
 {
-	long n = unmap_slot(vm, s);
-
+	unmap_slot(vm, s, true);
 	free_dirty_bitmap(vm, s);
-	kvfree(s->pages);
-	kvmx_acct_add(kmalloc_bytes, -(long)(s->npages * sizeof(*s->pages)));
 	memset(s, 0, sizeof(*s));
-	return n;
 }
 
 int kvmx_set_memory_region(struct kvmx_vm *vm,
@@ -251,7 +234,6 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	struct kvmx_memslot *s;
 	u64 npages = r->memory_size >> PAGE_SHIFT;
 	u64 gfn = r->guest_phys_addr >> PAGE_SHIFT;
-	long unpinned = 0;
 	int err = 0;
 
 	/* Slot ids with an address-space id in bits 16+ are SMM's: not here. */
@@ -273,7 +255,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	s = &vm->slots[r->slot];
 	if (!r->memory_size) {
 		if (s->used)
-			unpinned = delete_slot(vm, s);
+			delete_slot(vm, s);
 		else
 			err = -EINVAL;	/* nothing to delete: KVM says EINVAL too */
 		goto out;
@@ -303,8 +285,10 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 				goto out;
 		}
 		if (s->base_gfn != gfn) {
-			unpinned = unmap_slot(vm, s);
+			unmap_slot(vm, s, false);
+			spin_lock(&vm->mmu_lock);
 			s->base_gfn = gfn;
+			spin_unlock(&vm->mmu_lock);
 		}
 		if (changed)
 			set_dirty_logging(vm, s, log_on);
@@ -314,37 +298,28 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 		err = -EEXIST;
 		goto out;
 	}
-	s->pages = kvcalloc(npages, sizeof(*s->pages), GFP_KERNEL_ACCOUNT);
-	if (!s->pages) {
-		err = -ENOMEM;
-		goto out;
-	}
-	kvmx_acct_add(kmalloc_bytes, npages * sizeof(*s->pages));
 	s->base_gfn = gfn;
 	s->npages = npages;
 	s->hva = r->userspace_addr;
 	s->flags = r->flags;
 	if ((r->flags & KVMX_MEM_LOG_DIRTY_PAGES) && alloc_dirty_bitmap(vm, s)) {
-		kvfree(s->pages);
-		kvmx_acct_add(kmalloc_bytes, -(long)(npages * sizeof(*s->pages)));
 		memset(s, 0, sizeof(*s));
 		err = -ENOMEM;
 		goto out;
 	}
+	spin_lock(&vm->mmu_lock);
 	s->used = true;
+	spin_unlock(&vm->mmu_lock);
 out:
 	mutex_unlock(&vm->lock);
-	kvmx_uncharge_pinned(vm, unpinned);
 	return err;
 }
 
 void kvmx_free_memslots(struct kvmx_vm *vm)
 {
-	long unpinned = 0;
 	int i;
 
 	for (i = 0; i < KVMX_MAX_MEMSLOTS; i++)
 		if (vm->slots[i].used)
-			unpinned += delete_slot(vm, &vm->slots[i]);
-	kvmx_uncharge_pinned(vm, unpinned);
+			delete_slot(vm, &vm->slots[i]);
 }

@@ -76,8 +76,10 @@ static int put_vm_info(struct sk_buff *skb, struct kvmx_vm *vm)
 	    nla_put_u32(skb, KVMX_A_OWNER_UID, from_kuid_munged(current_user_ns(), vm->owner_uid)) ||
 	    nla_put_u32(skb, KVMX_A_NR_VCPUS, vm->nr_vcpus) ||
 	    nla_put_u64_64bit(skb, KVMX_A_MEM_BYTES, vm_mem_bytes(vm), KVMX_A_PAD) ||
-	    nla_put_u64_64bit(skb, KVMX_A_PINNED_PAGES, atomic_long_read(&vm->pinned_pages),
+	    nla_put_u64_64bit(skb, KVMX_A_MAPPED_PAGES, atomic_long_read(&vm->mapped_pages),
 			      KVMX_A_PAD) ||
+	    nla_put_u64_64bit(skb, KVMX_A_MMU_INVALIDATIONS,
+			      atomic_long_read(&vm->mmu_invalidations), KVMX_A_PAD) ||
 	    nla_put_u64_64bit(skb, KVMX_A_EPT_PAGES, atomic_long_read(&vm->ept_pages),
 			      KVMX_A_PAD) ||
 	    nla_put_u32(skb, KVMX_A_TSC_KHZ, tsc_khz))
@@ -275,7 +277,9 @@ static int kvmx_genl_get_ept(struct sk_buff *skb, struct netlink_callback *cb)
 	r = mutex_lock_killable(&vm->lock);
 	if (r)
 		goto out;
+	spin_lock(&vm->mmu_lock);	/* the MMU notifier changes entries without vm->lock */
 	n = kvmx_ept_ranges(vm, &gpa, ranges, EPT_RANGES_PER_MSG, c.admin);
+	spin_unlock(&vm->mmu_lock);
 	mutex_unlock(&vm->lock);
 	r = -EMSGSIZE;
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
@@ -321,7 +325,9 @@ static int kvmx_genl_walk_ept(struct sk_buff *skb, struct genl_info *info)
 		kvmx_vm_put(vm);
 		return n;
 	}
+	spin_lock(&vm->mmu_lock);
 	n = kvmx_ept_walk_gpa(vm, gpa, levels, c.admin);
+	spin_unlock(&vm->mmu_lock);
 	mutex_unlock(&vm->lock);
 	kvmx_vm_put(vm);
 	if (!n)

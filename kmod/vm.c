@@ -150,6 +150,12 @@ static void kvmx_vm_free(struct kref *ref)
 	kvmx_pit_destroy(vm);
 	kvmx_irqchip_destroy(vm);
 	kvmx_io_bus_destroy(vm);
+	/*
+	 * First of the memory: no hook may run on the slots or the EPT past
+	 * this (it waits for those running, and zaps everything if the mm has
+	 * not exited yet).  vm->mm is still held (mmgrab) for it.
+	 */
+	kvmx_mmu_notifier_unregister(vm);
 	kvmx_free_memslots(vm);
 	kvmx_ept_destroy(vm);
 	mmdrop(vm->mm);
@@ -298,6 +304,7 @@ int kvmx_create_vm(unsigned long type)
 	kvmx_acct_add(kmalloc_bytes, sizeof(*vm));
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
+	spin_lock_init(&vm->mmu_lock);
 	vm->mm = current->mm;
 	vm->owner = task_tgid_nr(current);
 	vm->owner_uid = current_euid();
@@ -315,6 +322,14 @@ int kvmx_create_vm(unsigned long type)
 	err = kvmx_vmx_get();
 	if (err) {
 		kvmx_ept_destroy(vm);
+		vm_free(vm);
+		return err;
+	}
+	/* Before anyone can see the VM or fault on it; the VM is complete enough. */
+	err = kvmx_mmu_notifier_register(vm);
+	if (err) {
+		kvmx_ept_destroy(vm);
+		kvmx_vmx_put();
 		vm_free(vm);
 		return err;
 	}

@@ -100,7 +100,7 @@ TEST(Observe, StatCountsWhatTheGuestDid)
 	EXPECT_EQ(s.vm.owner_pid, (uint32_t)getpid());
 	EXPECT_EQ(s.vm.nr_vcpus, 1u);
 	EXPECT_EQ(s.vm.mem_bytes, 1u << 20);
-	EXPECT_GT(s.vm.pinned_pages, 0u);
+	EXPECT_GT(s.vm.mapped_pages, 0u);
 	ASSERT_EQ(s.vcpus.size(), 1u);
 	const auto &st = s.vcpus[0].stats;
 	EXPECT_EQ(st.exits[kExitCpuid], 1000u);

@@ -367,7 +367,7 @@ TEST_P(Pit, Port61IsTheVmmsWithoutSpeakerDummy)
 TEST(KvmxPit, DestroyWithTimerArmedReturnsAccountingToZero)
 {
 	const char *fields[] = { "vms", "vcpus", "vmcs_pages", "run_pages", "ept_pages",
-				 "pinned_pages", "kmalloc_bytes" };
+				 "mapped_pages", "kmalloc_bytes" };
 	for (const char *n : fields)
 		ASSERT_EQ(acct(n), 0) << n << " before the test";
 	{

@@ -600,7 +600,7 @@ int stress_kill(const char *dev, int count, uint64_t seed)
 
 
 // Memory pressure: guests fault in more RAM than their memory cgroup allows.
-// The charge for a pinned page (or an EPT table) fails: KVM_RUN must give a
+// The charge for a guest page (or an EPT table) fails: KVM_RUN must give a
 // clean errno, or the OOM killer ends the process; either way nothing leaks.
 int stress_pressure(const char *dev, int count, uint64_t seed)
 {

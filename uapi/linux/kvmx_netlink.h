@@ -37,7 +37,7 @@ enum kvmx_genl_attr {
 	KVMX_A_OWNER_UID,	/* u32: its effective uid */
 	KVMX_A_NR_VCPUS,	/* u32 */
 	KVMX_A_MEM_BYTES,	/* u64: guest memory in slots */
-	KVMX_A_PINNED_PAGES,	/* u64 */
+	KVMX_A_MAPPED_PAGES,	/* u64: guest RAM the EPT maps, in 4 KiB pages */
 	KVMX_A_EPT_PAGES,	/* u64: EPT tables */
 	KVMX_A_TSC_KHZ,		/* u32: to turn TSC ticks into time */
 	KVMX_A_VCPU_STATS,	/* binary struct kvmx_vcpu_stats */
@@ -49,6 +49,7 @@ enum kvmx_genl_attr {
 	KVMX_A_EXIT_REASON,	/* u32: hardware exit reason of the event */
 	KVMX_A_VMCS_ERROR,	/* u32: VM-instruction error of the event */
 	KVMX_A_PAD,
+	KVMX_A_MMU_INVALIDATIONS,	/* u64: MMU-notifier invalidations that hit a slot */
 	__KVMX_A_MAX,
 };
 #define KVMX_A_MAX (__KVMX_A_MAX - 1)

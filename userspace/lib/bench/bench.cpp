@@ -271,7 +271,7 @@ long mem_free_kib()
 // Kernel memory a VM (one vCPU, 1 MiB slot, run once) and each further vCPU
 // cost, from MemFree before and after: the same yardstick for both devices.
 // kvmx only: what the module's accounting says it holds, in KiB (guest RAM
-// it pinned not counted: that is the VMM's memory); -1 without kvmx.
+// its EPT maps not counted: that is the VMM's memory); -1 without kvmx.
 double accounted_kib()
 {
 	auto read = [](const char *name) {

@@ -73,7 +73,10 @@ void read_vm_info(const nlattr *a, VmInfo &vm)
 	case KVMX_A_NR_VCPUS: vm.nr_vcpus = nla_get_u32(const_cast<nlattr *>(a)); break;
 	case KVMX_A_TSC_KHZ: vm.tsc_khz = nla_get_u32(const_cast<nlattr *>(a)); break;
 	case KVMX_A_MEM_BYTES: vm.mem_bytes = nla_get_u64(const_cast<nlattr *>(a)); break;
-	case KVMX_A_PINNED_PAGES: vm.pinned_pages = nla_get_u64(const_cast<nlattr *>(a)); break;
+	case KVMX_A_MAPPED_PAGES: vm.mapped_pages = nla_get_u64(const_cast<nlattr *>(a)); break;
+	case KVMX_A_MMU_INVALIDATIONS:
+		vm.mmu_invalidations = nla_get_u64(const_cast<nlattr *>(a));
+		break;
 	case KVMX_A_EPT_PAGES: vm.ept_pages = nla_get_u64(const_cast<nlattr *>(a)); break;
 	default: break;
 	}

@@ -21,7 +21,7 @@ namespace kvmx {
 
 struct VmInfo {
 	uint32_t id = 0, owner_pid = 0, owner_uid = 0, nr_vcpus = 0, tsc_khz = 0;
-	uint64_t mem_bytes = 0, pinned_pages = 0, ept_pages = 0;
+	uint64_t mem_bytes = 0, mapped_pages = 0, ept_pages = 0, mmu_invalidations = 0;
 };
 
 struct VcpuStats {

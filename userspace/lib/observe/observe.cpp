@@ -70,10 +70,10 @@ std::string format_stats(const VmStats &s)
 {
 	const auto &vm = s.vm;
 	std::string o = fmt::format(
-		"VM {}: pid {}, uid {}, {} vCPU(s), {} of guest memory, {} pages pinned, "
-		"{} EPT table pages\n",
+		"VM {}: pid {}, uid {}, {} vCPU(s), {} of guest memory, {} pages mapped, "
+		"{} EPT table pages, {} MMU-notifier invalidations\n",
 		vm.id, vm.owner_pid, vm.owner_uid, vm.nr_vcpus, bytes(vm.mem_bytes),
-		vm.pinned_pages, vm.ept_pages);
+		vm.mapped_pages, vm.ept_pages, vm.mmu_invalidations);
 	for (const auto &v : s.vcpus) {
 		const auto &st = v.stats;
 		double khz = vm.tsc_khz ? vm.tsc_khz : 1;
@@ -141,8 +141,9 @@ std::string stats_json(const std::vector<VmStats> &all)
 				{ "owner_uid", vm.owner_uid },
 				{ "nr_vcpus", vm.nr_vcpus },
 				{ "mem_bytes", vm.mem_bytes },
-				{ "pinned_pages", vm.pinned_pages },
+				{ "mapped_pages", vm.mapped_pages },
 				{ "ept_pages", vm.ept_pages },
+				{ "mmu_invalidations", vm.mmu_invalidations },
 				{ "tsc_khz", vm.tsc_khz },
 				{ "vcpus", vcpus } });
 	}

@@ -1,0 +1,391 @@
+// Guest memory follows the VMM's mapping (issue 16): when the VMM's page
+// behind a slot changes (MADV_DONTNEED, mremap, CoW after fork), the guest
+// sees the new page, on kvmx (MMU notifier, no pins) as on KVM.  Mem.* run
+// on both devices; KvmxMem.* check kvmx's EPT through netlink.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+
+#include "kvmx_netlink.hpp"
+#include "rig_env.hpp"
+
+using rig::Env;
+
+namespace {
+
+constexpr uint64_t kSlotGpa = 0x40000000;	// 1 GiB: above slot 0, 2 MiB aligned
+constexpr size_t k2M = 2 << 20;
+
+// Long mode; RBX = the GPA the guest works on.  Each round: IN from port
+// 0x82 (the command: 0 reads, anything else is written to [RBX] first),
+// then the dword at [RBX] goes out on port 0x80.
+//   top: in eax,0x82 ; test eax,eax ; jz rd ; mov [rbx],eax
+//   rd:  mov eax,[rbx] ; out 0x80,eax ; jmp top
+const std::vector<uint8_t> kProgram = { 0xe5, 0x82, 0x85, 0xc0, 0x74, 0x02, 0x89, 0x03,
+					0x8b, 0x03, 0xe7, 0x80, 0xeb, 0xf2 };
+
+struct Guest {
+	Env e;
+	explicit Guest(const std::string &dev) : e(dev)
+	{
+		e.long_mode(kProgram);
+		kvmx_regs r = e.regs();
+		r.rbx = kSlotGpa;
+		EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_REGS, &r), 0);
+	}
+	int slot(void *host, size_t size = k2M)
+	{
+		return e.set_region(1, kSlotGpa, size, host);
+	}
+	// One round: the guest's view of the dword at kSlotGpa (after writing
+	// @cmd if not 0).  Returns the KVM_RUN errno in @err (0: fine).
+	void set_rbx(uint64_t gpa)
+	{
+		kvmx_regs r = e.regs();
+		r.rbx = gpa;
+		EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_REGS, &r), 0);
+	}
+	uint32_t step(uint32_t cmd, int *err = nullptr)
+	{
+		int r = e.run_once();
+		if (err)
+			*err = r;
+		if (r)
+			return ~0u;
+		EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
+		EXPECT_EQ(e.run->io.port, 0x82);
+		std::memcpy(reinterpret_cast<char *>(e.run) + e.run->io.data_offset, &cmd, 4);
+		r = e.run_once();
+		if (err)
+			*err = r;
+		if (r)
+			return ~0u;
+		EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
+		EXPECT_EQ(e.run->io.port, 0x80);
+		uint32_t v;
+		std::memcpy(&v, reinterpret_cast<char *>(e.run) + e.run->io.data_offset, 4);
+		return v;
+	}
+};
+
+void *map_anon(size_t size)
+{
+	void *p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? nullptr : p;
+}
+
+volatile uint32_t *word(void *p)
+{
+	return static_cast<volatile uint32_t *>(p);
+}
+
+class Mem : public testing::TestWithParam<std::string> {};
+
+TEST_P(Mem, GuestSeesTheNewPageAfterMadvDontneed)
+{
+	Guest g(GetParam());
+	void *m = map_anon(k2M);
+	ASSERT_NE(m, nullptr);
+	*word(m) = 0x11111111;
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0), 0x11111111u);
+	EXPECT_EQ(g.step(0x22222222), 0x22222222u) << "the guest's write";
+	EXPECT_EQ(*word(m), 0x22222222u) << "the VMM sees the guest's write";
+	ASSERT_EQ(::madvise(m, k2M, MADV_DONTNEED), 0);
+	EXPECT_EQ(g.step(0), 0u) << "after MADV_DONTNEED the page reads zero";
+	*word(m) = 0x33333333;
+	EXPECT_EQ(g.step(0), 0x33333333u) << "what the VMM wrote after";
+	ASSERT_EQ(::madvise(m, k2M, MADV_DONTNEED), 0);
+	EXPECT_EQ(g.step(0x44444444), 0x44444444u);
+	EXPECT_EQ(*word(m), 0x44444444u) << "the guest's write after MADV_DONTNEED went to the VMM";
+	::munmap(m, k2M);
+}
+
+TEST_P(Mem, GuestSeesTheNewPageAfterMremapFixed)
+{
+	Guest g(GetParam());
+	void *a = map_anon(k2M), *b = map_anon(k2M);
+	ASSERT_NE(a, nullptr);
+	ASSERT_NE(b, nullptr);
+	*word(a) = 0xaaaaaaaa;
+	*word(b) = 0xbbbbbbbb;
+	ASSERT_EQ(g.slot(a), 0);
+	EXPECT_EQ(g.step(0x0a0a0a0a), 0x0a0a0a0au);
+	// b's pages move over a's address; a's pages go.
+	void *r = ::mremap(b, k2M, k2M, MREMAP_MAYMOVE | MREMAP_FIXED, a);
+	ASSERT_EQ(r, a);
+	EXPECT_EQ(g.step(0), 0xbbbbbbbbu) << "the guest still sees the old page";
+	EXPECT_EQ(g.step(0xcccccccc), 0xccccccccu);
+	EXPECT_EQ(*word(a), 0xccccccccu) << "the guest's write went to the moved page";
+	::munmap(a, k2M);
+}
+
+TEST_P(Mem, ForkAndCowKeepTheGuestOnTheParentsPage)
+{
+	Guest g(GetParam());
+	void *m = map_anon(k2M);
+	ASSERT_NE(m, nullptr);
+	*word(m) = 0x11111111;
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0x12121212), 0x12121212u) << "mapped writable before the fork";
+	pid_t pid = ::fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		*word(m) = 0xdeadbeef;	// the child's own copy
+		_exit(*word(m) == 0xdeadbeef ? 0 : 1);
+	}
+	int status = 0;
+	ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(*word(m), 0x12121212u) << "the parent's memory";
+	EXPECT_EQ(g.step(0), 0x12121212u) << "the child's write is not the parent's guest's";
+	// The parent writes (breaking CoW if the page is still shared): the guest sees it.
+	pid = ::fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		::usleep(200000);	// keeps the page shared while the parent writes
+		_exit(0);
+	}
+	*word(m) = 0x34343434;
+	EXPECT_EQ(g.step(0), 0x34343434u) << "the parent's write after fork";
+	EXPECT_EQ(g.step(0x56565656), 0x56565656u);
+	EXPECT_EQ(*word(m), 0x56565656u) << "the guest's write after fork is the parent's";
+	ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+	::munmap(m, k2M);
+}
+
+// A slot whose memory is unmapped under the guest: KVM_RUN fails with
+// EFAULT on the next access, as on KVM; mapped again, the guest goes on.
+TEST_P(Mem, UnmappedSlotMemoryFaultsAndComesBack)
+{
+	Guest g(GetParam());
+	void *m = map_anon(k2M);
+	ASSERT_NE(m, nullptr);
+	*word(m) = 0x77777777;
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0), 0x77777777u);
+	ASSERT_EQ(::munmap(m, k2M), 0);
+	int err = 0;
+	g.step(0, &err);
+	EXPECT_EQ(err, EFAULT);
+	void *again = ::mmap(m, k2M, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(again, m);
+	*word(m) = 0x88888888;
+	// The failed run left the guest at its load: run it on.
+	int r = g.e.run_once();
+	ASSERT_EQ(r, 0);
+	ASSERT_EQ(g.e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
+	uint32_t v;
+	std::memcpy(&v, reinterpret_cast<char *>(g.e.run) + g.e.run->io.data_offset, 4);
+	EXPECT_EQ(v, 0x88888888u);
+	::munmap(m, k2M);
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, Mem, testing::Values("/dev/kvmx", "/dev/kvm"),
+			 [](const auto &info) { return info.param == "/dev/kvm" ? "kvm" : "kvmx"; });
+
+// kvmx only: the VMM's transparent huge page is mapped with one 2 MiB EPT
+// leaf, and the counters show it and the invalidation that zaps it.
+TEST(KvmxMem, ThpBackedSlotMaps2MiBPages)
+{
+	// The rig's kernel boots with THP off: on for madvised memory, for this test.
+	const char *knob = "/sys/kernel/mm/transparent_hugepage/enabled";
+	std::string mode;
+	{
+		std::ifstream thp(knob);
+		mode.assign(std::istreambuf_iterator<char>(thp), {});
+	}
+	auto set_thp = [&](const char *m) {
+		std::ofstream f(knob);
+		f << m;
+		return bool(f.flush());
+	};
+	if (mode.empty() || (mode.find("[never]") != std::string::npos && !set_thp("madvise")))
+		GTEST_SKIP() << "THP is off and stays off: " << mode;
+	struct Restore {
+		std::function<void()> f;
+		~Restore() { f(); }
+	} restore{ [&] {
+		if (mode.find("[never]") != std::string::npos)
+			set_thp("never");
+	} };
+	Guest g("/dev/kvmx");
+	void *raw = map_anon(2 * k2M);
+	ASSERT_NE(raw, nullptr);
+	auto m = reinterpret_cast<void *>((reinterpret_cast<uintptr_t>(raw) + k2M - 1) & ~(k2M - 1));
+	ASSERT_EQ(::madvise(m, k2M, MADV_HUGEPAGE), 0);
+	*word(m) = 0x12345678;
+	// Is it a huge page for the VMM?  /proc/self/smaps says.
+	bool huge = false;
+	{
+		std::ifstream smaps("/proc/self/smaps");
+		std::string line;
+		bool in = false;
+		while (std::getline(smaps, line)) {
+			unsigned long lo, hi;
+			if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 &&
+			    line.find(' ') < line.find(':') + 20) {
+				in = lo <= (uintptr_t)m && (uintptr_t)m < hi;
+				continue;
+			}
+			unsigned long kb;
+			if (in && std::sscanf(line.c_str(), "AnonHugePages: %lu kB", &kb) == 1)
+				huge = kb >= 2048;
+		}
+	}
+	if (!huge)
+		GTEST_SKIP() << "the kernel gave no huge page for the slot";
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0), 0x12345678u);
+	uint32_t id = ::ioctl(g.e.vm.get(), KVMX_GET_VM_ID);
+	kvmx::Netlink nl;
+	bool big = false;
+	for (const auto &r : nl.ept(id))
+		if (r.gpa <= kSlotGpa && kSlotGpa < r.gpa + r.size)
+			big = r.page_size == k2M;
+	EXPECT_TRUE(big) << "the slot is not mapped with a 2 MiB leaf";
+	auto s = nl.stats(id);
+	EXPECT_GE(s.vm.mapped_pages, 512u);
+	uint64_t before = s.vm.mmu_invalidations;
+	ASSERT_EQ(::madvise(m, k2M, MADV_DONTNEED), 0);
+	s = nl.stats(id);
+	EXPECT_GT(s.vm.mmu_invalidations, before);
+	EXPECT_LT(s.vm.mapped_pages, 512u) << "the 2 MiB leaf went with the page";
+	EXPECT_EQ(g.step(0), 0u);
+	::munmap(raw, 2 * k2M);
+}
+
+// A slot backed by hugetlbfs (MAP_HUGETLB, 2 MiB pages): on both devices the
+// guest reads and writes it, and after MADV_DONTNEED sees a fresh zero page;
+// on kvmx it is one 2 MiB EPT leaf.
+TEST_P(Mem, HugetlbSlotFollowsTheVmm)
+{
+	const char *knob = "/proc/sys/vm/nr_hugepages";
+	long before = 0;
+	{
+		std::ifstream f(knob);
+		f >> before;
+	}
+	{
+		std::ofstream f(knob);
+		f << before + 1;
+	}
+	struct Restore {
+		std::function<void()> f;
+		~Restore() { f(); }
+	} restore{ [&] {
+		std::ofstream f(knob);
+		f << before;
+	} };
+	Guest g(GetParam());
+	void *m = ::mmap(nullptr, k2M, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (m == MAP_FAILED)
+		GTEST_SKIP() << "no 2 MiB hugetlb page: " << std::strerror(errno);
+	*word(m) = 0x13131313;
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0), 0x13131313u);
+	EXPECT_EQ(g.step(0x24242424), 0x24242424u);
+	EXPECT_EQ(*word(m), 0x24242424u);
+	if (GetParam() == "/dev/kvmx") {
+		kvmx::Netlink nl;
+		bool big = false;
+		for (const auto &r : nl.ept(::ioctl(g.e.vm.get(), KVMX_GET_VM_ID)))
+			if (r.gpa <= kSlotGpa && kSlotGpa < r.gpa + r.size)
+				big = r.page_size == k2M;
+		EXPECT_TRUE(big) << "the hugetlb page is not mapped with a 2 MiB leaf";
+	}
+	ASSERT_EQ(::madvise(m, k2M, MADV_DONTNEED), 0);
+	EXPECT_EQ(g.step(0), 0u) << "after MADV_DONTNEED the hugetlb page reads zero";
+	*word(m) = 0x35353535;
+	EXPECT_EQ(g.step(0), 0x35353535u);
+	::munmap(m, k2M);
+}
+
+// A file-backed MAP_SHARED slot (memfd): the guest's write is in the file,
+// and a write through another mapping of the file is seen by the guest.
+TEST_P(Mem, SharedFileSlotIsTheFile)
+{
+	int fd = ::memfd_create("kvmx-mem", 0);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(::ftruncate(fd, k2M), 0);
+	void *m = ::mmap(nullptr, k2M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *other = ::mmap(nullptr, k2M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(m, MAP_FAILED);
+	ASSERT_NE(other, MAP_FAILED);
+	Guest g(GetParam());
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0x5a5a5a5a), 0x5a5a5a5au);
+	EXPECT_EQ(*word(other), 0x5a5a5a5au) << "the guest's write is in the file";
+	*word(other) = 0x6b6b6b6b;
+	EXPECT_EQ(g.step(0), 0x6b6b6b6bu) << "a write through another mapping";
+	// Punching the page out of the file: the guest sees a new zero page.
+	ASSERT_EQ(::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), 0);
+	EXPECT_EQ(g.step(0), 0u) << "after the hole punch";
+	::munmap(m, k2M);
+	::munmap(other, k2M);
+	::close(fd);
+}
+
+// KSM merges two identical pages of the slot (write-protecting them for
+// the guest too); a guest write then breaks the merge for its page only.
+TEST_P(Mem, KsmMergedPagesSplitOnAGuestWrite)
+{
+	auto put = [](const std::string &f, const std::string &v) {
+		std::ofstream o("/sys/kernel/mm/ksm/" + f);
+		o << v;
+		return bool(o.flush());
+	};
+	auto get = [](const std::string &f) {
+		std::ifstream i("/sys/kernel/mm/ksm/" + f);
+		long v = -1;
+		i >> v;
+		return v;
+	};
+	if (get("run") < 0)
+		GTEST_SKIP() << "no KSM in this kernel";
+	Guest g(GetParam());
+	void *m = map_anon(k2M);
+	ASSERT_NE(m, nullptr);
+	std::memset(m, 0x5c, 2 * 4096);
+	ASSERT_EQ(g.slot(m), 0);
+	EXPECT_EQ(g.step(0x5c5c5c5c), 0x5c5c5c5cu) << "page 0 mapped writable";
+	g.set_rbx(kSlotGpa + 4096);
+	EXPECT_EQ(g.step(0x5c5c5c5c), 0x5c5c5c5cu) << "page 1 mapped writable";
+	ASSERT_EQ(::madvise(m, 2 * 4096, MADV_MERGEABLE), 0);
+	put("sleep_millisecs", "0");
+	put("pages_to_scan", "1000");
+	ASSERT_TRUE(put("run", "1"));
+	struct Stop {
+		std::function<void()> f;
+		~Stop() { f(); }
+	} stop{ [&] { put("run", "2"); } };
+	bool merged = false;
+	for (int i = 0; i < 200 && !merged; i++) {
+		::usleep(50000);
+		merged = get("pages_sharing") >= 1;
+	}
+	if (!merged)
+		GTEST_SKIP() << "ksmd merged nothing in 10 s";
+	put("run", "0");	// no more merging behind the test's back
+	EXPECT_EQ(g.step(0), 0x5c5c5c5cu) << "the merged page";
+	EXPECT_EQ(g.step(0x6d6d6d6d), 0x6d6d6d6du) << "the guest's write to page 1";
+	EXPECT_EQ(word(m)[1024], 0x6d6d6d6du) << "the VMM sees it in page 1";
+	EXPECT_EQ(word(m)[0], 0x5c5c5c5cu) << "page 0 is untouched";
+	g.set_rbx(kSlotGpa);
+	EXPECT_EQ(g.step(0), 0x5c5c5c5cu) << "the guest's page 0 is untouched";
+	::munmap(m, k2M);
+}
+
+} // namespace
