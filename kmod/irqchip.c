@@ -173,18 +173,6 @@ static int split_routes(const struct kvmx_vm_irqchip *chip, struct kvmx_irq_rout
 	return 0;
 }
 
-void kvmx_irqchip_user_level_vectors(struct kvmx_vm *vm, u64 vectors[4])
-{
-	struct kvmx_irq_routes *routes;
-	int i;
-
-	rcu_read_lock();
-	routes = rcu_dereference(vm->irqchip->routes);
-	for (i = 0; routes && i < 4; i++)
-		vectors[i] |= routes->user_ioapic_level[i];
-	rcu_read_unlock();
-}
-
 bool kvmx_irqchip_user_ioapic_eoi(struct kvmx_vcpu *v, u8 vector)
 {
 	struct kvmx_irq_routes *routes;

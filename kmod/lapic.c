@@ -895,21 +895,17 @@ static void apicv_setup(struct kvmx_vcpu *v)
 void kvmx_lapic_vid_sync(struct kvmx_vcpu *v)
 {
 	struct kvmx_lapic *a = v->apic;
-	u64 level[4] = {};
 	int irr, isr, i;
 
 	if (unlikely(!v->vid))
 		apicv_setup(v);
-	/* As KVM: a split irqchip's EOI exits follow the VMM's level routes. */
-	if (v->vm->irqchip->split)
-		kvmx_irqchip_user_level_vectors(v->vm, level);
 	if (unlikely(x2apic_mode(v) != a->vx2)) {
 		a->vx2 = !a->vx2;
 		kvmx_vmcs_virtualize_x2apic(v, a->vx2);
 	}
 	for (i = 0; i < 4; i++) {
 		u64 w = reg_read(a, APIC_TMR + 0x20 * i) |
-			(u64)reg_read(a, APIC_TMR + 0x20 * i + 0x10) << 32 | level[i];
+			(u64)reg_read(a, APIC_TMR + 0x20 * i + 0x10) << 32;
 
 		if (w != a->eoi_exit[i]) {
 			a->eoi_exit[i] = w;

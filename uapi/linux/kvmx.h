@@ -595,10 +595,9 @@ struct kvmx_vapic_addr {
 };
 
 /*
- * KVM_ENABLE_CAP on a VM fd.  kvmx enables two capabilities this way:
- * KVMX_CAP_SPLIT_IRQCHIP (the local APICs in the module, the PIC and IOAPIC
- * in the VMM; args[0] is how many GSIs, from 0, are the VMM's IOAPIC pins)
- * and KVMX_CAP_MAX_VCPU_ID (args[0]: vCPU IDs stay below it).
+ * KVM_ENABLE_CAP on a VM fd.  The one capability kvmx enables this way is
+ * KVMX_CAP_SPLIT_IRQCHIP: the local APICs in the module, the PIC and IOAPIC
+ * in the VMM; args[0] is how many GSIs (from 0) are the VMM's IOAPIC pins.
  */
 struct kvmx_enable_cap {
 	__u32 cap;
