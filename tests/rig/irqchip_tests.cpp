@@ -126,6 +126,15 @@ const std::vector<uint8_t> kUserPicIdle16 = {
 	0xfa, 0xb0, 0x01, 0xe6, 0xe1, 0xfb, 0x90, 0xf4, 0xeb, 0xfd,
 };
 
+// Real mode: IVT[9] -> kPicHandler16 at 0x1100 (EOIs the PIC, reports 9).
+void install_pic_handler(Env &e)
+{
+	uint16_t ivt[2] = { 0x1100, 0 };
+	e.mem->write(9 * 4, std::vector<uint8_t>(reinterpret_cast<uint8_t *>(ivt),
+						 reinterpret_cast<uint8_t *>(ivt) + 4));
+	e.mem->write(0x1100, kPicHandler16);
+}
+
 // The port and first data byte of an OUT exit; for anything else port
 // 0xffff and the exit reason, which a failure then shows.
 std::pair<uint16_t, uint8_t> out_of(const kvmx_run *run)
@@ -516,10 +525,7 @@ TEST_P(Irqchip, PicInterruptThroughLint0)
 	Env e(GetParam());
 	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
 	e.real_mode(kPicSetup16);
-	uint16_t ivt[2] = { 0x1100, 0 };
-	e.mem->write(9 * 4, std::vector<uint8_t>(reinterpret_cast<uint8_t *>(ivt),
-						 reinterpret_cast<uint8_t *>(ivt) + 4));
-	e.mem->write(0x1100, kPicHandler16);
+	install_pic_handler(e);
 	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
 	ASSERT_EQ(out_of(e.run), Out(kReadyPort, 1));
 	kvmx_irq_level l{};
@@ -875,10 +881,7 @@ TEST_P(Irqchip, SplitIrqchipRulesAndTheVmmsPic)
 
 	// The guest: real mode, IVT[9] -> a handler that EOIs the VMM's PIC.
 	e.real_mode(kUserPicIdle16);
-	uint16_t ivt[2] = { 0x1100, 0 };
-	e.mem->write(9 * 4, std::vector<uint8_t>(reinterpret_cast<uint8_t *>(ivt),
-						 reinterpret_cast<uint8_t *>(ivt) + 4));
-	e.mem->write(0x1100, kPicHandler16);
+	install_pic_handler(e);
 	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
 	ASSERT_EQ(out_of(e.run), Out(kReadyPort, 1));
 	EXPECT_EQ(e.run->if_flag, 0);
