@@ -123,6 +123,7 @@ static inline u32 exception_intr_info(unsigned int vector, bool has_error, bool 
 
 #define X86_VEC_DB	1
 #define X86_VEC_NMI	2
+#define X86_VEC_UD	6
 #define X86_VEC_DF	8
 #define X86_VEC_TS	10
 #define X86_VEC_NP	11

@@ -17,6 +17,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <asm/fpu/xcr.h>
+#include <linux/sched/stat.h>
 #include <asm/kvm_para.h>
 #include <asm/processor.h>
 
@@ -39,6 +40,8 @@ u64 kvmx_host_xcr0;
 #define FX1_EDX	(BIT(11) | BIT(20) | BIT(26) | BIT(29))
 #define FD1_EAX	(BIT(0) | BIT(1) | BIT(2))	/* XSAVEOPT, XSAVEC, XGETBV1 */
 #define CPUID1_ECX_OSXSAVE	BIT(27)
+#define CPUID1_ECX_MONITOR	BIT(3)
+#define CPUID7_EBX_TSC_ADJUST	BIT(1)
 #define CPUID1_EDX_APIC		BIT(9)
 /* The in-kernel local APIC emulates it whatever the host has, as KVM's. */
 #define CPUID1_ECX_X2APIC	BIT(21)
@@ -89,6 +92,7 @@ int kvmx_cpuid_init(void)
 		e = add(7, 0, true);
 		e->eax = 0;
 		e->ebx &= F7_EBX & boot_cpu_data.x86_capability[CPUID_7_0_EBX];
+		e->ebx |= CPUID7_EBX_TSC_ADJUST;	/* tsc.c emulates it */
 		if (!(kvmx_ctls.proc2 & PROC2_ENABLE_INVPCID))
 			e->ebx &= ~BIT(10);
 		if (!(xcr0 & XFEATURE_MASK_YMM))
@@ -126,9 +130,10 @@ int kvmx_cpuid_init(void)
 	}
 	/*
 	 * KVM's leaves (Documentation/virt/kvm/x86/cpuid.rst): the signature,
-	 * kvmclock through both its MSR pairs, and NOP_IO_DELAY (the guest
-	 * skips its port-0x80 delays, which would each be an exit).  Put there by hand, since
-	 * the host's CPUID says nothing about them.
+	 * kvmclock through both its MSR pairs, steal time, and NOP_IO_DELAY
+	 * (the guest skips its port-0x80 delays, which would each be an
+	 * exit).  Put there by hand, since the host's CPUID says nothing
+	 * about them.
 	 */
 	e = &supported[nr_supported++];
 	memset(e, 0, sizeof(*e));
@@ -142,6 +147,8 @@ int kvmx_cpuid_init(void)
 	e->function = KVM_CPUID_FEATURES;
 	e->eax = BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_NOP_IO_DELAY) |
 		 BIT(KVM_FEATURE_CLOCKSOURCE2);
+	if (sched_info_on())
+		e->eax |= BIT(KVM_FEATURE_STEAL_TIME);	/* steal_time.c */
 	return 0;
 }
 
@@ -201,6 +208,7 @@ int kvmx_vcpu_set_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u)
 	kfree(v->cpuid);
 	v->cpuid = e;
 	v->cpuid_nent = nent;
+	kvmx_cpuid_update_mwait(v);
 	return 0;
 }
 
@@ -235,6 +243,50 @@ const struct kvmx_cpuid_entry2 *kvmx_cpuid_entry(struct kvmx_vcpu *v, u32 functi
 			return e;
 	}
 	return NULL;
+}
+
+/*
+ * Without KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT, CPUID.1:ECX.MONITOR is what
+ * IA32_MISC_ENABLE.MWAIT says (msr.c), after each change of either.
+ */
+void kvmx_cpuid_update_mwait(struct kvmx_vcpu *v)
+{
+	unsigned int i;
+
+	if (kvmx_quirk(v->vm, KVMX_X86_QUIRK_MISC_ENABLE_NO_MWAIT))
+		return;
+	for (i = 0; i < v->cpuid_nent; i++) {
+		struct kvmx_cpuid_entry2 *e = &v->cpuid[i];
+
+		if (e->function != 1)
+			continue;
+		if (v->misc_enable & MSR_IA32_MISC_ENABLE_MWAIT)
+			e->ecx |= CPUID1_ECX_MONITOR;
+		else
+			e->ecx &= ~CPUID1_ECX_MONITOR;
+	}
+}
+
+/* MONITOR/MWAIT are the guest's (CPUID.1:ECX.MONITOR). */
+bool kvmx_guest_has_mwait(struct kvmx_vcpu *v)
+{
+	const struct kvmx_cpuid_entry2 *e = find(v, 1, 0);
+
+	return e && (e->ecx & CPUID1_ECX_MONITOR);
+}
+
+/*
+ * KVM's rule: the PV features are all there unless the VMM asked that
+ * the guest's CPUID leaf say which (KVM_CAP_ENFORCE_PV_FEATURE_CPUID).
+ */
+bool kvmx_guest_pv_has(struct kvmx_vcpu *v, unsigned int feature)
+{
+	const struct kvmx_cpuid_entry2 *e;
+
+	if (!v->enforce_pv_cpuid)
+		return true;
+	e = find(v, KVM_CPUID_FEATURES, 0);
+	return e && (e->eax & BIT(feature));
 }
 
 /* XSAVE area size for the components in @xcr0, from the guest's leaf 0xd. */

@@ -11,10 +11,14 @@
 #include <linux/sched.h>
 #include <asm/cpu.h>
 #include <asm/fpu/xcr.h>
+#include <linux/kvm_para.h>
 
 #include "kvmx.h"
 #include "vmx_ops.h"
+#include "guest_walk.h"
 #include "trace.h"
+
+static int handle_ud_exception(struct kvmx_vcpu *v);
 
 /*
  * KVM_EXIT_INTERNAL_ERROR, laid out as KVM lays it out so KVM clients read it
@@ -104,6 +108,8 @@ static int handle_exception_nmi(struct kvmx_vcpu *v)
 		return 0;
 	}
 	switch (vector) {
+	case X86_VEC_UD:
+		return handle_ud_exception(v);
 	case X86_VEC_DB:
 		/*
 		 * ICEBP (INT1) exits before it executes: skip it, then raise
@@ -211,10 +217,17 @@ static int handle_rdpmc(struct kvmx_vcpu *v)
 
 /*
  * MONITOR/MWAIT exit so a guest can't idle a host CPU in MWAIT; they are
- * NOPs, as kvm_intel makes them by default (KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS).
+ * NOPs, as kvm_intel makes them.  KVM's default (the quirk
+ * KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS) keeps them NOPs even where the
+ * guest's CPUID says it has none; without the quirk that is a #UD.
  */
 static int handle_monitor_mwait(struct kvmx_vcpu *v)
 {
+	if (!kvmx_quirk(v->vm, KVMX_X86_QUIRK_MWAIT_NEVER_UD_FAULTS) &&
+	    !kvmx_guest_has_mwait(v)) {
+		kvmx_inject_ud(v);
+		return 1;
+	}
 	kvmx_skip_instruction(v);
 	return 1;
 }
@@ -231,19 +244,53 @@ static int handle_ud(struct kvmx_vcpu *v)
 	return 1;
 }
 
-#define KVM_ENOSYS	1000
-
-/* Also called with interrupts off (run.c): keep it lock-free. */
+/*
+ * KVM's hypercalls (Documentation/virt/kvm/x86/hypercalls.rst), from ring 0
+ * only.  SCHED_YIELD ("the vCPU I wait for isn't running") is a hint that
+ * asks nothing of the answer; any other number is unknown, as in KVM.
+ * Also called with interrupts off (run.c): keep it lock-free.
+ */
 void kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 {
-	/* No hypercalls are defined: answer like KVM does to unknown ones. */
-	v->regs[REG_RAX] = (unsigned long)-KVM_ENOSYS;
+	bool op64 = kvmx_code_mode(v) == 64;
+	unsigned long nr = v->regs[REG_RAX], ret = -KVM_ENOSYS;
+
+	if (!op64)
+		nr = (u32)nr;
+	if (VMX_AR_DPL(vmcs_read32(VMCS_GUEST_SS_AR)) != 0)
+		ret = -KVM_EPERM;
+	else if (nr == KVM_HC_SCHED_YIELD && kvmx_guest_pv_has(v, KVM_FEATURE_PV_SCHED_YIELD))
+		ret = 0;
+	v->regs[REG_RAX] = op64 ? ret : (u32)ret;
 }
 
 static int handle_vmcall(struct kvmx_vcpu *v)
 {
 	kvmx_emulate_vmcall(v);
 	kvmx_skip_instruction(v);
+	return 1;
+}
+
+/*
+ * #UD exits (the exception bitmap) for one case: a guest made for AMD
+ * makes its hypercalls with VMMCALL, which is a #UD on Intel.  As KVM
+ * does by default (KVM_X86_QUIRK_FIX_HYPERCALL_INSN), the instruction is
+ * rewritten to VMCALL and the guest runs it again.  Every other #UD, or
+ * one where the rewrite can't be made, goes back to the guest.
+ */
+static int handle_ud_exception(struct kvmx_vcpu *v)
+{
+	static const u8 vmmcall[3] = { 0x0f, 0x01, 0xd9 };
+	u8 insn[3] = { 0x0f, 0x01, 0xc1 };	/* VMCALL */
+	u8 cur[sizeof(insn)];
+	u64 rip = kvmx_linear_rip(v);
+
+	if (kvmx_quirk(v->vm, KVMX_X86_QUIRK_FIX_HYPERCALL_INSN) &&
+	    !kvmx_access_gla(v, rip, cur, sizeof(cur), WALK_FETCH) &&
+	    !memcmp(cur, vmmcall, sizeof(cur)) &&
+	    !kvmx_access_gla(v, rip, insn, sizeof(insn), WALK_WRITE))
+		return 1;
+	kvmx_inject_ud(v);
 	return 1;
 }
 

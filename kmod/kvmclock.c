@@ -55,7 +55,7 @@ void kvmx_kvmclock_update(struct kvmx_vcpu *v)
 	if (!(v->kvmclock_msr & 1))
 		return;
 	local_irq_save(flags);
-	t.tsc_timestamp = kvmx_guest_tsc();
+	t.tsc_timestamp = kvmx_guest_tsc(v);
 	t.system_time = kvmclock_ns(v->vm);
 	local_irq_restore(flags);
 	pvclock_scale((u64)tsc_khz * 1000, &t.tsc_to_system_mul, &t.tsc_shift);
@@ -95,16 +95,32 @@ static void write_wall_clock(struct kvmx_vcpu *v, u64 gpa)
 	kvmx_write_gpa(v, gpa, &wc.version, sizeof(wc.version));
 }
 
-/* 0: handled, -ENOENT: not a kvmclock MSR. */
+/*
+ * Each MSR pair is there only if the guest's CPUID offers it, once the VMM
+ * asked for that (KVM_CAP_ENFORCE_PV_FEATURE_CPUID); 1 if it isn't.
+ */
+static int offered(struct kvmx_vcpu *v, u32 index)
+{
+	bool is_new = index == MSR_KVM_WALL_CLOCK_NEW || index == MSR_KVM_SYSTEM_TIME_NEW;
+
+	return kvmx_guest_pv_has(v, is_new ? KVM_FEATURE_CLOCKSOURCE2 :
+					     KVM_FEATURE_CLOCKSOURCE) ? 0 : 1;
+}
+
+/* 0: handled, 1: not offered to this guest, -ENOENT: not a kvmclock MSR. */
 int kvmx_kvmclock_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data)
 {
 	switch (index) {
 	case MSR_KVM_WALL_CLOCK:
 	case MSR_KVM_WALL_CLOCK_NEW:
+		if (offered(v, index))
+			return 1;
 		*data = v->vm->wall_clock_msr;
 		return 0;
 	case MSR_KVM_SYSTEM_TIME:
 	case MSR_KVM_SYSTEM_TIME_NEW:
+		if (offered(v, index))
+			return 1;
 		*data = v->kvmclock_msr;
 		return 0;
 	}
@@ -113,6 +129,9 @@ int kvmx_kvmclock_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data)
 
 int kvmx_kvmclock_set_msr(struct kvmx_vcpu *v, u32 index, u64 data)
 {
+	if ((index == MSR_KVM_WALL_CLOCK || index == MSR_KVM_WALL_CLOCK_NEW ||
+	     index == MSR_KVM_SYSTEM_TIME || index == MSR_KVM_SYSTEM_TIME_NEW) && offered(v, index))
+		return 1;
 	switch (index) {
 	case MSR_KVM_WALL_CLOCK:
 	case MSR_KVM_WALL_CLOCK_NEW:

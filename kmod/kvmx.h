@@ -144,6 +144,13 @@ struct kvmx_vm {
 	s64 kvmclock_offset;
 	u32 kvmclock_gen;		/* bumped by KVM_SET_CLOCK */
 	u64 wall_clock_msr;
+	bool platform_info_readable;	/* KVM_CAP_MSR_PLATFORM_INFO */
+	u64 disabled_quirks;		/* KVM_CAP_DISABLE_QUIRKS(2): KVMX_X86_QUIRK_* */
+	/* The guest TSC's last VMM write (tsc.c): its offset, value and time. */
+	spinlock_t tsc_lock;
+	bool tsc_written;
+	s64 tsc_offset;
+	u64 tsc_write, tsc_write_ns;
 	unsigned int logged_slots;	/* slots with dirty logging on; vm->lock */
 	/* The in-kernel irqchip (irqchip.c), NULL until KVM_CREATE_IRQCHIP. */
 	struct kvmx_vm_irqchip *irqchip;
@@ -162,6 +169,15 @@ struct kvmx_vm {
 };
 
 void kvmx_vm_put(struct kvmx_vm *vm);
+
+/* The quirks kvmx has and a VMM may turn off (KVM_CAP_DISABLE_QUIRKS2). */
+#define KVMX_QUIRKS	(KVMX_X86_QUIRK_MISC_ENABLE_NO_MWAIT | KVMX_X86_QUIRK_FIX_HYPERCALL_INSN | \
+			 KVMX_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)
+/* KVM's default behaviour @quirk is on for @vm. */
+static inline bool kvmx_quirk(struct kvmx_vm *vm, u64 quirk)
+{
+	return !(READ_ONCE(vm->disabled_quirks) & quirk);
+}
 /* Who asks about VMs over netlink, decided once per request (netlink.c). */
 struct kvmx_caller {
 	kuid_t uid;		/* INVALID_UID: nobody's VMs but as admin */
@@ -260,6 +276,12 @@ struct kvmx_vcpu {
 	u64 dr[4], dr6, dr7;
 	u64 star, lstar, cstar, fmask, kernel_gs_base, tsc_aux;
 	u64 misc_enable, apic_base, cr8;
+	s64 tsc_offset, tsc_adjust;	/* tsc.c: the VMCS's offset; IA32_TSC_ADJUST */
+	bool enforce_pv_cpuid;		/* KVM_CAP_ENFORCE_PV_FEATURE_CPUID */
+	/* PV steal time (steal_time.c): the MSR, run_delay at the last update */
+	u64 steal_time_msr, steal_time_last;
+	bool steal_time_update;		/* update the guest's area before entry */
+	u64 platform_info;		/* MSR_PLATFORM_INFO, as the VMM set it */
 	struct fpu_guest fpu;
 	struct kvmx_cpuid_entry2 *cpuid;
 	unsigned int cpuid_nent;
@@ -540,14 +562,35 @@ int kvmx_vcpu_get_cpuid(struct kvmx_vcpu *v, struct kvmx_cpuid2 __user *u);
 void kvmx_emulate_cpuid(struct kvmx_vcpu *v);
 /* The vCPU's CPUID entry for @function/@index (KVM_SET_CPUID2), or NULL. */
 const struct kvmx_cpuid_entry2 *kvmx_cpuid_entry(struct kvmx_vcpu *v, u32 function, u32 index);
+void kvmx_cpuid_update_mwait(struct kvmx_vcpu *v);
+bool kvmx_guest_has_mwait(struct kvmx_vcpu *v);
+/* KVM's PV feature @feature (KVM_FEATURE_*) is the guest's to use. */
+bool kvmx_guest_pv_has(struct kvmx_vcpu *v, unsigned int feature);
 
 /* ---- msr.c ---- */
 int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host);
 int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u);
+int kvmx_get_msr_feature_index_list(struct kvmx_msr_list __user *u);
+int kvmx_get_feature_msrs(struct kvmx_msrs __user *u);
 int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool set);
 int kvmx_set_efer(struct kvmx_vcpu *v, u64 efer, bool host);
-u64 kvmx_guest_tsc(void);
+
+/* ---- stats_fd.c: KVM_GET_STATS_FD ---- */
+int kvmx_vm_stats_fd(struct kvmx_vm *vm);
+int kvmx_vcpu_stats_fd(struct file *vcpu_file);
+
+/* ---- steal_time.c ---- */
+int kvmx_steal_time_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
+int kvmx_steal_time_set_msr(struct kvmx_vcpu *v, u32 index, u64 data);
+void kvmx_steal_time_record(struct kvmx_vcpu *v);
+
+/* ---- tsc.c ---- */
+u64 kvmx_guest_tsc(struct kvmx_vcpu *v);
+void kvmx_tsc_vcpu_init(struct kvmx_vcpu *v);
+int kvmx_tsc_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
+int kvmx_tsc_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
+int kvmx_tsc_attr_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, struct kvmx_device_attr __user *u);
 extern u64 kvmx_host_xcr0;
 u64 kvmx_supported_xcr0(void);
 

@@ -419,7 +419,7 @@ static void timer_start_deadline(struct kvmx_lapic *a)
 	atomic_set(&a->timer_pending, 0);
 	if (!a->tsc_deadline || timer_mode(a) != APIC_LVT_TIMER_TSCDEADLINE)
 		return;
-	now = kvmx_guest_tsc();
+	now = kvmx_guest_tsc(a->vcpu);
 	if (a->tsc_deadline <= now) {
 		/* Already passed: it fires before the next entry, no timer needed. */
 		atomic_inc(&a->timer_pending);

@@ -29,6 +29,10 @@ static long kvmx_dev_ioctl(struct file *file, unsigned int ioctl, unsigned long 
 		return kvmx_get_supported_cpuid((void __user *)arg);
 	case KVMX_GET_MSR_INDEX_LIST:
 		return kvmx_get_msr_index_list((void __user *)arg);
+	case KVMX_GET_MSR_FEATURE_INDEX_LIST:
+		return kvmx_get_msr_feature_index_list((void __user *)arg);
+	case KVMX_GET_MSRS:
+		return kvmx_get_feature_msrs((void __user *)arg);
 	case KVMX_X86_GET_MCE_CAP_SUPPORTED:
 		return kvmx_mce_cap_supported((void __user *)arg);
 	case KVMX_GET_VMX_INFO: {

@@ -23,16 +23,27 @@
 #include "kvmx.h"
 #include "vmx_ops.h"
 
+#define CPUID1_ECX_SSE3	BIT(0)
 #define EFER_VALID	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
 
 static const u32 kvmx_msr_list[] = {
 	MSR_EFER, MSR_IA32_CR_PAT, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
 	MSR_IA32_SYSENTER_EIP, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
-	MSR_KERNEL_GS_BASE, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_TSC,
+	MSR_KERNEL_GS_BASE, MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_TSC, MSR_IA32_TSC_ADJUST,
 	MSR_IA32_MISC_ENABLE, MSR_IA32_APICBASE, MSR_IA32_FEAT_CTL,
 	MSR_IA32_UCODE_REV, MSR_MTRRdefType,
 	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW,
-	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL, MSR_IA32_TSC_DEADLINE,
+	MSR_KVM_STEAL_TIME,
+	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL, MSR_IA32_TSC_DEADLINE, MSR_PLATFORM_INFO,
+};
+
+/*
+ * The feature MSRs: what KVM_GET_MSRS on the system fd reads, what a VMM
+ * may then give a vCPU.  kvmx offers no nested VMX, so none of the VMX
+ * capability MSRs; and no ARCH_CAPABILITIES yet.
+ */
+static const u32 kvmx_feature_msr_list[] = {
+	MSR_IA32_UCODE_REV,
 };
 
 /* The MTRRs: stored for the guest and the VMM, checked as KVM checks them. */
@@ -84,13 +95,24 @@ static u64 *switched_msr(struct kvmx_vcpu *v, u32 index)
 }
 
 /*
- * The guest's TSC: the host's plus the offset IA32_TSC writes set, or the
- * host's own where the CPU cannot offset it; never scaled.  The vCPU's VMCS
- * must be loaded.
+ * IA32_MISC_ENABLE.  Its MWAIT bit says whether MONITOR/MWAIT are enabled;
+ * KVM's default (KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT) leaves CPUID alone,
+ * without the quirk CPUID.1:ECX.MONITOR follows the bit, as on a real CPU.
  */
-u64 kvmx_guest_tsc(void)
+static int set_misc_enable(struct kvmx_vcpu *v, u64 data)
 {
-	return rdtsc() + ((kvmx_ctls.proc & PROC_TSC_OFFSETTING) ? vmcs_read(VMCS_TSC_OFFSET) : 0);
+	if (!kvmx_quirk(v->vm, KVMX_X86_QUIRK_MISC_ENABLE_NO_MWAIT) &&
+	    ((data ^ v->misc_enable) & MSR_IA32_MISC_ENABLE_MWAIT)) {
+		const struct kvmx_cpuid_entry2 *e = kvmx_cpuid_entry(v, 1, 0);
+
+		if (!e || !(e->ecx & CPUID1_ECX_SSE3))
+			return 1;
+		v->misc_enable = data;
+		kvmx_cpuid_update_mwait(v);
+		return 0;
+	}
+	v->misc_enable = data;
+	return 0;
 }
 
 int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
@@ -109,6 +131,8 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 	}
 	/* The local APIC's MSRs: x2APIC registers, the TSC deadline. */
 	r = kvmx_lapic_get_msr(v, index, data);
+	if (r == -ENOENT)
+		r = kvmx_tsc_get_msr(v, index, data);
 	if (r != -ENOENT)
 		return r;
 	switch (index) {
@@ -136,11 +160,13 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 	case MSR_GS_BASE:
 		*data = vmcs_read(VMCS_GUEST_GS_BASE);
 		break;
-	case MSR_IA32_TSC:
-		*data = kvmx_guest_tsc();
-		break;
 	case MSR_IA32_MISC_ENABLE:
 		*data = v->misc_enable;
+		break;
+	case MSR_PLATFORM_INFO:
+		if (!host && !READ_ONCE(v->vm->platform_info_readable))
+			return 1;
+		*data = v->platform_info;
 		break;
 	case MSR_IA32_APICBASE:
 		*data = v->apic_base;
@@ -160,6 +186,8 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 			break;
 		}
 		r = kvmx_kvmclock_get_msr(v, index, data);
+		if (r == -ENOENT)
+			r = kvmx_steal_time_get_msr(v, index, data);
 		if (r == -ENOENT)
 			r = kvmx_mce_get_msr(v, index, data, host);
 		return r == -ENOENT ? 1 : r;
@@ -197,6 +225,8 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		return err ? 1 : 0;
 	}
 	r = kvmx_lapic_set_msr(v, index, data, host);
+	if (r == -ENOENT)
+		r = kvmx_tsc_set_msr(v, index, data, host);
 	if (r != -ENOENT)
 		return r;
 	switch (index) {
@@ -222,14 +252,13 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 			   index == MSR_IA32_SYSENTER_EIP ? VMCS_GUEST_SYSENTER_EIP :
 			   index == MSR_FS_BASE ? VMCS_GUEST_FS_BASE : VMCS_GUEST_GS_BASE, data);
 		break;
-	case MSR_IA32_TSC:
-		if (!(kvmx_ctls.proc & PROC_TSC_OFFSETTING))
-			return host ? 0 : 1;
-		vmcs_write(VMCS_TSC_OFFSET, data - rdtsc());
-		v->kvmclock_stale = true;	/* its TSC timestamp is now wrong */
-		break;
 	case MSR_IA32_MISC_ENABLE:
-		v->misc_enable = data;
+		return set_misc_enable(v, data);
+	case MSR_PLATFORM_INFO:
+		/* Read-only to the guest; kvmx has no CPUID faulting to offer. */
+		if (!host || (data & MSR_PLATFORM_INFO_CPUID_FAULT))
+			return 1;
+		v->platform_info = data;
 		break;
 	case MSR_IA32_APICBASE:
 		if (!kvmx_apic_base_valid(v, data))
@@ -249,30 +278,57 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		}
 		r = kvmx_kvmclock_set_msr(v, index, data);
 		if (r == -ENOENT)
+			r = kvmx_steal_time_set_msr(v, index, data);
+		if (r == -ENOENT)
 			r = kvmx_mce_set_msr(v, index, data, host);
 		return r == -ENOENT ? 1 : r;
 	}
 	return 0;
 }
 
-int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u)
+static int put_msr_list(struct kvmx_msr_list __user *u, const u32 *list, u32 len)
 {
 	u32 n;
 
 	if (get_user(n, &u->nmsrs))
 		return -EFAULT;
-	if (put_user((u32)ARRAY_SIZE(kvmx_msr_list), &u->nmsrs))
+	if (put_user(len, &u->nmsrs))
 		return -EFAULT;
-	if (n < ARRAY_SIZE(kvmx_msr_list))
+	if (n < len)
 		return -E2BIG;
-	if (copy_to_user(u->indices, kvmx_msr_list, sizeof(kvmx_msr_list)))
+	if (copy_to_user(u->indices, list, len * sizeof(*list)))
 		return -EFAULT;
 	return 0;
 }
 
+int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u)
+{
+	return put_msr_list(u, kvmx_msr_list, ARRAY_SIZE(kvmx_msr_list));
+}
+
+int kvmx_get_msr_feature_index_list(struct kvmx_msr_list __user *u)
+{
+	return put_msr_list(u, kvmx_feature_msr_list, ARRAY_SIZE(kvmx_feature_msr_list));
+}
+
+static int get_feature_msr(u32 index, u64 *data)
+{
+	*data = 0;
+	switch (index) {
+	case MSR_IA32_UCODE_REV:
+		rdmsrl_safe(index, data);	/* the host's, as KVM reports it */
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 #define KVMX_MAX_MSRS_PER_CALL	256
 
-/* KVM_GET_MSRS / KVM_SET_MSRS: returns how many entries were processed. */
+/*
+ * KVM_GET_MSRS / KVM_SET_MSRS on a vCPU, or KVM_GET_MSRS of the feature
+ * MSRs on the system fd (@v NULL): returns how many entries were processed.
+ */
 int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool set)
 {
 	struct kvmx_msr_entry *e;
@@ -287,7 +343,8 @@ int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool s
 	if (IS_ERR(e))
 		return PTR_ERR(e);
 	for (i = 0; i < n; i++) {
-		if (set ? kvmx_set_msr(v, e[i].index, e[i].data, true) :
+		if (!v ? get_feature_msr(e[i].index, &e[i].data) :
+		    set ? kvmx_set_msr(v, e[i].index, e[i].data, true) :
 			  kvmx_get_msr(v, e[i].index, &e[i].data, true))
 			break;
 	}
@@ -296,4 +353,9 @@ int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool s
 		r = -EFAULT;
 	kfree(e);
 	return r;
+}
+
+int kvmx_get_feature_msrs(struct kvmx_msrs __user *u)
+{
+	return kvmx_vcpu_msrs_ioctl(NULL, u, false);
 }

@@ -607,6 +607,8 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 		/* Before any entry: the guest may have just enabled kvmclock. */
 		if (unlikely(kvmx_kvmclock_stale(v)))
 			kvmx_kvmclock_update(v);
+		if (unlikely(v->steal_time_update))
+			kvmx_steal_time_record(v);
 		if (take_triple_fault(v)) {
 			r = 0;
 			break;

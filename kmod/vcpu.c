@@ -612,6 +612,24 @@ static void vcpu_exit_ioctl(struct kvmx_vcpu *v)
 	preempt_enable();
 }
 
+/* KVM_ENABLE_CAP on a vCPU: the one KVM_CHECK_EXTENSION offers for it. */
+static int vcpu_enable_cap(struct kvmx_vcpu *v, struct kvmx_enable_cap __user *u)
+{
+	struct kvmx_enable_cap cap;
+
+	if (copy_from_user(&cap, u, sizeof(cap)))
+		return -EFAULT;
+	if (cap.flags)
+		return -EINVAL;
+	switch (cap.cap) {
+	case KVMX_CAP_ENFORCE_PV_FEATURE_CPUID:
+		v->enforce_pv_cpuid = cap.args[0];
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp)
 {
 	union {
@@ -656,6 +674,12 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 	case KVMX_SET_VAPIC_ADDR:
 	case KVMX_TPR_ACCESS_REPORTING:
 		return kvmx_lapic_ioctl(v, ioctl, argp);
+	case KVMX_HAS_DEVICE_ATTR:
+	case KVMX_GET_DEVICE_ATTR:
+	case KVMX_SET_DEVICE_ATTR:
+		return kvmx_tsc_attr_ioctl(v, ioctl, argp);
+	case KVMX_ENABLE_CAP:
+		return vcpu_enable_cap(v, argp);
 	}
 
 	u = kzalloc(sizeof(*u), GFP_KERNEL);
@@ -729,6 +753,9 @@ static long kvmx_vcpu_ioctl(struct file *file, unsigned int ioctl, unsigned long
 
 	if (v->vm->mm != current->mm)
 		return -EIO;
+	/* Needs no VMCS, and must not wait for a running vCPU. */
+	if (ioctl == KVMX_GET_STATS_FD)
+		return kvmx_vcpu_stats_fd(file);
 	if (mutex_lock_killable(&v->mutex))
 		return -EINTR;
 	vcpu_enter_ioctl(v);
@@ -860,6 +887,7 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 	preempt_disable();
 	kvmx_vcpu_load(v);
 	kvmx_vmcs_setup(v);
+	kvmx_tsc_vcpu_init(v);
 	preempt_enable();
 
 	mutex_lock(&vm->lock);

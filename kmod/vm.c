@@ -103,7 +103,15 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_ENABLE_CAP_VM:
 	case KVMX_CAP_SPLIT_IRQCHIP:
 	case KVMX_CAP_NOP_IO_DELAY:
+	case KVMX_CAP_VCPU_ATTRIBUTES:
+	case KVMX_CAP_GET_MSR_FEATURES:
+	case KVMX_CAP_MSR_PLATFORM_INFO:
+	case KVMX_CAP_ENFORCE_PV_FEATURE_CPUID:
+	case KVMX_CAP_DISABLE_QUIRKS:
+	case KVMX_CAP_BINARY_STATS_FD:
 		return 1;
+	case KVMX_CAP_DISABLE_QUIRKS2:
+		return KVMX_QUIRKS;
 	case KVMX_CAP_ADJUST_CLOCK:
 		/* the flags KVM_GET_CLOCK sets and KVM_SET_CLOCK honours */
 		return KVMX_CLOCK_REALTIME | KVMX_CLOCK_HOST_TSC;
@@ -189,6 +197,17 @@ static int vm_enable_cap(struct kvmx_vm *vm, struct kvmx_enable_cap __user *u)
 	switch (cap.cap) {
 	case KVMX_CAP_SPLIT_IRQCHIP:
 		return kvmx_irqchip_enable_split(vm, cap.args[0]);
+	case KVMX_CAP_MSR_PLATFORM_INFO:
+		WRITE_ONCE(vm->platform_info_readable, !!cap.args[0]);
+		return 0;
+	case KVMX_CAP_DISABLE_QUIRKS2:
+		if (cap.args[0] & ~KVMX_QUIRKS)
+			return -EINVAL;
+		fallthrough;
+	case KVMX_CAP_DISABLE_QUIRKS:
+		/* As KVM: the version-1 cap takes any bits, those kvmx lacks do nothing. */
+		WRITE_ONCE(vm->disabled_quirks, cap.args[0]);
+		return 0;
 	case KVMX_CAP_MAX_VCPU_ID: {
 		int r = -EINVAL;
 
@@ -230,6 +249,8 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 		return kvmx_create_vcpu(vm, arg);
 	case KVMX_GET_VM_ID:
 		return vm->id;
+	case KVMX_GET_STATS_FD:
+		return kvmx_vm_stats_fd(vm);
 	case KVMX_GET_CLOCK:
 		return kvmx_get_clock(vm, argp);
 	case KVMX_SET_CLOCK:
@@ -305,6 +326,8 @@ int kvmx_create_vm(unsigned long type)
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
 	spin_lock_init(&vm->mmu_lock);
+	spin_lock_init(&vm->tsc_lock);
+	vm->platform_info_readable = true;
 	vm->mm = current->mm;
 	vm->owner = task_tgid_nr(current);
 	vm->owner_uid = current_euid();

@@ -188,6 +188,8 @@ void kvmx_vcpu_load(struct kvmx_vcpu *v)
 	}
 	/* Userspace or another thread ran here: L1D may hold their data. */
 	v->l1d_flush_pending = true;
+	/* The thread may have waited for this CPU: steal time to account. */
+	v->steal_time_update = true;
 	if (this_cpu_read(current_vmcs) != v->vmcs) {
 		/* Another vCPU ran here: keep its branch history from this one. */
 		indirect_branch_prediction_barrier();
@@ -256,9 +258,11 @@ void kvmx_vmcs_setup(struct kvmx_vcpu *v)
 	/*
 	 * #DB and #AC always exit, so no guest can make the CPU deliver them
 	 * to itself for ever (CVE-2015-8104, CVE-2015-5307); #MC so the host's
-	 * handler sees machine checks that hit the guest.
+	 * handler sees machine checks that hit the guest; #UD for VMMCALL
+	 * (exit_handlers.c).
 	 */
-	vmcs_write(VMCS_EXCEPTION_BITMAP, BIT(X86_VEC_DB) | BIT(X86_VEC_AC) | BIT(X86_VEC_MC));
+	vmcs_write(VMCS_EXCEPTION_BITMAP, BIT(X86_VEC_DB) | BIT(X86_VEC_AC) | BIT(X86_VEC_MC) |
+		   BIT(X86_VEC_UD));
 	vmcs_write(VMCS_PAGE_FAULT_ERROR_MASK, 0);
 	vmcs_write(VMCS_PAGE_FAULT_ERROR_MATCH, 0);
 	vmcs_write(VMCS_CR3_TARGET_COUNT, 0);

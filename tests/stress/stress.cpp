@@ -70,6 +70,10 @@ const unsigned long kIoctls[] = {
 	KVMX_TPR_ACCESS_REPORTING, KVMX_SET_VAPIC_ADDR, KVMX_SET_VAPIC_ADDR,
 	// QEMU's kernel-irqchip=split (issue 15).
 	KVMX_ENABLE_CAP,
+	// What KVM's selftests use (issue 14): feature MSRs, the TSC offset,
+	// binary stats (their fds are read and closed like the others).
+	KVMX_GET_MSR_FEATURE_INDEX_LIST, KVMX_HAS_DEVICE_ATTR, KVMX_GET_DEVICE_ATTR,
+	KVMX_SET_DEVICE_ATTR, KVMX_GET_STATS_FD,
 	// Twice: a VM with an irqchip makes the others reachable more often.
 	KVMX_CREATE_IRQCHIP, KVMX_IRQ_LINE, KVMX_SET_LAPIC, KVMX_IRQFD,
 };
@@ -230,11 +234,26 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 			if (nr == KVMX_ENABLE_CAP && r.chance(80)) {
 				// Mostly the split irqchip, with pin counts near the limit.
 				kvmx_enable_cap c{};
-				c.cap = r.chance(80) ? KVMX_CAP_SPLIT_IRQCHIP
+				static const uint32_t caps[] = {
+					KVMX_CAP_SPLIT_IRQCHIP, KVMX_CAP_SPLIT_IRQCHIP, KVMX_CAP_MAX_VCPU_ID,
+					KVMX_CAP_DISABLE_QUIRKS, KVMX_CAP_DISABLE_QUIRKS2,
+					KVMX_CAP_MSR_PLATFORM_INFO, KVMX_CAP_ENFORCE_PV_FEATURE_CPUID,
+				};
+				c.cap = r.chance(80) ? caps[r.below(sizeof(caps) / sizeof(caps[0]))]
 						     : static_cast<uint32_t>(r.interesting());
 				c.flags = r.chance(10) ? 1 : 0;
 				c.args[0] = r.chance(70) ? r.below(KVMX_MAX_IRQ_ROUTES + 2) : r.interesting();
 				std::memcpy(buf.data(), &c, sizeof(c));
+			}
+			if ((nr == KVMX_GET_DEVICE_ATTR || nr == KVMX_SET_DEVICE_ATTR ||
+			     nr == KVMX_HAS_DEVICE_ATTR) && r.chance(80)) {
+				// Mostly the TSC offset, at a good address or a bad one.
+				kvmx_device_attr a{};
+				a.group = r.chance(80) ? KVMX_VCPU_TSC_CTRL : static_cast<uint32_t>(r.below(4));
+				a.attr = r.chance(80) ? KVMX_VCPU_TSC_OFFSET : r.interesting();
+				a.addr = r.chance(80) ? reinterpret_cast<uint64_t>(buf.data() + 1024)
+						      : r.interesting();
+				std::memcpy(buf.data(), &a, sizeof(a));
 			}
 			if (nr == KVMX_GET_DIRTY_LOG && r.chance(90)) {
 				kvmx_dirty_log log{};
@@ -256,7 +275,8 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 			int ret = ::ioctl(fd, nr, arg);
 			if (nr == KVMX_RUN)
 				timer.arm(0);
-			if (ret >= 0 && (nr == KVMX_CREATE_VM || nr == KVMX_CREATE_VCPU))
+			if (ret >= 0 && (nr == KVMX_CREATE_VM || nr == KVMX_CREATE_VCPU ||
+					 nr == KVMX_GET_STATS_FD))
 				fds.add(ret);
 		}
 		calls++;

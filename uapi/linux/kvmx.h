@@ -750,4 +750,72 @@ struct kvmx_reinject_control {
 #define KVMX_GET_PIT2			_IOR(KVMXIO, 0x9f, struct kvmx_pit_state2)
 #define KVMX_SET_PIT2			_IOW(KVMXIO, 0xa0, struct kvmx_pit_state2)
 
+/* ---- feature MSRs, the TSC's controls, PV-feature enforcement, quirks ---- */
+#define KVMX_CAP_DISABLE_QUIRKS		116
+#define KVMX_CAP_VCPU_ATTRIBUTES	127
+#define KVMX_CAP_GET_MSR_FEATURES	153
+#define KVMX_CAP_MSR_PLATFORM_INFO	159
+#define KVMX_CAP_ENFORCE_PV_FEATURE_CPUID 190
+#define KVMX_CAP_DISABLE_QUIRKS2	213
+
+/* System fd: the MSRs KVM_GET_MSRS on the system fd answers (what a vCPU can get). */
+#define KVMX_GET_MSR_FEATURE_INDEX_LIST	_IOWR(KVMXIO, 0x0a, struct kvmx_msr_list)
+
+/*
+ * KVM_ENABLE_CAP(KVMX_CAP_DISABLE_QUIRKS2) on the VM: args[0] is the set of
+ * KVM's default behaviours to turn off (it replaces the previous set).  The
+ * ones kvmx has and can turn off are what KVM_CHECK_EXTENSION returns.
+ */
+#define KVMX_X86_QUIRK_MISC_ENABLE_NO_MWAIT	(1 << 4)	/* MISC_ENABLE.MWAIT leaves CPUID alone */
+#define KVMX_X86_QUIRK_FIX_HYPERCALL_INSN	(1 << 5)	/* VMMCALL patched to VMCALL */
+#define KVMX_X86_QUIRK_MWAIT_NEVER_UD_FAULTS	(1 << 6)	/* MONITOR/MWAIT are NOPs */
+
+/* KVM_{HAS,GET,SET}_DEVICE_ATTR on a vCPU fd. */
+struct kvmx_device_attr {
+	__u32 flags;		/* none defined: must be 0 */
+	__u32 group;
+	__u64 attr;
+	__u64 addr;		/* userspace address of the attribute's value */
+};
+#define KVMX_VCPU_TSC_CTRL	0	/* group: the vCPU's TSC */
+#define KVMX_VCPU_TSC_OFFSET	0	/* attr: guest TSC - host TSC, a __u64 */
+
+#define KVMX_SET_DEVICE_ATTR	_IOW(KVMXIO, 0xe1, struct kvmx_device_attr)
+#define KVMX_GET_DEVICE_ATTR	_IOW(KVMXIO, 0xe2, struct kvmx_device_attr)
+#define KVMX_HAS_DEVICE_ATTR	_IOW(KVMXIO, 0xe3, struct kvmx_device_attr)
+
+/*
+ * KVM_GET_STATS_FD on a VM or vCPU fd: a read-only fd holding KVM's binary
+ * statistics format, header, id string, descriptors, then the u64 data
+ * (read live at each read).  The vCPU's data is struct kvmx_vcpu_stats.
+ */
+#define KVMX_CAP_BINARY_STATS_FD	203
+#define KVMX_STATS_NAME_SIZE		48
+
+struct kvmx_stats_header {
+	__u32 flags;		/* 0 */
+	__u32 name_size;	/* KVMX_STATS_NAME_SIZE */
+	__u32 num_desc;
+	__u32 id_offset;
+	__u32 desc_offset;
+	__u32 data_offset;
+};
+
+struct kvmx_stats_desc {
+	__u32 flags;		/* KVMX_STATS_TYPE_* | KVMX_STATS_UNIT_* | KVMX_STATS_BASE_* */
+	__s16 exponent;
+	__u16 size;		/* how many u64s */
+	__u32 offset;		/* bytes into the data block */
+	__u32 bucket_size;	/* histograms only */
+	char name[];		/* name_size bytes */
+};
+#define KVMX_STATS_TYPE_CUMULATIVE	(0x0 << 0)
+#define KVMX_STATS_TYPE_INSTANT		(0x1 << 0)
+#define KVMX_STATS_UNIT_NONE		(0x0 << 4)
+#define KVMX_STATS_UNIT_BYTES		(0x1 << 4)
+#define KVMX_STATS_UNIT_CYCLES		(0x3 << 4)
+#define KVMX_STATS_BASE_POW10		(0x0 << 8)
+
+#define KVMX_GET_STATS_FD	_IO(KVMXIO, 0xce)
+
 #endif /* _UAPI_KVMX_H */

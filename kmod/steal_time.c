@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KVM's PV steal time (KVM_FEATURE_STEAL_TIME, Documentation/virt/kvm/x86/
+ * msr.rst): MSR_KVM_STEAL_TIME names a 64-byte area of guest memory where
+ * kvmx adds up the time the vCPU's thread was runnable but waiting for a
+ * host CPU (the scheduler's run_delay).  The guest then doesn't bill that
+ * time to whatever it was running.
+ *
+ * The area is brought up to date before the first entry after the thread
+ * was scheduled in (kvmx_vcpu_load), with the version protocol: odd while
+ * the fields change.  kvmx never sets "preempted", so the guest takes every
+ * vCPU as running (no PV TLB flush, no vcpu_is_preempted hints): safe, and
+ * what a guest sees without the feature.
+ */
+#include <linux/kvm_para.h>
+#include <linux/sched.h>
+#include <linux/sched/stat.h>
+
+#include "kvmx.h"
+
+int kvmx_steal_time_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data)
+{
+	if (index != MSR_KVM_STEAL_TIME)
+		return -ENOENT;
+	if (!kvmx_guest_pv_has(v, KVM_FEATURE_STEAL_TIME))
+		return 1;
+	*data = v->steal_time_msr;
+	return 0;
+}
+
+int kvmx_steal_time_set_msr(struct kvmx_vcpu *v, u32 index, u64 data)
+{
+	if (index != MSR_KVM_STEAL_TIME)
+		return -ENOENT;
+	if (!kvmx_guest_pv_has(v, KVM_FEATURE_STEAL_TIME) || !sched_info_on() ||
+	    (data & KVM_STEAL_RESERVED_MASK))
+		return 1;
+	v->steal_time_msr = data;
+	if (data & KVM_MSR_ENABLED)
+		v->steal_time_update = true;
+	return 0;
+}
+
+/* Before an entry, in the vCPU's thread (it reads its own run_delay). */
+void kvmx_steal_time_record(struct kvmx_vcpu *v)
+{
+	u64 gpa = v->steal_time_msr & KVM_STEAL_VALID_BITS;
+	u64 delay, steal;
+	u32 version;
+	u8 preempted = 0;
+
+	v->steal_time_update = false;
+	if (!(v->steal_time_msr & KVM_MSR_ENABLED))
+		return;
+	/* The area fits a 64-byte aligned block: one page, one slot. */
+	if (kvmx_read_gpa(v, gpa + offsetof(struct kvm_steal_time, version), &version,
+			  sizeof(version)))
+		return;
+	version += (version & 1) + 1;	/* odd: the fields are changing */
+	if (kvmx_write_gpa(v, gpa + offsetof(struct kvm_steal_time, version), &version,
+			   sizeof(version)))
+		return;
+	smp_wmb();	/* the odd version before the fields: readers retry */
+	delay = current->sched_info.run_delay;
+	if (!kvmx_read_gpa(v, gpa, &steal, sizeof(steal))) {
+		steal += delay - v->steal_time_last;
+		kvmx_write_gpa(v, gpa, &steal, sizeof(steal));
+	}
+	v->steal_time_last = delay;
+	kvmx_write_gpa(v, gpa + offsetof(struct kvm_steal_time, preempted), &preempted,
+		       sizeof(preempted));
+	smp_wmb();	/* the fields before the even version */
+	version++;
+	kvmx_write_gpa(v, gpa + offsetof(struct kvm_steal_time, version), &version,
+		       sizeof(version));
+}
