@@ -285,7 +285,10 @@ static int handle_ud_exception(struct kvmx_vcpu *v)
 	u8 cur[sizeof(insn)];
 	u64 rip = kvmx_linear_rip(v);
 
+	/* As KVM's emulator: in protected mode only (not real mode or VM86). */
+	kvmx_sync_crs(v);
 	if (kvmx_quirk(v->vm, KVMX_X86_QUIRK_FIX_HYPERCALL_INSN) &&
+	    (v->cr0 & X86_CR0_PE) && !(vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_VM) &&
 	    !kvmx_access_gla(v, rip, cur, sizeof(cur), WALK_FETCH) &&
 	    !memcmp(cur, vmmcall, sizeof(cur)) &&
 	    !kvmx_access_gla(v, rip, insn, sizeof(insn), WALK_WRITE))

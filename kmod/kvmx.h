@@ -301,6 +301,7 @@ struct kvmx_vcpu {
 	/* Machine-check MSRs (mce.c): capabilities, status, control, banks */
 	u64 mcg_cap, mcg_status, mcg_ctl;
 	u64 mce_banks[4 * KVMX_MAX_MCE_BANKS];
+	u64 mce_ctl2[KVMX_MAX_MCE_BANKS];	/* IA32_MCi_CTL2, with MCG_CMCI_P */
 	/* MTRRs: kept for the guest; EPT maps RAM write-back, as KVM without DMA */
 	struct {
 		u64 def_type;
@@ -662,6 +663,8 @@ void kvmx_lapic_free(struct kvmx_vcpu *v);
 void kvmx_lapic_reset(struct kvmx_vcpu *v, bool init);
 /* Make the vCPU look at its APIC: wake it if it sleeps, IPI its CPU if it runs the guest. */
 void kvmx_vcpu_kick(struct kvmx_vcpu *v);
+void kvmx_lapic_deliver_cmci(struct kvmx_vcpu *v);
+void kvmx_lapic_mcg_cap_changed(struct kvmx_vcpu *v);
 /* INIT/SIPI, timer expirations and NMIs other threads sent: take them in.  Before entry. */
 void kvmx_lapic_accept_events(struct kvmx_vcpu *v);
 /* An interrupt (PIC or APIC) is waiting that the guest could take with IF=1. */

@@ -30,14 +30,25 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <asm/apicdef.h>
+#include <asm/mce.h>
 #include <asm/msr-index.h>
 #include <asm/tsc.h>
 
 #include "kvmx.h"
 #include "vmx_ops.h"
 
-/* Version 0x14 (integrated APIC), six LVT entries (CMCI not offered). */
-#define LAPIC_VERSION		(0x14 | ((6 - 1) << 16))
+/*
+ * Version 0x14 (integrated APIC), six LVT entries, seven with the CMCI
+ * entry once the vCPU's machine-check capabilities have CMCI (MCG_CMCI_P).
+ */
+#define LAPIC_VERSION		0x14
+
+static u32 lapic_version(struct kvmx_vcpu *v)
+{
+	unsigned int nr_lvt = (v->mcg_cap & MCG_CMCI_P) ? 7 : 6;
+
+	return LAPIC_VERSION | ((nr_lvt - 1) << 16);
+}
 /* The timer's input clock: one tick per nanosecond, as kvm_intel's. */
 #define APIC_BUS_CYCLE_NS	1
 /*
@@ -178,6 +189,7 @@ void kvmx_vcpu_kick(struct kvmx_vcpu *v)
 }
 
 /* ---- accepting interrupts (SDM 10.6.2.2, 10.8.3) ---- */
+
 
 static void accept_fixed(struct kvmx_vcpu *v, u8 vector, bool level)
 {
@@ -322,12 +334,17 @@ void kvmx_msi_to_msg(u64 address, u32 data, struct kvmx_irq_msg *m)
 /* ---- the LVT and the timer ---- */
 
 /*
- * The six entries LAPIC_VERSION announces, all of which a reset or a
- * software disable masks.
+ * The entries the version register announces, all of which a reset or a
+ * software disable masks (CMCI's too, whether offered or not).
  */
 static const unsigned int lvt_regs[] = {
-	APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR,
+	APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_LVTCMCI,
 };
+
+static bool has_cmci(struct kvmx_vcpu *v)
+{
+	return v->mcg_cap & MCG_CMCI_P;
+}
 
 /* An LVT entry fires (timer, LINT0/1, error): deliver it to this APIC. */
 static void lvt_fire(struct kvmx_vcpu *v, unsigned int lvt)
@@ -407,6 +424,23 @@ static void timer_start_count(struct kvmx_lapic *a)
 	}
 	a->armed_at = ktime_get();
 	hrtimer_start(&a->timer, ktime_add_ns(a->armed_at, ns), HRTIMER_MODE_ABS);
+}
+
+/* A corrected-error interrupt (mce.c): the CMCI entry fires. */
+void kvmx_lapic_deliver_cmci(struct kvmx_vcpu *v)
+{
+	if (v->apic && has_cmci(v))
+		lvt_fire(v, APIC_LVTCMCI);
+}
+
+/* KVM_X86_SETUP_MCE changed MCG_CMCI_P: the version register counts the LVT. */
+void kvmx_lapic_mcg_cap_changed(struct kvmx_vcpu *v)
+{
+	if (!v->apic)
+		return;
+	reg_write(v->apic, APIC_LVR, lapic_version(v));
+	if (!has_cmci(v))
+		reg_write(v->apic, APIC_LVTCMCI, APIC_LVT_MASKED);
 }
 
 /* IA32_TSC_DEADLINE written: fire when the guest's TSC reaches it. */
@@ -583,12 +617,17 @@ static int reg_store(struct kvmx_vcpu *v, unsigned int off, u32 val)
 		}
 		reg_write(a, APIC_LVTT, val & mask);
 		break;
+	case APIC_LVTCMCI:
+		if (!has_cmci(v))
+			return x2 ? 1 : 0;
+		fallthrough;
 	case APIC_LVTTHMR:
 	case APIC_LVTPC:
 	case APIC_LVT0:
 	case APIC_LVT1:
 	case APIC_LVTERR:
-		if (off == APIC_LVTTHMR || off == APIC_LVTPC || off == APIC_LVTERR)
+		if (off == APIC_LVTTHMR || off == APIC_LVTPC || off == APIC_LVTERR ||
+		    off == APIC_LVTCMCI)
 			mask = APIC_LVT_MASKED | APIC_MODE_MASK | 0xff;
 		if (off == APIC_LVTERR)
 			mask = APIC_LVT_MASKED | 0xff;
@@ -621,9 +660,11 @@ static int reg_store(struct kvmx_vcpu *v, unsigned int off, u32 val)
 }
 
 /* Registers a read reaches; anything else reads 0 (xAPIC) or faults (x2APIC). */
-static bool readable(unsigned int off, bool x2)
+static bool readable(struct kvmx_vcpu *v, unsigned int off, bool x2)
 {
 	switch (off) {
+	case APIC_LVTCMCI:
+		return has_cmci(v);
 	case APIC_ID: case APIC_LVR: case APIC_TASKPRI: case APIC_PROCPRI:
 	case APIC_LDR: case APIC_SPIV: case APIC_ESR: case APIC_ICR:
 	case APIC_LVTT: case APIC_LVTTHMR: case APIC_LVTPC: case APIC_LVT0:
@@ -683,7 +724,7 @@ bool kvmx_lapic_mmio(struct kvmx_vcpu *v, u64 gpa, unsigned int len, bool write,
 		memcpy(&val, data, 4);
 		reg_store(v, off, val);
 	} else {
-		if (off < KVMX_APIC_REG_SIZE && readable(off, false))
+		if (off < KVMX_APIC_REG_SIZE && readable(v, off, false))
 			val = reg_load(v, off);
 		memcpy(data, &val, 4);
 	}
@@ -712,7 +753,7 @@ int kvmx_lapic_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data)
 	if (!is_x2apic_msr(index))
 		return -ENOENT;
 	off = (index - APIC_BASE_MSR) << 4;
-	if (!x2apic_mode(v) || !readable(off, true))
+	if (!x2apic_mode(v) || !readable(v, off, true))
 		return 1;
 	*data = reg_load(v, off);
 	if (off == APIC_ICR)
@@ -1123,7 +1164,7 @@ void kvmx_lapic_reset(struct kvmx_vcpu *v, bool init)
 	reg_write(a, APIC_ID, x2apic_mode(v) ? v->id : v->id << 24);
 	if (x2apic_mode(v))
 		set_ldr_x2apic(a, v->id);
-	reg_write(a, APIC_LVR, LAPIC_VERSION);
+	reg_write(a, APIC_LVR, lapic_version(v));
 	reg_write(a, APIC_DFR, 0xffffffff);
 	reg_write(a, APIC_SPIV, 0xff);
 	for (i = 0; i < ARRAY_SIZE(lvt_regs); i++)
@@ -1221,7 +1262,7 @@ static int set_lapic(struct kvmx_vcpu *v, struct kvmx_lapic_state __user *u)
 	} else {
 		reg_write(a, APIC_ID, id & 0xff000000);
 	}
-	reg_write(a, APIC_LVR, LAPIC_VERSION);
+	reg_write(a, APIC_LVR, lapic_version(v));
 	reg_write(a, APIC_PROCPRI, 0);
 	reg_write(a, APIC_TMCCT, 0);
 	reg_write(a, APIC_SPIV, reg_read(a, APIC_SPIV) & 0x11ff);

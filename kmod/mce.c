@@ -6,6 +6,10 @@
  * capabilities, KVM_X86_SET_MCE lets the VMM report an error to the guest
  * (QEMU does for host memory errors).  None of this touches the host's
  * own machine checks (exit_handlers.c, run.c handle those).
+ *
+ * With CMCI (MCG_CMCI_P), each bank has an IA32_MCi_CTL2 whose CMCI_EN
+ * asks for an interrupt through the local APIC's CMCI entry when an error
+ * that needs no action (UCNA: uncorrected, no #MC) is logged there.
  */
 #include <linux/nospec.h>
 #include <linux/uaccess.h>
@@ -15,7 +19,7 @@
 #include "kvmx.h"
 
 /* What KVM 6.1 offers on VMX, without LMCE (no FEATURE_CONTROL bit for it). */
-#define KVMX_MCE_CAP_SUPPORTED	(MCG_CTL_P | MCG_SER_P)
+#define KVMX_MCE_CAP_SUPPORTED	(MCG_CTL_P | MCG_SER_P | MCG_CMCI_P)
 
 static unsigned int bank_num(struct kvmx_vcpu *v)
 {
@@ -38,9 +42,19 @@ static int setup_mce(struct kvmx_vcpu *v, u64 mcg_cap)
 	v->mcg_cap = mcg_cap;
 	if (mcg_cap & MCG_CTL_P)
 		v->mcg_ctl = ~0ULL;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		v->mce_banks[4 * i] = ~0ULL;	/* every error class reported */
+		v->mce_ctl2[i] = 0;
+	}
+	kvmx_lapic_mcg_cap_changed(v);
 	return 0;
+}
+
+/* Uncorrected, no action required: logged, and a CMCI if the bank asks. */
+static bool is_ucna(const struct kvmx_x86_mce *m)
+{
+	return !m->mcg_status && !(m->status & (MCI_STATUS_PCC | MCI_STATUS_S | MCI_STATUS_AR)) &&
+	       (m->status & MCI_STATUS_UC);
 }
 
 static int set_mce(struct kvmx_vcpu *v, struct kvmx_x86_mce *m)
@@ -52,7 +66,15 @@ static int set_mce(struct kvmx_vcpu *v, struct kvmx_x86_mce *m)
 		return -EINVAL;
 	bank = &v->mce_banks[array_index_nospec(4 * m->bank, 4 * n)];
 
-	if (m->status & MCI_STATUS_UC) {
+	if (is_ucna(m)) {
+		bank[1] = m->status;
+		bank[2] = m->addr;
+		bank[3] = m->misc;
+		v->mcg_status = m->mcg_status;
+		if ((v->mcg_cap & MCG_CMCI_P) &&
+		    (v->mce_ctl2[array_index_nospec(m->bank, n)] & MCI_CTL2_CMCI_EN))
+			kvmx_lapic_deliver_cmci(v);
+	} else if (m->status & MCI_STATUS_UC) {
 		/* Reporting of uncorrected errors is off: nothing happens. */
 		if (((v->mcg_cap & MCG_CTL_P) && v->mcg_ctl != ~0ULL) || bank[0] != ~0ULL)
 			return 0;
@@ -112,6 +134,14 @@ static bool is_bank_msr(struct kvmx_vcpu *v, u32 index)
 	return index >= MSR_IA32_MC0_CTL && index < MSR_IA32_MCx_CTL(bank_num(v));
 }
 
+/* IA32_MCi_CTL2 of an existing bank: its index, or -1. */
+static int ctl2_bank(struct kvmx_vcpu *v, u32 index)
+{
+	if (index < MSR_IA32_MC0_CTL2 || index >= MSR_IA32_MCx_CTL2(bank_num(v)))
+		return -1;
+	return array_index_nospec(index - MSR_IA32_MC0_CTL2, bank_num(v));
+}
+
 /* 0: done, 1: refused (#GP or a short KVM_SET_MSRS), -ENOENT: not an MCE MSR. */
 int kvmx_mce_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 {
@@ -130,6 +160,12 @@ int kvmx_mce_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 		return 0;
 	case MSR_IA32_MCG_STATUS:
 		*data = v->mcg_status;
+		return 0;
+	}
+	if (ctl2_bank(v, index) >= 0) {
+		if (!(v->mcg_cap & MCG_CMCI_P) && !host)
+			return 1;
+		*data = v->mce_ctl2[ctl2_bank(v, index)];
 		return 0;
 	}
 	if (!is_bank_msr(v, index))
@@ -153,6 +189,14 @@ int kvmx_mce_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		if (data && data != ~0ULL)
 			return 1;
 		v->mcg_ctl = data;
+		return 0;
+	}
+	if (ctl2_bank(v, index) >= 0) {
+		if (!(v->mcg_cap & MCG_CMCI_P) && (data || !host))
+			return 1;
+		if (data & ~(MCI_CTL2_CMCI_EN | MCI_CTL2_CMCI_THRESHOLD_MASK))
+			return 1;
+		v->mce_ctl2[ctl2_bank(v, index)] = data;
 		return 0;
 	}
 	if (!is_bank_msr(v, index))
