@@ -106,6 +106,8 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_X86_USER_SPACE_MSR:
 	case KVMX_CAP_X86_MSR_FILTER:
 		return 1;
+	case KVMX_CAP_SYNC_REGS:
+		return KVMX_SYNC_X86_VALID_FIELDS;
 	case KVMX_CAP_ADJUST_CLOCK:
 		/* the flags KVM_GET_CLOCK sets and KVM_SET_CLOCK honours */
 		return KVMX_CLOCK_REALTIME | KVMX_CLOCK_HOST_TSC;
