@@ -297,11 +297,72 @@ static int handle_ud_exception(struct kvmx_vcpu *v)
 	return 1;
 }
 
+/* RDMSR/WRMSR back from userspace: run->msr.error is a #GP, else done. */
+static int complete_user_msr(struct kvmx_vcpu *v, bool read)
+{
+	struct kvmx_run *run = v->run;
+	u8 error = READ_ONCE(run->msr.error);
+
+	if (error) {
+		kvmx_inject_gp(v);
+		return 1;
+	}
+	if (read) {
+		u64 data = READ_ONCE(run->msr.data);
+
+		v->regs[REG_RAX] = (u32)data;
+		v->regs[REG_RDX] = data >> 32;
+	}
+	kvmx_skip_instruction(v);
+	return 1;
+}
+
+static int complete_user_rdmsr(struct kvmx_vcpu *v)
+{
+	return complete_user_msr(v, true);
+}
+
+static int complete_user_wrmsr(struct kvmx_vcpu *v)
+{
+	return complete_user_msr(v, false);
+}
+
+/*
+ * An RDMSR/WRMSR the filter denied or the module could not do (@r):
+ * KVMX_EXIT_X86_RDMSR/WRMSR if the VMM asked for that kind
+ * (KVM_CAP_X86_USER_SPACE_MSR), completed by the next KVM_RUN; else false.
+ */
+static bool msr_to_user(struct kvmx_vcpu *v, u32 exit_reason, u32 index, u64 data, int r)
+{
+	struct kvmx_run *run = v->run;
+	u32 reason = r == KVMX_MSR_FILTERED ? KVMX_MSR_EXIT_REASON_FILTER :
+		     r == KVMX_MSR_UNKNOWN ? KVMX_MSR_EXIT_REASON_UNKNOWN :
+		     KVMX_MSR_EXIT_REASON_INVAL;
+
+	if (!(READ_ONCE(v->vm->user_space_msr_mask) & reason))
+		return false;
+	run->exit_reason = exit_reason;
+	run->msr.error = 0;
+	memset(run->msr.pad, 0, sizeof(run->msr.pad));
+	run->msr.reason = reason;
+	run->msr.index = index;
+	run->msr.data = data;
+	kvmx_complete_after_userspace(v, exit_reason == KVMX_EXIT_X86_RDMSR ?
+				      complete_user_rdmsr : complete_user_wrmsr);
+	return true;
+}
+
 static int handle_rdmsr(struct kvmx_vcpu *v)
 {
-	u64 data;
+	u32 index = v->regs[REG_RCX];
+	u64 data = 0;
+	int r = KVMX_MSR_FILTERED;
 
-	if (kvmx_get_msr(v, (u32)v->regs[REG_RCX], &data, false)) {
+	if (kvmx_msr_allowed(v->vm, index, KVMX_MSR_FILTER_READ))
+		r = kvmx_get_msr(v, index, &data, false);
+	if (r) {
+		if (msr_to_user(v, KVMX_EXIT_X86_RDMSR, index, 0, r))
+			return 0;
 		kvmx_inject_gp(v);
 		return 1;
 	}
@@ -313,9 +374,15 @@ static int handle_rdmsr(struct kvmx_vcpu *v)
 
 static int handle_wrmsr(struct kvmx_vcpu *v)
 {
+	u32 index = v->regs[REG_RCX];
 	u64 data = (u32)v->regs[REG_RAX] | ((u64)(u32)v->regs[REG_RDX] << 32);
+	int r = KVMX_MSR_FILTERED;
 
-	if (kvmx_set_msr(v, (u32)v->regs[REG_RCX], data, false)) {
+	if (kvmx_msr_allowed(v->vm, index, KVMX_MSR_FILTER_WRITE))
+		r = kvmx_set_msr(v, index, data, false);
+	if (r) {
+		if (msr_to_user(v, KVMX_EXIT_X86_WRMSR, index, data, r))
+			return 0;
 		kvmx_inject_gp(v);
 		return 1;
 	}

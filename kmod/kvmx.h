@@ -166,6 +166,10 @@ struct kvmx_vm {
 	struct kvmx_io_bus __rcu *buses[KVMX_NR_BUSES];
 	atomic_long_t mapped_pages;	/* guest RAM in EPT leaves, 4 KiB pages */
 	atomic_long_t ept_pages;
+	/* KVM_CAP_X86_USER_SPACE_MSR: KVMX_MSR_EXIT_REASON_* that go to userspace */
+	u32 user_space_msr_mask;
+	/* KVM_X86_SET_MSR_FILTER (msr.c): replaced under lock, read under RCU */
+	struct kvmx_msr_filter_set __rcu *msr_filter;
 };
 
 void kvmx_vm_put(struct kvmx_vm *vm);
@@ -282,6 +286,7 @@ struct kvmx_vcpu {
 	u64 steal_time_msr, steal_time_last;
 	bool steal_time_update;		/* update the guest's area before entry */
 	u64 platform_info;		/* MSR_PLATFORM_INFO, as the VMM set it */
+	u64 power_ctl;			/* MSR_IA32_POWER_CTL: kept, no effect */
 	struct fpu_guest fpu;
 	struct kvmx_cpuid_entry2 *cpuid;
 	unsigned int cpuid_nent;
@@ -414,8 +419,17 @@ void kvmx_set_cr4_hw(struct kvmx_vcpu *v, u64 cr4);
 int kvmx_load_pdptrs(struct kvmx_vcpu *v);
 void kvmx_update_entry_ctls(struct kvmx_vcpu *v);
 
+/* KVM_GET/SET_REGS, KVM_GET/SET_SREGS on kernel copies (vcpu.c) */
+void kvmx_get_regs(struct kvmx_vcpu *v, struct kvmx_regs *r);
+void kvmx_set_regs(struct kvmx_vcpu *v, const struct kvmx_regs *r);
+void kvmx_get_sregs(struct kvmx_vcpu *v, struct kvmx_sregs *s);
+int kvmx_set_sregs(struct kvmx_vcpu *v, const struct kvmx_sregs *s);
+
 /* ---- vcpu_state.c: MP state, events, debug registers, XSAVE, signal mask ---- */
 long kvmx_vcpu_state_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp);
+/* KVM_GET/SET_VCPU_EVENTS on kernel copies */
+void kvmx_get_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events *e);
+int kvmx_set_vcpu_events(struct kvmx_vcpu *v, const struct kvmx_vcpu_events *e);
 void kvmx_sigset_activate(struct kvmx_vcpu *v);
 void kvmx_sigset_deactivate(struct kvmx_vcpu *v);
 
@@ -569,6 +583,31 @@ bool kvmx_guest_has_mwait(struct kvmx_vcpu *v);
 bool kvmx_guest_pv_has(struct kvmx_vcpu *v, unsigned int feature);
 
 /* ---- msr.c ---- */
+/* kvmx_get/set_msr() results besides 0 (done) and 1 (refused: #GP). */
+#define KVMX_MSR_UNKNOWN	2	/* no such MSR here */
+#define KVMX_MSR_FILTERED	3	/* the VM's MSR filter denies it (kvmx_msr_allowed) */
+
+/*
+ * A VM's MSR filter (KVM_X86_SET_MSR_FILTER), one allocation with its
+ * bitmaps behind it; never changed once published, freed after a grace
+ * period.
+ */
+struct kvmx_msr_filter_set {
+	struct rcu_head rcu;
+	size_t bytes;			/* the allocation, accounted */
+	bool default_allow;
+	u32 count;
+	struct {
+		u32 flags;		/* KVMX_MSR_FILTER_READ/WRITE */
+		u32 base, nmsrs;
+		unsigned long *bitmap;
+	} ranges[KVMX_MSR_FILTER_MAX_RANGES];
+};
+
+/* May the guest access MSR @index (@type: KVMX_MSR_FILTER_READ or _WRITE)? */
+bool kvmx_msr_allowed(struct kvmx_vm *vm, u32 index, u32 type);
+int kvmx_set_msr_filter(struct kvmx_vm *vm, struct kvmx_msr_filter __user *u);
+void kvmx_msr_filter_destroy(struct kvmx_vm *vm);
 int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host);
 int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 int kvmx_get_msr_index_list(struct kvmx_msr_list __user *u);

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The guest's MSRs.  Every RDMSR/WRMSR exits (the MSR bitmap is all ones);
- * the MSRs below are emulated, any other one is a #GP in the guest, like a
- * CPU that doesn't have it.  KVM_GET/SET_MSRS reach the same code as the
+ * The guest's MSRs.  Every RDMSR/WRMSR exits (the MSR bitmap is all ones;
+ * with APIC virtualization the x2APIC range is the CPU's, never the real
+ * MSRs); the MSRs below are emulated, any other one is a #GP in the guest,
+ * like a CPU that doesn't have it, or an exit to userspace
+ * (KVM_CAP_X86_USER_SPACE_MSR).  The VM's MSR filter (KVM_X86_SET_MSR_FILTER)
+ * is checked before either, in the exit handlers: since nothing but the
+ * x2APIC range (which KVM does not filter either) goes past them, no MSR
+ * bitmap has to change with it.  KVM_GET/SET_MSRS reach the same code as the
  * host (no permission checks, no #GP semantics).
  *
  * SYSCALL's MSRs and KERNEL_GS_BASE are not switched by VM entry/exit: the
@@ -35,6 +40,7 @@ static const u32 kvmx_msr_list[] = {
 	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW,
 	MSR_KVM_STEAL_TIME,
 	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL, MSR_IA32_TSC_DEADLINE, MSR_PLATFORM_INFO,
+	MSR_IA32_POWER_CTL,
 };
 
 /*
@@ -180,6 +186,9 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 	case MSR_MTRRcap:
 		*data = X86_MTRR_CAP;
 		break;
+	case MSR_IA32_POWER_CTL:
+		*data = v->power_ctl;
+		break;
 	default:
 		if (mtrr_slot(v, index)) {
 			*data = *mtrr_slot(v, index);
@@ -190,7 +199,7 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 			r = kvmx_steal_time_get_msr(v, index, data);
 		if (r == -ENOENT)
 			r = kvmx_mce_get_msr(v, index, data, host);
-		return r == -ENOENT ? 1 : r;
+		return r == -ENOENT ? KVMX_MSR_UNKNOWN : r;
 	}
 	return 0;
 }
@@ -269,6 +278,9 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		return host ? 0 : 1;	/* locked */
 	case MSR_IA32_UCODE_REV:
 		break;	/* accepted, ignored */
+	case MSR_IA32_POWER_CTL:
+		v->power_ctl = data;	/* kept for the guest, as KVM */
+		break;
 	default:
 		if (mtrr_slot(v, index)) {
 			if (!mtrr_valid(index, data, boot_cpu_data.x86_phys_bits))
@@ -281,7 +293,7 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 			r = kvmx_steal_time_set_msr(v, index, data);
 		if (r == -ENOENT)
 			r = kvmx_mce_set_msr(v, index, data, host);
-		return r == -ENOENT ? 1 : r;
+		return r == -ENOENT ? KVMX_MSR_UNKNOWN : r;
 	}
 	return 0;
 }
@@ -358,4 +370,154 @@ int kvmx_vcpu_msrs_ioctl(struct kvmx_vcpu *v, struct kvmx_msrs __user *u, bool s
 int kvmx_get_feature_msrs(struct kvmx_msrs __user *u)
 {
 	return kvmx_vcpu_msrs_ioctl(NULL, u, false);
+}
+
+/* ---- KVM_X86_SET_MSR_FILTER ---- */
+
+bool kvmx_msr_allowed(struct kvmx_vm *vm, u32 index, u32 type)
+{
+	const struct kvmx_msr_filter_set *f;
+	bool allowed;
+	u32 i;
+
+	/* The x2APIC range is never filtered (KVM's rule). */
+	if (index >= 0x800 && index <= 0x8ff)
+		return true;
+	rcu_read_lock();
+	f = rcu_dereference(vm->msr_filter);
+	allowed = !f || f->default_allow;
+	for (i = 0; f && i < f->count; i++) {
+		u32 base = f->ranges[i].base;
+		/* As KVM: a range whose end wraps past 2^32 matches nothing. */
+		u32 end = base + f->ranges[i].nmsrs;
+
+		if (index >= base && index < end && (f->ranges[i].flags & type)) {
+			allowed = test_bit(index - base, f->ranges[i].bitmap);
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return allowed;
+}
+
+/* Bytes KVM copies for a range's bitmap: whole longs. */
+static size_t range_bitmap_bytes(u32 nmsrs)
+{
+	return BITS_TO_LONGS(nmsrs) * sizeof(long);
+}
+
+/* KVM's checks of one range: 0, or -EINVAL.  Empty ranges are skipped. */
+static int range_check(const struct kvmx_msr_filter_range *r)
+{
+	size_t bytes = range_bitmap_bytes(r->nmsrs);
+
+	if (r->flags & ~(KVMX_MSR_FILTER_READ | KVMX_MSR_FILTER_WRITE))
+		return -EINVAL;
+	if (!r->flags)
+		return -EINVAL;
+	if (!bytes || bytes > KVMX_MSR_FILTER_MAX_BITMAP_SIZE)
+		return -EINVAL;
+	return 0;
+}
+
+static void msr_filter_free(struct kvmx_msr_filter_set *f)
+{
+	kvmx_acct_add(kmalloc_bytes, -(long)f->bytes);
+	kvfree(f);
+}
+
+/*
+ * Every argument is the caller's: the whole request is copied once, ranges
+ * are checked in KVM's order (a range's bitmap is read before the next
+ * range is looked at, so the first problem decides the errno, as in KVM),
+ * at most KVMX_MSR_FILTER_MAX_RANGES bitmaps of at most
+ * KVMX_MSR_FILTER_MAX_BITMAP_SIZE bytes each are allocated.
+ */
+int kvmx_set_msr_filter(struct kvmx_vm *vm, struct kvmx_msr_filter __user *u)
+{
+	struct kvmx_msr_filter *req;
+	struct kvmx_msr_filter_set *f, *old;
+	size_t bytes = sizeof(*f);
+	unsigned int i, valid;
+	bool empty = true;
+	u8 *p;
+	int err = 0;
+
+	req = memdup_user(u, sizeof(*req));
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	if (req->flags & ~KVMX_MSR_FILTER_DEFAULT_DENY) {
+		err = -EINVAL;
+		goto out_req;
+	}
+	for (i = 0; i < KVMX_MSR_FILTER_MAX_RANGES; i++)
+		empty &= !req->ranges[i].nmsrs;
+	if (empty && (req->flags & KVMX_MSR_FILTER_DEFAULT_DENY)) {
+		err = -EINVAL;
+		goto out_req;
+	}
+	/* The ranges before the first bad one are copied (and may fault) first. */
+	for (valid = 0; valid < KVMX_MSR_FILTER_MAX_RANGES; valid++) {
+		const struct kvmx_msr_filter_range *r = &req->ranges[valid];
+
+		if (!r->nmsrs)
+			continue;
+		err = range_check(r);
+		if (err)
+			break;
+		bytes += range_bitmap_bytes(r->nmsrs);
+	}
+	f = kvzalloc(bytes, GFP_KERNEL_ACCOUNT);
+	if (!f) {
+		err = -ENOMEM;
+		goto out_req;
+	}
+	f->bytes = bytes;
+	kvmx_acct_add(kmalloc_bytes, bytes);
+	f->default_allow = !(req->flags & KVMX_MSR_FILTER_DEFAULT_DENY);
+	p = (u8 *)(f + 1);
+	for (i = 0; i < valid; i++) {
+		const struct kvmx_msr_filter_range *r = &req->ranges[i];
+		size_t n = range_bitmap_bytes(r->nmsrs);
+
+		if (!r->nmsrs)
+			continue;
+		if (copy_from_user(p, (const void __user *)r->bitmap, n)) {
+			err = -EFAULT;
+			break;
+		}
+		f->ranges[f->count].flags = r->flags;
+		f->ranges[f->count].base = r->base;
+		f->ranges[f->count].nmsrs = r->nmsrs;
+		f->ranges[f->count].bitmap = (unsigned long *)p;
+		f->count++;
+		p += n;
+	}
+	if (err) {
+		msr_filter_free(f);
+		goto out_req;
+	}
+
+	/* vCPUs read it under RCU (kvmx_msr_allowed); writers take vm->lock. */
+	mutex_lock(&vm->lock);
+	old = rcu_dereference_protected(vm->msr_filter, lockdep_is_held(&vm->lock));
+	rcu_assign_pointer(vm->msr_filter, f);
+	mutex_unlock(&vm->lock);
+	if (old) {
+		kvmx_acct_add(kmalloc_bytes, -(long)old->bytes);
+		kvfree_rcu(old, rcu);
+	}
+out_req:
+	kfree(req);
+	return err;
+}
+
+/* The VM is going: no vCPU can look at the filter any more. */
+void kvmx_msr_filter_destroy(struct kvmx_vm *vm)
+{
+	struct kvmx_msr_filter_set *f = rcu_dereference_protected(vm->msr_filter, 1);
+
+	if (f)
+		msr_filter_free(f);
+	RCU_INIT_POINTER(vm->msr_filter, NULL);
 }

@@ -62,15 +62,31 @@ static int pio_element(struct kvmx_vcpu *v, u64 i, u64 *la)
 				  v->pio.size, v->pio.seg == SEG_FS || v->pio.seg == SEG_GS, la);
 }
 
-/* INS/OUTS back from userspace: store what came in, move the registers. */
+/*
+ * INS/OUTS back from userspace: store what came in, move the registers.
+ * With REP, RCX is read again: userspace may have changed it during the
+ * exit (KVM_SET_REGS).  As KVM's emulator, which re-reads it and takes the
+ * batch's elements one iteration at a time, only as many elements as RCX
+ * still asks for are finished (the rest of the batch is dropped); a
+ * larger RCX runs the instruction again for more.
+ */
 static int complete_string_io(struct kvmx_vcpu *v)
 {
 	u8 *data = kvmx_pio_data(v);
 	u64 mask = address_size_mask(v->pio.addr_size);
 	unsigned int reg = v->pio.in ? REG_RDI : REG_RSI, i;
+	u64 count = v->pio.count, rcx = 0;
 
+	if (v->pio.rep) {
+		rcx = v->regs[REG_RCX] & mask;
+		count = min(count, rcx);
+		if (!count) {
+			kvmx_skip_instruction(v);
+			return 1;
+		}
+	}
 	if (v->pio.in) {
-		for (i = 0; i < v->pio.count; i++) {
+		for (i = 0; i < count; i++) {
 			u64 la;
 
 			if (pio_element(v, i, &la) ||
@@ -82,11 +98,10 @@ static int complete_string_io(struct kvmx_vcpu *v)
 	}
 	v->regs[reg] = string_reg_write(v->regs[reg],
 					string_element_ea(v->pio.reg_start, v->pio.addr_size,
-							  v->pio.count, v->pio.size, v->pio.down),
+							  count, v->pio.size, v->pio.down),
 					v->pio.addr_size, v->pio.mode);
 	if (v->pio.rep) {
-		u64 rcx = ((v->regs[REG_RCX] & mask) - v->pio.count) & mask;
-
+		rcx -= count;
 		v->regs[REG_RCX] = string_reg_write(v->regs[REG_RCX], rcx, v->pio.addr_size,
 						    v->pio.mode);
 		if (rcx)

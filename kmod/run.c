@@ -15,6 +15,7 @@
 #include <linux/moduleparam.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <asm/fpu/api.h>
 #include <asm/debugreg.h>
 #include <asm/fpu/xcr.h>
@@ -551,13 +552,67 @@ static void vcpu_block(struct kvmx_vcpu *v)
 	wait_event_interruptible(v->wq, kvmx_vcpu_has_wake_event(v));
 }
 
+/*
+ * KVM_CAP_SYNC_REGS: the register sets kvm_dirty_regs names are taken from
+ * kvm_run->s.regs before the run (each through a kernel copy, so userspace
+ * rewriting the page meanwhile can't make the checks and the use see
+ * different values); KVM clears each bit once its set is in.
+ */
+static int sync_regs_in(struct kvmx_vcpu *v, u64 dirty)
+{
+	struct kvmx_run *run = v->run;
+	struct kvmx_sync_regs *s;
+	int r = 0;
+
+	s = kmalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	if (dirty & KVMX_SYNC_X86_REGS) {
+		memcpy(&s->regs, &run->s.regs.regs, sizeof(s->regs));
+		kvmx_set_regs(v, &s->regs);
+		run->kvm_dirty_regs &= ~KVMX_SYNC_X86_REGS;
+	}
+	if (dirty & KVMX_SYNC_X86_SREGS) {
+		memcpy(&s->sregs, &run->s.regs.sregs, sizeof(s->sregs));
+		r = kvmx_set_sregs(v, &s->sregs) ? -EINVAL : 0;
+		if (r)
+			goto out;
+		run->kvm_dirty_regs &= ~KVMX_SYNC_X86_SREGS;
+	}
+	if (dirty & KVMX_SYNC_X86_EVENTS) {
+		memcpy(&s->events, &run->s.regs.events, sizeof(s->events));
+		r = kvmx_set_vcpu_events(v, &s->events) ? -EINVAL : 0;
+		if (r)
+			goto out;
+		run->kvm_dirty_regs &= ~KVMX_SYNC_X86_EVENTS;
+	}
+out:
+	kfree(s);
+	return r;
+}
+
+/* ... and the sets kvm_valid_regs names are put there when the run returns. */
+static void sync_regs_out(struct kvmx_vcpu *v, u64 valid)
+{
+	struct kvmx_run *run = v->run;
+
+	if (valid & KVMX_SYNC_X86_REGS)
+		kvmx_get_regs(v, &run->s.regs.regs);
+	if (valid & KVMX_SYNC_X86_SREGS)
+		kvmx_get_sregs(v, &run->s.regs.sregs);
+	if (valid & KVMX_SYNC_X86_EVENTS)
+		kvmx_get_vcpu_events(v, &run->s.regs.events);
+}
+
 int kvmx_vcpu_run(struct kvmx_vcpu *v)
 {
 	struct kvmx_run *run = v->run;
 	u64 t0 = rdtsc();
+	u64 valid, dirty;
 	int r, entered;
 
 	v->stat.runs++;
+	valid = READ_ONCE(run->kvm_valid_regs);
 	kvmx_sigset_activate(v);
 	/*
 	 * An application processor never started: as KVM, wait for its INIT
@@ -572,6 +627,17 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			r = -EINTR;
 		}
 		goto out;
+	}
+	/* KVM's order: checked, then synced in, before the last exit's completion. */
+	dirty = READ_ONCE(run->kvm_dirty_regs);
+	if ((valid | dirty) & ~(u64)KVMX_SYNC_X86_VALID_FIELDS) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (dirty) {
+		r = sync_regs_in(v, dirty);
+		if (r)
+			goto out;
 	}
 	r = kvmx_complete_userspace(v);
 	if (r > 0 && take_triple_fault(v))
@@ -666,6 +732,9 @@ out:
 		 !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
 		 !(v->reinject_info & INTR_INFO_VALID) && !(v->kept_info & INTR_INFO_VALID) &&
 		 interrupts_allowed(v));
+	/* As KVM, the sets asked for are stored even when the run failed. */
+	if (valid)
+		sync_regs_out(v, valid);
 	if (r == 0)
 		v->stat.user_exits[run->exit_reason % KVMX_STAT_USER_EXITS]++;
 	trace_kvmx_userspace_exit(v, r);

@@ -320,7 +320,7 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 
 /* ---- KVM_GET/SET_REGS ---- */
 
-static void get_regs(struct kvmx_vcpu *v, struct kvmx_regs *r)
+void kvmx_get_regs(struct kvmx_vcpu *v, struct kvmx_regs *r)
 {
 	r->rax = v->regs[REG_RAX];
 	r->rbx = v->regs[REG_RBX];
@@ -342,7 +342,7 @@ static void get_regs(struct kvmx_vcpu *v, struct kvmx_regs *r)
 	r->rflags = vmcs_read(VMCS_GUEST_RFLAGS);
 }
 
-static void set_regs(struct kvmx_vcpu *v, const struct kvmx_regs *r)
+void kvmx_set_regs(struct kvmx_vcpu *v, const struct kvmx_regs *r)
 {
 	v->regs[REG_RAX] = r->rax;
 	v->regs[REG_RBX] = r->rbx;
@@ -429,7 +429,7 @@ static void set_seg(const struct seg_fields *f, const struct kvmx_segment *s)
 	vmcs_write(f->ar, ar);
 }
 
-static void get_sregs(struct kvmx_vcpu *v, struct kvmx_sregs *s)
+void kvmx_get_sregs(struct kvmx_vcpu *v, struct kvmx_sregs *s)
 {
 	memset(s, 0, sizeof(*s));
 	get_seg(&seg_cs, &s->cs);
@@ -497,7 +497,7 @@ static bool sregs_valid(struct kvmx_vcpu *v, const struct kvmx_sregs *s)
 	return true;
 }
 
-static int set_sregs(struct kvmx_vcpu *v, const struct kvmx_sregs *s)
+int kvmx_set_sregs(struct kvmx_vcpu *v, const struct kvmx_sregs *s)
 {
 	int i;
 
@@ -688,7 +688,7 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 	r = 0;
 	switch (ioctl) {
 	case KVMX_GET_REGS:
-		get_regs(v, &u->regs);
+		kvmx_get_regs(v, &u->regs);
 		if (copy_to_user(argp, &u->regs, sizeof(u->regs)))
 			r = -EFAULT;
 		break;
@@ -696,10 +696,10 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 		if (copy_from_user(&u->regs, argp, sizeof(u->regs)))
 			r = -EFAULT;
 		else
-			set_regs(v, &u->regs);
+			kvmx_set_regs(v, &u->regs);
 		break;
 	case KVMX_GET_SREGS:
-		get_sregs(v, &u->sregs);
+		kvmx_get_sregs(v, &u->sregs);
 		if (copy_to_user(argp, &u->sregs, sizeof(u->sregs)))
 			r = -EFAULT;
 		break;
@@ -707,7 +707,7 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 		if (copy_from_user(&u->sregs, argp, sizeof(u->sregs)))
 			r = -EFAULT;
 		else
-			r = set_sregs(v, &u->sregs);
+			r = kvmx_set_sregs(v, &u->sregs);
 		break;
 	case KVMX_GET_FPU:
 		get_fpu(v, &u->fpu);

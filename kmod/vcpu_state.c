@@ -110,7 +110,7 @@ static void report_event(struct kvmx_vcpu_events *e, u32 info, u32 error)
 	}
 }
 
-static int get_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events __user *u)
+void kvmx_get_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events *out)
 {
 	struct kvmx_vcpu_events e = {};
 	u32 intr_state = vmcs_read32(VMCS_GUEST_INTERRUPTIBILITY);
@@ -133,16 +133,23 @@ static int get_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events __user *
 	e.sipi_vector = v->sipi_vector;
 	e.flags = KVMX_VCPUEVENT_VALID_NMI_PENDING | KVMX_VCPUEVENT_VALID_SHADOW |
 		  KVMX_VCPUEVENT_VALID_SMM;
+	*out = e;
+}
+
+static int get_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events __user *u)
+{
+	struct kvmx_vcpu_events e;
+
+	kvmx_get_vcpu_events(v, &e);
 	return copy_to_user(u, &e, sizeof(e)) ? -EFAULT : 0;
 }
 
-static int set_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events __user *u)
+/* @in is a kernel copy: read once, whatever userspace does meanwhile. */
+int kvmx_set_vcpu_events(struct kvmx_vcpu *v, const struct kvmx_vcpu_events *in)
 {
-	struct kvmx_vcpu_events e;
+	struct kvmx_vcpu_events e = *in;
 	u32 intr_state;
 
-	if (copy_from_user(&e, u, sizeof(e)))
-		return -EFAULT;
 	/* PAYLOAD and TRIPLE_FAULT need capabilities kvmx does not enable. */
 	if (e.flags & ~(KVMX_VCPUEVENT_VALID_NMI_PENDING | KVMX_VCPUEVENT_VALID_SIPI_VECTOR |
 			KVMX_VCPUEVENT_VALID_SHADOW | KVMX_VCPUEVENT_VALID_SMM))
@@ -197,6 +204,15 @@ static int set_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events __user *
 	if (e.flags & KVMX_VCPUEVENT_VALID_SIPI_VECTOR)
 		v->sipi_vector = e.sipi_vector;
 	return 0;
+}
+
+static int set_vcpu_events(struct kvmx_vcpu *v, struct kvmx_vcpu_events __user *u)
+{
+	struct kvmx_vcpu_events e;
+
+	if (copy_from_user(&e, u, sizeof(e)))
+		return -EFAULT;
+	return kvmx_set_vcpu_events(v, &e);
 }
 
 /* ---- KVM_GET/SET_DEBUGREGS ---- */

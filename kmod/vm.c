@@ -109,9 +109,13 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_ENFORCE_PV_FEATURE_CPUID:
 	case KVMX_CAP_DISABLE_QUIRKS:
 	case KVMX_CAP_BINARY_STATS_FD:
+	case KVMX_CAP_X86_USER_SPACE_MSR:
+	case KVMX_CAP_X86_MSR_FILTER:
 		return 1;
 	case KVMX_CAP_DISABLE_QUIRKS2:
 		return KVMX_QUIRKS;
+	case KVMX_CAP_SYNC_REGS:
+		return KVMX_SYNC_X86_VALID_FIELDS;
 	case KVMX_CAP_ADJUST_CLOCK:
 		/* the flags KVM_GET_CLOCK sets and KVM_SET_CLOCK honours */
 		return KVMX_CLOCK_REALTIME | KVMX_CLOCK_HOST_TSC;
@@ -158,6 +162,7 @@ static void kvmx_vm_free(struct kref *ref)
 	kvmx_pit_destroy(vm);
 	kvmx_irqchip_destroy(vm);
 	kvmx_io_bus_destroy(vm);
+	kvmx_msr_filter_destroy(vm);
 	/*
 	 * First of the memory: no hook may run on the slots or the EPT past
 	 * this (it waits for those running, and zaps everything if the mm has
@@ -222,6 +227,13 @@ static int vm_enable_cap(struct kvmx_vm *vm, struct kvmx_enable_cap __user *u)
 		mutex_unlock(&vm->lock);
 		return r;
 	}
+	case KVMX_CAP_X86_USER_SPACE_MSR:
+		/* Which failed RDMSR/WRMSR go to userspace; any time, as KVM. */
+		if (cap.args[0] & ~(u64)(KVMX_MSR_EXIT_REASON_INVAL | KVMX_MSR_EXIT_REASON_UNKNOWN |
+					 KVMX_MSR_EXIT_REASON_FILTER))
+			return -EINVAL;
+		WRITE_ONCE(vm->user_space_msr_mask, cap.args[0]);
+		return 0;
 	default:
 		return -EINVAL;	/* as KVM, for a capability it can't enable */
 	}
@@ -264,6 +276,8 @@ static long kvmx_vm_ioctl(struct file *file, unsigned int ioctl, unsigned long a
 	}
 	case KVMX_ENABLE_CAP:
 		return vm_enable_cap(vm, argp);
+	case KVMX_X86_SET_MSR_FILTER:
+		return kvmx_set_msr_filter(vm, argp);
 	case KVMX_CREATE_IRQCHIP:
 	case KVMX_SET_GSI_ROUTING:
 	case KVMX_SET_BOOT_CPU_ID:

@@ -68,12 +68,14 @@ const unsigned long kIoctls[] = {
 	KVMX_SET_PIT, KVMX_GET_PIT2, KVMX_SET_PIT2, KVMX_REINJECT_CONTROL,
 	// QEMU's kvmvapic (issue 15).
 	KVMX_TPR_ACCESS_REPORTING, KVMX_SET_VAPIC_ADDR, KVMX_SET_VAPIC_ADDR,
-	// QEMU's kernel-irqchip=split (issue 15).
+	// QEMU's kernel-irqchip=split (issue 15); user-space MSR exits.
 	KVMX_ENABLE_CAP,
 	// What KVM's selftests use (issue 14): feature MSRs, the TSC offset,
 	// binary stats (their fds are read and closed like the others).
 	KVMX_GET_MSR_FEATURE_INDEX_LIST, KVMX_HAS_DEVICE_ATTR, KVMX_GET_DEVICE_ATTR,
 	KVMX_SET_DEVICE_ATTR, KVMX_GET_STATS_FD,
+	// MSR filters (KVM_CAP_X86_MSR_FILTER).
+	KVMX_X86_SET_MSR_FILTER,
 	// Twice: a VM with an irqchip makes the others reachable more often.
 	KVMX_CREATE_IRQCHIP, KVMX_IRQ_LINE, KVMX_SET_LAPIC, KVMX_IRQFD,
 };
@@ -177,11 +179,24 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 			// mmap of a random fd: only a vCPU fd should allow it.
 			int fd = fds.pick(r);
 			size_t len = 4096 * (1 + r.below(4));
-			void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-					 static_cast<off_t>(4096 * r.below(3)));
+			off_t off = static_cast<off_t>(4096 * r.below(3));
+			void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
 			if (p != MAP_FAILED) {
 				volatile uint8_t x = *static_cast<uint8_t *>(p);
 				(void)x;
+				if (off == 0 && r.chance(50)) {
+					// The run page: sync-regs requests (KVM_CAP_SYNC_REGS),
+					// some with bits KVM refuses, over random register sets.
+					auto *run = static_cast<kvmx_run *>(p);
+					run->kvm_valid_regs = r.chance(80) ? r.below(8) : r.interesting();
+					run->kvm_dirty_regs = r.chance(80) ? r.below(8) : r.interesting();
+					if (r.chance(50)) {
+						auto *b = reinterpret_cast<uint8_t *>(&run->s.regs);
+						for (size_t k = 0; k < sizeof(run->s.regs); k++)
+							if (r.chance(10))
+								b[k] = static_cast<uint8_t>(r());
+					}
+				}
 				::munmap(p, len);
 			}
 		} else {
@@ -232,17 +247,24 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 				std::memcpy(buf.data(), &e, sizeof(e));
 			}
 			if (nr == KVMX_ENABLE_CAP && r.chance(80)) {
-				// Mostly the split irqchip, with pin counts near the limit.
+				// Mostly the split irqchip, with pin counts near the limit,
+				// or user-space MSR exits with masks around the valid bits.
 				kvmx_enable_cap c{};
 				static const uint32_t caps[] = {
 					KVMX_CAP_SPLIT_IRQCHIP, KVMX_CAP_SPLIT_IRQCHIP, KVMX_CAP_MAX_VCPU_ID,
 					KVMX_CAP_DISABLE_QUIRKS, KVMX_CAP_DISABLE_QUIRKS2,
 					KVMX_CAP_MSR_PLATFORM_INFO, KVMX_CAP_ENFORCE_PV_FEATURE_CPUID,
 				};
-				c.cap = r.chance(80) ? caps[r.below(sizeof(caps) / sizeof(caps[0]))]
+				bool msr = r.chance(30);
+				c.cap = msr ? KVMX_CAP_X86_USER_SPACE_MSR
+				      : r.chance(80) ? caps[r.below(sizeof(caps) / sizeof(caps[0]))]
 						     : static_cast<uint32_t>(r.interesting());
 				c.flags = r.chance(10) ? 1 : 0;
-				c.args[0] = r.chance(70) ? r.below(KVMX_MAX_IRQ_ROUTES + 2) : r.interesting();
+				if (msr)
+					c.args[0] = r.chance(80) ? r.below(16) : r.interesting();
+				else
+					c.args[0] = r.chance(70) ? r.below(KVMX_MAX_IRQ_ROUTES + 2)
+								 : r.interesting();
 				std::memcpy(buf.data(), &c, sizeof(c));
 			}
 			if ((nr == KVMX_GET_DEVICE_ATTR || nr == KVMX_SET_DEVICE_ATTR ||
@@ -254,6 +276,28 @@ void ioctl_worker(const char *dev, Fds &fds, uint64_t seed, uint64_t share,
 				a.addr = r.chance(80) ? reinterpret_cast<uint64_t>(buf.data() + 1024)
 						      : r.interesting();
 				std::memcpy(buf.data(), &a, sizeof(a));
+			}
+			if (nr == KVMX_X86_SET_MSR_FILTER && r.chance(80)) {
+				// Ranges near the limits: flags, sizes around the largest
+				// bitmap, bitmaps that are ours (sometimes too short, so
+				// the copy runs past them into the rest of buf) or bad.
+				kvmx_msr_filter f{};
+				f.flags = r.chance(90) ? static_cast<uint32_t>(r.below(2))
+						       : static_cast<uint32_t>(r.interesting());
+				unsigned n = static_cast<unsigned>(r.below(KVMX_MSR_FILTER_MAX_RANGES + 1));
+				for (unsigned k = 0; k < n; k++) {
+					auto &rg = f.ranges[k];
+					rg.flags = r.chance(90) ? static_cast<uint32_t>(r.below(4))
+								: static_cast<uint32_t>(r.interesting());
+					rg.nmsrs = r.chance(70) ? static_cast<uint32_t>(
+						r.below(KVMX_MSR_FILTER_MAX_BITMAP_SIZE * 8 + 65))
+								: static_cast<uint32_t>(r.interesting());
+					rg.base = r.chance(50) ? static_cast<uint32_t>(r.below(4) << 30)
+							       : static_cast<uint32_t>(r.interesting());
+					rg.bitmap = r.chance(95) ? buf.data() + 4096
+							 : reinterpret_cast<uint8_t *>(r.interesting());
+				}
+				std::memcpy(buf.data(), &f, sizeof(f));
 			}
 			if (nr == KVMX_GET_DIRTY_LOG && r.chance(90)) {
 				kvmx_dirty_log log{};

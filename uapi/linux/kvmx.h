@@ -58,6 +58,9 @@
 #define KVMX_CAP_ENABLE_CAP_VM		98
 #define KVMX_CAP_SPLIT_IRQCHIP		121
 #define KVMX_CAP_NOP_IO_DELAY		12
+#define KVMX_CAP_SYNC_REGS		74
+#define KVMX_CAP_X86_USER_SPACE_MSR	188
+#define KVMX_CAP_X86_MSR_FILTER		189
 
 /* ---- exit reasons (kvm_run.exit_reason) ---- */
 #define KVMX_EXIT_UNKNOWN		0
@@ -75,6 +78,8 @@
 #define KVMX_EXIT_TPR_ACCESS		12
 #define KVMX_EXIT_INTERNAL_ERROR	17
 #define KVMX_EXIT_IOAPIC_EOI		26
+#define KVMX_EXIT_X86_RDMSR		29
+#define KVMX_EXIT_X86_WRMSR		30
 
 /* kvm_run.internal.suberror */
 #define KVMX_INTERNAL_ERROR_EMULATION	1
@@ -189,6 +194,69 @@ struct kvmx_userspace_memory_region {
 	__u64 userspace_addr;	/* start of the userspace allocated memory */
 };
 
+/* KVM_GET/SET_VCPU_EVENTS */
+struct kvmx_vcpu_events {
+	struct {
+		__u8 injected;
+		__u8 nr;
+		__u8 has_error_code;
+		__u8 pending;
+		__u32 error_code;
+	} exception;
+	struct {
+		__u8 injected;
+		__u8 nr;
+		__u8 soft;
+		__u8 shadow;
+	} interrupt;
+	struct {
+		__u8 injected;
+		__u8 pending;
+		__u8 masked;
+		__u8 pad;
+	} nmi;
+	__u32 sipi_vector;
+	__u32 flags;
+	struct {
+		__u8 smm;
+		__u8 pending;
+		__u8 smm_inside_nmi;
+		__u8 latched_init;
+	} smi;
+	struct {
+		__u8 pending;
+	} triple_fault;
+	__u8 reserved[26];
+	__u8 exception_has_payload;
+	__u64 exception_payload;
+};
+
+#define KVMX_VCPUEVENT_VALID_NMI_PENDING	0x00000001
+#define KVMX_VCPUEVENT_VALID_SIPI_VECTOR	0x00000002
+#define KVMX_VCPUEVENT_VALID_SHADOW		0x00000004
+#define KVMX_VCPUEVENT_VALID_SMM		0x00000008
+#define KVMX_VCPUEVENT_VALID_PAYLOAD		0x00000010
+#define KVMX_VCPUEVENT_VALID_TRIPLE_FAULT	0x00000020
+
+#define KVMX_X86_SHADOW_INT_MOV_SS	0x01
+#define KVMX_X86_SHADOW_INT_STI		0x02
+
+/*
+ * KVM_CAP_SYNC_REGS: register sets KVM_RUN copies into kvm_run->s.regs on
+ * return (kvm_valid_regs) and takes from there before entry (kvm_dirty_regs).
+ */
+#define KVMX_SYNC_X86_REGS		(1UL << 0)
+#define KVMX_SYNC_X86_SREGS		(1UL << 1)
+#define KVMX_SYNC_X86_EVENTS		(1UL << 2)
+#define KVMX_SYNC_X86_VALID_FIELDS	(KVMX_SYNC_X86_REGS | KVMX_SYNC_X86_SREGS | \
+					 KVMX_SYNC_X86_EVENTS)
+
+struct kvmx_sync_regs {
+	struct kvmx_regs regs;
+	struct kvmx_sregs sregs;
+	struct kvmx_vcpu_events events;
+};
+
 /* The shared run page, mmap'd from the vCPU fd at offset 0. */
 struct kvmx_run {
 	/* in */
@@ -254,12 +322,21 @@ struct kvmx_run {
 			__u8  insn_size;
 			__u8  insn_bytes[15];
 		} emulation_failure;
+		/* KVMX_EXIT_X86_RDMSR, KVMX_EXIT_X86_WRMSR (KVM_CAP_X86_USER_SPACE_MSR) */
+		struct {
+			__u8 error;	/* in: non-zero raises #GP */
+			__u8 pad[7];
+			__u32 reason;	/* out: KVMX_MSR_EXIT_REASON_* */
+			__u32 index;	/* out */
+			__u64 data;	/* out for WRMSR, in for RDMSR */
+		} msr;
 		char padding[256];
 	};
 
 	__u64 kvm_valid_regs;
 	__u64 kvm_dirty_regs;
 	union {
+		struct kvmx_sync_regs regs;
 		char padding[2048];
 	} s;
 };
@@ -280,53 +357,6 @@ struct kvmx_signal_mask {
 	__u32 len;
 	__u8  sigset[];
 };
-
-/* KVM_GET/SET_VCPU_EVENTS */
-struct kvmx_vcpu_events {
-	struct {
-		__u8 injected;
-		__u8 nr;
-		__u8 has_error_code;
-		__u8 pending;
-		__u32 error_code;
-	} exception;
-	struct {
-		__u8 injected;
-		__u8 nr;
-		__u8 soft;
-		__u8 shadow;
-	} interrupt;
-	struct {
-		__u8 injected;
-		__u8 pending;
-		__u8 masked;
-		__u8 pad;
-	} nmi;
-	__u32 sipi_vector;
-	__u32 flags;
-	struct {
-		__u8 smm;
-		__u8 pending;
-		__u8 smm_inside_nmi;
-		__u8 latched_init;
-	} smi;
-	struct {
-		__u8 pending;
-	} triple_fault;
-	__u8 reserved[26];
-	__u8 exception_has_payload;
-	__u64 exception_payload;
-};
-
-#define KVMX_VCPUEVENT_VALID_NMI_PENDING	0x00000001
-#define KVMX_VCPUEVENT_VALID_SIPI_VECTOR	0x00000002
-#define KVMX_VCPUEVENT_VALID_SHADOW		0x00000004
-#define KVMX_VCPUEVENT_VALID_SMM		0x00000008
-#define KVMX_VCPUEVENT_VALID_PAYLOAD		0x00000010
-#define KVMX_VCPUEVENT_VALID_TRIPLE_FAULT	0x00000020
-
-#define KVMX_X86_SHADOW_INT_MOV_SS	0x01
-#define KVMX_X86_SHADOW_INT_STI		0x02
 
 /* KVM_GET/SET_DEBUGREGS */
 struct kvmx_debugregs {
@@ -546,6 +576,33 @@ struct kvmx_x86_mce {
 
 #define KVMX_MAX_MCE_BANKS	32
 
+/*
+ * KVM_ENABLE_CAP(KVMX_CAP_X86_USER_SPACE_MSR): args[0] says which failed
+ * RDMSR/WRMSR go to userspace as KVMX_EXIT_X86_RDMSR/WRMSR.
+ */
+#define KVMX_MSR_EXIT_REASON_INVAL	(1 << 0)	/* the MSR refused the value */
+#define KVMX_MSR_EXIT_REASON_UNKNOWN	(1 << 1)	/* no such MSR here */
+#define KVMX_MSR_EXIT_REASON_FILTER	(1 << 2)	/* the MSR filter denied it */
+
+/* KVM_X86_SET_MSR_FILTER */
+#define KVMX_MSR_FILTER_MAX_BITMAP_SIZE	0x600
+#define KVMX_MSR_FILTER_READ		(1 << 0)
+#define KVMX_MSR_FILTER_WRITE		(1 << 1)
+struct kvmx_msr_filter_range {
+	__u32 flags;	/* KVMX_MSR_FILTER_READ/WRITE */
+	__u32 nmsrs;	/* bits in bitmap */
+	__u32 base;	/* the first MSR */
+	__u8 *bitmap;	/* 1 allows, 0 denies */
+};
+
+#define KVMX_MSR_FILTER_MAX_RANGES	16
+#define KVMX_MSR_FILTER_DEFAULT_ALLOW	(0 << 0)
+#define KVMX_MSR_FILTER_DEFAULT_DENY	(1 << 0)
+struct kvmx_msr_filter {
+	__u32 flags;
+	struct kvmx_msr_filter_range ranges[KVMX_MSR_FILTER_MAX_RANGES];
+};
+
 /* ---- system fd ---- */
 #define KVMX_GET_API_VERSION	_IO(KVMXIO, 0x00)
 #define KVMX_CREATE_VM		_IO(KVMXIO, 0x01)
@@ -572,6 +629,7 @@ struct kvmx_x86_mce {
 #define KVMX_IOEVENTFD			_IOW(KVMXIO, 0x79, struct kvmx_ioeventfd)
 #define KVMX_GET_DIRTY_LOG		_IOW(KVMXIO, 0x42, struct kvmx_dirty_log)
 #define KVMX_SET_CLOCK			_IOW(KVMXIO, 0x7b, struct kvmx_clock_data)
+#define KVMX_X86_SET_MSR_FILTER		_IOW(KVMXIO, 0xc6, struct kvmx_msr_filter)
 #define KVMX_GET_CLOCK			_IOR(KVMXIO, 0x7c, struct kvmx_clock_data)
 
 /*
@@ -595,9 +653,10 @@ struct kvmx_vapic_addr {
 };
 
 /*
- * KVM_ENABLE_CAP on a VM fd.  The one capability kvmx enables this way is
- * KVMX_CAP_SPLIT_IRQCHIP: the local APICs in the module, the PIC and IOAPIC
- * in the VMM; args[0] is how many GSIs (from 0) are the VMM's IOAPIC pins.
+ * KVM_ENABLE_CAP on a VM fd.  KVMX_CAP_SPLIT_IRQCHIP: the local APICs in the
+ * module, the PIC and IOAPIC in the VMM; args[0] is how many GSIs (from 0)
+ * are the VMM's IOAPIC pins.  KVMX_CAP_MAX_VCPU_ID: args[0] lowers the limit.
+ * KVMX_CAP_X86_USER_SPACE_MSR: args[0] is a mask of KVMX_MSR_EXIT_REASON_*.
  */
 struct kvmx_enable_cap {
 	__u32 cap;
