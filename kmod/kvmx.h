@@ -318,11 +318,10 @@ struct kvmx_vcpu {
 
 	/* The in-kernel irqchip's part (lapic.c); apic is NULL without one. */
 	struct kvmx_lapic *apic;
-	/* Virtual-interrupt delivery is on; the event, RVI/SVI and RIP of the last entry. */
+	/* Virtual-interrupt delivery is on; the event and RVI/SVI of the last entry. */
 	bool vid;
 	u32 entry_intr_info;
 	u16 entry_intr_status;		/* RVI and SVI at entry */
-	u64 entry_rip;
 	/* KVM_TPR_ACCESS_REPORTING on, and a TPR access to report (its RIP, direction). */
 	bool tpr_access_reporting;
 	struct {

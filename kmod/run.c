@@ -219,12 +219,14 @@ static void kvmx_machine_check(void)
  * a virtual interrupt?  Real CPUs then report it as an external interrupt
  * (with a vector, but SVI's is the one).  Bochs' virtual-interrupt
  * delivery records no event, so it reports whatever event this CPU
- * delivered last, an exception as well.  That case's signature: an EPT
- * violation (the IDT or the stack on first use), nothing injected, SVI
- * raised during the entry and the guest still where it entered (the
- * delivery began at entry and never finished).  A genuine exception there
- * would need the interrupt's handler to have run and returned without its
- * EOI.
+ * delivered last, an exception as well, while the vector already moved
+ * from IRR to ISR: re-injecting that stale event would leave the vector
+ * in service for ever, blocking every interrupt at or below its priority.
+ * That case's signature: SVI rose during the entry (the vector went in
+ * service), the guest's IF is still 1 (delivery through an interrupt gate
+ * clears it, so the handler never started), and it wasn't our injection.
+ * A genuine event there would need an interrupt handler that runs with
+ * interrupts on before its EOI, which Linux's don't.
  */
 static bool virtual_delivery_cut_short(struct kvmx_vcpu *v, u32 type)
 {
@@ -232,9 +234,9 @@ static bool virtual_delivery_cut_short(struct kvmx_vcpu *v, u32 type)
 
 	if (type == INTR_TYPE_EXT_INTR)
 		return !(injected && INTR_INFO_TYPE(v->entry_intr_info) == INTR_TYPE_EXT_INTR);
-	return !injected && (u16)v->exit_reason == EXIT_REASON_EPT_VIOLATION &&
+	return !injected &&
 	       ((u16)vmcs_read(VMCS_GUEST_INTR_STATUS) >> 8) > (v->entry_intr_status >> 8) &&
-	       vmcs_read(VMCS_GUEST_RIP) == v->entry_rip;
+	       (vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_IF);
 }
 
 /* After an exit: remember an event the exit cut short (SDM 28.2.4). */
@@ -381,7 +383,6 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 	if (v->vid) {
 		v->entry_intr_info = vmcs_read32(VMCS_ENTRY_INTR_INFO);
 		v->entry_intr_status = (u16)vmcs_read(VMCS_GUEST_INTR_STATUS);
-		v->entry_rip = vmcs_read(VMCS_GUEST_RIP);
 	}
 	t0 = rdtsc();
 	fail = __kvmx_vcpu_run(v, v->regs, v->launched);
