@@ -14,10 +14,10 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <asm/fpu/xcr.h>
-#include <linux/sched/stat.h>
 #include <asm/kvm_para.h>
 #include <asm/processor.h>
 
@@ -41,7 +41,6 @@ u64 kvmx_host_xcr0;
 #define FD1_EAX	(BIT(0) | BIT(1) | BIT(2))	/* XSAVEOPT, XSAVEC, XGETBV1 */
 #define CPUID1_ECX_OSXSAVE	BIT(27)
 #define CPUID1_ECX_MONITOR	BIT(3)
-#define CPUID7_EBX_TSC_ADJUST	BIT(1)
 #define CPUID1_EDX_APIC		BIT(9)
 /* The in-kernel local APIC emulates it whatever the host has, as KVM's. */
 #define CPUID1_ECX_X2APIC	BIT(21)

@@ -259,6 +259,8 @@ void kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 		nr = (u32)nr;
 	if (VMX_AR_DPL(vmcs_read32(VMCS_GUEST_SS_AR)) != 0)
 		ret = -KVM_EPERM;
+	else if (nr == KVM_HC_VAPIC_POLL_IRQ)
+		ret = 0;	/* an old guests' "look for interrupts": the next entry does */
 	else if (nr == KVM_HC_SCHED_YIELD && kvmx_guest_pv_has(v, KVM_FEATURE_PV_SCHED_YIELD))
 		ret = 0;
 	v->regs[REG_RAX] = op64 ? ret : (u32)ret;
@@ -293,6 +295,10 @@ static int handle_ud_exception(struct kvmx_vcpu *v)
 	    !memcmp(cur, vmmcall, sizeof(cur)) &&
 	    !kvmx_access_gla(v, rip, insn, sizeof(insn), WALK_WRITE))
 		return 1;
+	/*
+	 * Where the rewrite can't be written (read-only text under CR0.WP)
+	 * KVM's emulator raises a #PF; the guest's own #UD is the truer answer.
+	 */
 	kvmx_inject_ud(v);
 	return 1;
 }

@@ -147,7 +147,7 @@ struct kvmx_vm {
 	bool platform_info_readable;	/* KVM_CAP_MSR_PLATFORM_INFO */
 	u64 disabled_quirks;		/* KVM_CAP_DISABLE_QUIRKS(2): KVMX_X86_QUIRK_* */
 	/* The guest TSC's last VMM write (tsc.c): its offset, value and time. */
-	spinlock_t tsc_lock;
+	raw_spinlock_t tsc_lock;
 	bool tsc_written;
 	s64 tsc_offset;
 	u64 tsc_write, tsc_write_ns;
@@ -578,6 +578,7 @@ void kvmx_emulate_cpuid(struct kvmx_vcpu *v);
 const struct kvmx_cpuid_entry2 *kvmx_cpuid_entry(struct kvmx_vcpu *v, u32 function, u32 index);
 void kvmx_cpuid_update_mwait(struct kvmx_vcpu *v);
 bool kvmx_guest_has_mwait(struct kvmx_vcpu *v);
+#define CPUID7_EBX_TSC_ADJUST	BIT(1)	/* tsc.c emulates IA32_TSC_ADJUST */
 /* KVM's PV feature @feature (KVM_FEATURE_*) is the guest's to use. */
 bool kvmx_guest_pv_has(struct kvmx_vcpu *v, unsigned int feature);
 

@@ -436,11 +436,11 @@ void kvmx_lapic_deliver_cmci(struct kvmx_vcpu *v)
 /* KVM_X86_SETUP_MCE changed MCG_CMCI_P: the version register counts the LVT. */
 void kvmx_lapic_mcg_cap_changed(struct kvmx_vcpu *v)
 {
-	if (!v->apic)
+	if (!v->apic || reg_read(v->apic, APIC_LVR) == lapic_version(v))
 		return;
 	reg_write(v->apic, APIC_LVR, lapic_version(v));
-	if (!has_cmci(v))
-		reg_write(v->apic, APIC_LVTCMCI, APIC_LVT_MASKED);
+	/* A new entry starts masked (KVM's rule); a removed one reads masked. */
+	reg_write(v->apic, APIC_LVTCMCI, APIC_LVT_MASKED);
 }
 
 /* IA32_TSC_DEADLINE written: fire when the guest's TSC reaches it. */

@@ -134,11 +134,16 @@ static bool is_bank_msr(struct kvmx_vcpu *v, u32 index)
 	return index >= MSR_IA32_MC0_CTL && index < MSR_IA32_MCx_CTL(bank_num(v));
 }
 
-/* IA32_MCi_CTL2 of an existing bank: its index, or -1. */
+/*
+ * IA32_MCi_CTL2 of an existing bank: its index; -2 for one of a bank this
+ * vCPU lacks (a known MSR that faults, as in KVM); -1 for any other MSR.
+ */
 static int ctl2_bank(struct kvmx_vcpu *v, u32 index)
 {
-	if (index < MSR_IA32_MC0_CTL2 || index >= MSR_IA32_MCx_CTL2(bank_num(v)))
+	if (index < MSR_IA32_MC0_CTL2 || index >= MSR_IA32_MCx_CTL2(KVMX_MAX_MCE_BANKS))
 		return -1;
+	if (index >= MSR_IA32_MCx_CTL2(bank_num(v)))
+		return -2;
 	return array_index_nospec(index - MSR_IA32_MC0_CTL2, bank_num(v));
 }
 
@@ -162,6 +167,8 @@ int kvmx_mce_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 		*data = v->mcg_status;
 		return 0;
 	}
+	if (ctl2_bank(v, index) == -2)
+		return 1;
 	if (ctl2_bank(v, index) >= 0) {
 		if (!(v->mcg_cap & MCG_CMCI_P) && !host)
 			return 1;
@@ -191,6 +198,8 @@ int kvmx_mce_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		v->mcg_ctl = data;
 		return 0;
 	}
+	if (ctl2_bank(v, index) == -2)
+		return 1;
 	if (ctl2_bank(v, index) >= 0) {
 		if (!(v->mcg_cap & MCG_CMCI_P) && (data || !host))
 			return 1;

@@ -264,10 +264,13 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 	case MSR_IA32_MISC_ENABLE:
 		return set_misc_enable(v, data);
 	case MSR_PLATFORM_INFO:
-		/* Read-only to the guest; kvmx has no CPUID faulting to offer. */
-		if (!host || (data & MSR_PLATFORM_INFO_CPUID_FAULT))
+		/*
+		 * Read-only to the guest.  kvmx has no CPUID faulting: the bit
+		 * KVM sets is dropped, so a state saved on KVM still restores.
+		 */
+		if (!host)
 			return 1;
-		v->platform_info = data;
+		v->platform_info = data & ~MSR_PLATFORM_INFO_CPUID_FAULT;
 		break;
 	case MSR_IA32_APICBASE:
 		if (!kvmx_apic_base_valid(v, data))

@@ -226,7 +226,10 @@ static void kvmx_machine_check(void)
  * service), the guest's IF is still 1 (delivery through an interrupt gate
  * clears it, so the handler never started), and it wasn't our injection.
  * A genuine event there would need an interrupt handler that runs with
- * interrupts on before its EOI, which Linux's don't.
+ * interrupts on before its EOI, which Linux's don't (Windows' may: on a
+ * real CPU, which reports the cut-short delivery itself as an external
+ * interrupt, this branch could then misread an exception; apicv is off by
+ * default and so far run on Bochs only).
  */
 static bool virtual_delivery_cut_short(struct kvmx_vcpu *v, u32 type)
 {
@@ -565,7 +568,7 @@ static int sync_regs_in(struct kvmx_vcpu *v, u64 dirty)
 	struct kvmx_sync_regs *s;
 	int r = 0;
 
-	s = kmalloc(sizeof(*s), GFP_KERNEL);
+	s = kmalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return -ENOMEM;
 	if (dirty & KVMX_SYNC_X86_REGS) {

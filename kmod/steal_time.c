@@ -61,7 +61,11 @@ void kvmx_steal_time_record(struct kvmx_vcpu *v)
 			   sizeof(version)))
 		return;
 	smp_wmb();	/* the odd version before the fields: readers retry */
+#ifdef CONFIG_SCHED_INFO
 	delay = current->sched_info.run_delay;
+#else
+	delay = 0;	/* never reached: the MSR is refused without it */
+#endif
 	if (!kvmx_read_gpa(v, gpa, &steal, sizeof(steal))) {
 		steal += delay - v->steal_time_last;
 		kvmx_write_gpa(v, gpa, &steal, sizeof(steal));

@@ -22,8 +22,6 @@
 #include "kvmx.h"
 #include "vmx_ops.h"
 
-#define CPUID7_EBX_TSC_ADJUST	BIT(1)
-
 static u64 ns_to_tsc_cycles(u64 ns)
 {
 	return mul_u64_u32_div(ns, tsc_khz, NSEC_PER_MSEC);
@@ -53,7 +51,7 @@ static void synchronize(struct kvmx_vcpu *v, u64 data)
 	s64 offset;
 	u64 ns;
 
-	spin_lock_irqsave(&vm->tsc_lock, flags);
+	raw_spin_lock_irqsave(&vm->tsc_lock, flags);
 	offset = data - rdtsc();
 	ns = ktime_get_boottime_ns();
 	if (vm->tsc_written) {
@@ -74,7 +72,7 @@ static void synchronize(struct kvmx_vcpu *v, u64 data)
 	vm->tsc_write = data;
 	vm->tsc_write_ns = ns;
 	vm->tsc_written = true;
-	spin_unlock_irqrestore(&vm->tsc_lock, flags);
+	raw_spin_unlock_irqrestore(&vm->tsc_lock, flags);
 	set_offset(v, offset);
 }
 
@@ -156,12 +154,12 @@ int kvmx_tsc_attr_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, struct kvmx_dev
 	if (get_user(offset, uaddr))
 		return -EFAULT;
 	/* The VM's last write, as if the VMM had written this TSC now. */
-	spin_lock_irqsave(&v->vm->tsc_lock, flags);
+	raw_spin_lock_irqsave(&v->vm->tsc_lock, flags);
 	v->vm->tsc_offset = offset;
 	v->vm->tsc_write = rdtsc() + offset;
 	v->vm->tsc_write_ns = ktime_get_boottime_ns();
 	v->vm->tsc_written = true;
-	spin_unlock_irqrestore(&v->vm->tsc_lock, flags);
+	raw_spin_unlock_irqrestore(&v->vm->tsc_lock, flags);
 	set_offset(v, offset);
 	return 0;
 }

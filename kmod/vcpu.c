@@ -250,6 +250,10 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 	unsigned int i;
 
 	memset(v->regs, 0, sizeof(v->regs));
+	/* Guest memory the old code registered is not the new code's (KVM too). */
+	v->steal_time_msr = 0;
+	v->steal_time_update = false;
+	v->kvmclock_msr = 0;
 	v->regs[REG_RDX] = 0x600;	/* processor signature, as KVM without CPUID */
 	for (i = 0; i < ARRAY_SIZE(segs); i++) {
 		vmcs_write(segs[i].sel, 0);

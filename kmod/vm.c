@@ -340,7 +340,7 @@ int kvmx_create_vm(unsigned long type)
 	kref_init(&vm->ref);
 	mutex_init(&vm->lock);
 	spin_lock_init(&vm->mmu_lock);
-	spin_lock_init(&vm->tsc_lock);
+	raw_spin_lock_init(&vm->tsc_lock);
 	vm->platform_info_readable = true;
 	vm->mm = current->mm;
 	vm->owner = task_tgid_nr(current);
