@@ -1,0 +1,49 @@
+# Not part of make check: look for the apicv SMP stall (issue 14).  Boots the
+# rig's kernel as a 4-vCPU kvmx guest with apicv=1, six times; a boot still
+# running after 15 s of rig time counts as stalled and each vCPU's RIP,
+# RFLAGS, RVI/SVI and last exit are printed, the RIP as a symbol (the guest
+# is the rig's own kernel, booted with nokaslr: its symbols are the rig's
+# /proc/kallsyms less the rig's KASLR slide).
+#   RIG_LINUX_GUEST=1 scripts/rig.sh apicv-stall
+. /kvmx/jobs/lib.sh
+dmesg_mark apicv-stall
+check kvmx.insmod insmod /kvmx/modules/kvmx.ko apicv=1
+L=/kvmx/linux
+RT=$(awk '$3=="_text" {print $1}' /proc/kallsyms)
+# gsym ADDR: the symbol of guest address ADDR (low 32 bits: awk's doubles)
+gsym() {
+	awk -v rt="$RT" -v rip="$1" '
+	function h(x,  i, c, v) {
+		v = 0; x = tolower(x); sub(/^0x/, "", x); x = substr(x, length(x) - 7)
+		for (i = 1; i <= length(x); i++) {
+			c = index("0123456789abcdef", substr(x, i, 1)) - 1; v = v * 16 + c
+		}
+		return v
+	}
+	BEGIN { t = h(rip) - h("81000000") + h(rt) }
+	substr($1, 1, 8) == "ffffffff" { a = h($1); if (a <= t && a > best) { best = a; name = $3 } }
+	END { printf "%s+0x%x\n", name, t - best }' /proc/kallsyms
+}
+stalls=0
+for r in 1 2 3 4 5 6; do
+	kvmx run -k $L/vmlinuz -i $L/initrd.gz -m 128M -c 4 --device /dev/kvmx --irqchip=kernel \
+		--append "kvmx.irqs nokaslr" </dev/null >/tmp/hb.out 2>&1 &
+	pid=$!
+	t=0
+	while kill -0 $pid 2>/dev/null && [ $t -lt 15 ]; do sleep 1; t=$((t + 1)); done
+	if kill -0 $pid 2>/dev/null; then
+		stalls=$((stalls + 1))
+		echo "APICV-STALL boot $r: $(tail -n 1 /tmp/hb.out | tr -d '\r')"
+		for c in 0 1 2 3; do
+			kvmx vmcs --vcpu $c --timeout 2000 >/tmp/vm.$c 2>&1
+			rip=$(awk '$1=="GUEST_RIP" {print $2}' /tmp/vm.$c)
+			echo "APICV-STALL vcpu $c $(gsym "$rip") $(grep -E 'GUEST_RFLAGS|INTR_STATUS|EXIT_REASON ' /tmp/vm.$c | tr -s ' ' | tr '\n' ' ')"
+		done
+		kill -9 $pid; wait $pid
+	else
+		wait $pid
+		echo "APICV-STALL boot $r done: $(grep -a KVMX-GUEST-UP /tmp/hb.out | head -n 1 | tr -d '\r')"
+	fi
+done
+echo "APICV-STALL $stalls of 6 boots stalled"
+dmesg_clean apicv-stall.dmesg-clean apicv-stall
