@@ -9,20 +9,20 @@
 dmesg_mark apicv-stall
 check kvmx.insmod insmod /kvmx/modules/kvmx.ko apicv=1
 L=/kvmx/linux
-RT=$(awk '$3=="_text" {print $1}' /proc/kallsyms)
-# gsym ADDR: the symbol of guest address ADDR (low 32 bits: awk's doubles)
-gsym() {
-	awk -v rt="$RT" -v rip="$1" '
-	function h(x,  i, c, v) {
-		v = 0; x = tolower(x); sub(/^0x/, "", x); x = substr(x, length(x) - 7)
-		for (i = 1; i <= length(x); i++) {
-			c = index("0123456789abcdef", substr(x, i, 1)) - 1; v = v * 16 + c
-		}
+# The rig kernel's text symbols once, as offsets from _text in decimal (awk
+# uses doubles: only the low 32 bits of an address are converted).
+awk 'function h(x,  i, v) {
+		v = 0; x = substr(tolower(x), length(x) - 7)
+		for (i = 1; i <= 8; i++) v = v * 16 + index("0123456789abcdef", substr(x, i, 1)) - 1
 		return v
 	}
-	BEGIN { t = h(rip) - h("81000000") + h(rt) }
-	substr($1, 1, 8) == "ffffffff" { a = h($1); if (a <= t && a > best) { best = a; name = $3 } }
-	END { printf "%s+0x%x\n", name, t - best }' /proc/kallsyms
+	($2 == "t" || $2 == "T") && substr($1, 1, 8) == "ffffffff" { printf "%.0f %s\n", h($1), $3 }' \
+	/proc/kallsyms | sort -n >/tmp/ksyms
+RT=$(awk '$2 == "_text" { print $1; exit }' /tmp/ksyms)
+# gsym ADDR: the symbol of guest address ADDR (a nokaslr guest: _text at 0xffffffff81000000)
+gsym() {
+	off=$(( 0x$(echo "$1" | sed 's/^0x//; s/.*\(........\)$/\1/') - 0x81000000 + RT ))
+	awk -v t="$off" '$1 <= t { best = $1; name = $2 } END { printf "%s+0x%x\n", name, t - best }' /tmp/ksyms
 }
 stalls=0
 for r in 1 2 3 4 5 6; do
