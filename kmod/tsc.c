@@ -42,6 +42,15 @@ u64 kvmx_guest_tsc(struct kvmx_vcpu *v)
 	return rdtsc() + v->tsc_offset;
 }
 
+/* The VM's last TSC write, which later writes are matched against; tsc_lock held. */
+static void record_write(struct kvmx_vm *vm, s64 offset, u64 data, u64 ns)
+{
+	vm->tsc_offset = offset;
+	vm->tsc_write = data;
+	vm->tsc_write_ns = ns;
+	vm->tsc_written = true;
+}
+
 /* The VMM (or vCPU creation, with 0) sets the vCPU's TSC to @data. */
 static void synchronize(struct kvmx_vcpu *v, u64 data)
 {
@@ -67,11 +76,7 @@ static void synchronize(struct kvmx_vcpu *v, u64 data)
 			offset = data - rdtsc();
 		}
 	}
-	if (!same)
-		vm->tsc_offset = offset;
-	vm->tsc_write = data;
-	vm->tsc_write_ns = ns;
-	vm->tsc_written = true;
+	record_write(vm, same ? vm->tsc_offset : offset, data, ns);
 	raw_spin_unlock_irqrestore(&vm->tsc_lock, flags);
 	set_offset(v, offset);
 }
@@ -155,10 +160,7 @@ int kvmx_tsc_attr_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, struct kvmx_dev
 		return -EFAULT;
 	/* The VM's last write, as if the VMM had written this TSC now. */
 	raw_spin_lock_irqsave(&v->vm->tsc_lock, flags);
-	v->vm->tsc_offset = offset;
-	v->vm->tsc_write = rdtsc() + offset;
-	v->vm->tsc_write_ns = ktime_get_boottime_ns();
-	v->vm->tsc_written = true;
+	record_write(v->vm, offset, rdtsc() + offset, ktime_get_boottime_ns());
 	raw_spin_unlock_irqrestore(&v->vm->tsc_lock, flags);
 	set_offset(v, offset);
 	return 0;
