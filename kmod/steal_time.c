@@ -15,6 +15,7 @@
 #include <linux/kvm_para.h>
 #include <linux/sched.h>
 #include <linux/sched/stat.h>
+#include <linux/uaccess.h>
 
 #include "kvmx.h"
 
@@ -41,24 +42,29 @@ int kvmx_steal_time_set_msr(struct kvmx_vcpu *v, u32 index, u64 data)
 	return 0;
 }
 
-/* Before an entry, in the vCPU's thread (it reads its own run_delay). */
+/*
+ * Before an entry, in the vCPU's thread (it reads its own run_delay).  The
+ * area is 64-byte aligned, so it lies in one page of one slot: looked up
+ * once, then read and written through the VMM's mapping.
+ */
 void kvmx_steal_time_record(struct kvmx_vcpu *v)
 {
 	u64 gpa = v->steal_time_msr & KVM_STEAL_VALID_BITS;
+	struct kvm_steal_time __user *st;
+	struct kvmx_slot_view view;
 	u64 delay, steal;
 	u32 version;
-	u8 preempted = 0;
 
 	v->steal_time_update = false;
 	if (!(v->steal_time_msr & KVM_MSR_ENABLED))
 		return;
-	/* The area fits a 64-byte aligned block: one page, one slot. */
-	if (kvmx_read_gpa(v, gpa + offsetof(struct kvm_steal_time, version), &version,
-			  sizeof(version)))
+	if (!kvmx_slot_view(v->vm, gpa >> PAGE_SHIFT, &view) || (view.flags & KVMX_MEM_READONLY))
+		return;
+	st = (struct kvm_steal_time __user *)(view.hva + (gpa - (view.base_gfn << PAGE_SHIFT)));
+	if (get_user(version, &st->version))
 		return;
 	version += (version & 1) + 1;	/* odd: the fields are changing */
-	if (kvmx_write_gpa(v, gpa + offsetof(struct kvm_steal_time, version), &version,
-			   sizeof(version)))
+	if (put_user(version, &st->version))
 		return;
 	smp_wmb();	/* the odd version before the fields: readers retry */
 #ifdef CONFIG_SCHED_INFO
@@ -66,15 +72,12 @@ void kvmx_steal_time_record(struct kvmx_vcpu *v)
 #else
 	delay = 0;	/* never reached: the MSR is refused without it */
 #endif
-	if (!kvmx_read_gpa(v, gpa, &steal, sizeof(steal))) {
-		steal += delay - v->steal_time_last;
-		kvmx_write_gpa(v, gpa, &steal, sizeof(steal));
-	}
+	if (!get_user(steal, &st->steal))
+		put_user(steal + delay - v->steal_time_last, &st->steal);
 	v->steal_time_last = delay;
-	kvmx_write_gpa(v, gpa + offsetof(struct kvm_steal_time, preempted), &preempted,
-		       sizeof(preempted));
+	put_user(0, &st->preempted);
 	smp_wmb();	/* the fields before the even version */
-	version++;
-	kvmx_write_gpa(v, gpa + offsetof(struct kvm_steal_time, version), &version,
-		       sizeof(version));
+	put_user(version + 1, &st->version);
+	/* Written for the guest, not through EPT: the dirty log must see it. */
+	kvmx_mark_page_dirty(v->vm, gpa >> PAGE_SHIFT);
 }
