@@ -9,6 +9,10 @@
 #define EPT_MT_WB		(6ULL << 3)	/* leaf memory type: write-back */
 #define EPT_IGNORE_PAT		BIT_ULL(6)
 #define EPT_LARGE		BIT_ULL(7)
+/* With EPTP bit 6 set (SDM 29.3.5): the CPU sets these in the entries it uses. */
+#define EPT_ACCESSED_BIT	8
+#define EPT_ACCESSED		BIT_ULL(EPT_ACCESSED_BIT)
+#define EPT_DIRTY		BIT_ULL(9)	/* leaves only */
 #define EPT_ADDR_MASK		0x000ffffffffff000ULL
 #define EPT_TABLE		(EPT_READ | EPT_WRITE | EPT_EXEC)
 /* Bits 6:0 of a leaf: permissions, memory type, ignore-PAT. */

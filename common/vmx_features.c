@@ -298,6 +298,7 @@ int vmx_check_features(const struct kvmx_vmx_info *caps,
 	}
 	out.ept_2m = ept & EPT_CAP_2M;
 	out.invept_single = ept & EPT_CAP_INVEPT_SINGLE;
+	out.ept_ad = (out.proc2 & PROC2_ENABLE_EPT) && (ept & EPT_CAP_AD);
 	/* VPID is an optimisation: without usable INVVPID, run without it. */
 	out.vpid = (out.proc2 & PROC2_ENABLE_VPID) && (ept & VPID_CAP_INVVPID) &&
 		   (ept & (VPID_CAP_SINGLE | VPID_CAP_ALL));

@@ -45,6 +45,7 @@ struct vmx_controls {
 	bool vpid;		/* VPID enabled and INVVPID usable */
 	bool ept_2m;		/* EPT may map 2 MiB pages */
 	bool invept_single;	/* else all-context INVEPT */
+	bool ept_ad;		/* EPT accessed and dirty flags (EPTP bit 6) */
 	/*
 	 * TPR shadow, APIC-register virtualization, virtual-interrupt delivery
 	 * and x2APIC virtualization can all be turned on (SDM 29): set per vCPU

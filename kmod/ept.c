@@ -34,6 +34,8 @@
 
 /* EPTP: write-back paging structures, 4-level walk (SDM 25.6.11). */
 #define EPTP_WB_4LEVEL		(6ULL | (3ULL << 3))
+/* EPTP bit 6: the CPU sets accessed and dirty flags in EPT entries. */
+#define EPTP_AD_ENABLE		BIT_ULL(6)
 #define PAGES_2M		512
 
 int kvmx_ept_init(struct kvmx_vm *vm)
@@ -44,6 +46,16 @@ int kvmx_ept_init(struct kvmx_vm *vm)
 	atomic_long_inc(&vm->ept_pages);
 	kvmx_acct_add(ept_pages, 1);
 	vm->eptp = __pa(vm->ept_root) | EPTP_WB_4LEVEL;
+	/*
+	 * Accessed flags are what page aging reads (mmu_notifier.c).  With
+	 * them on, the CPU's accesses to the guest's own paging structures
+	 * count as writes for EPT (SDM 29.3.3.2): a guest page table in a
+	 * read-only leaf (a page shared until written, a slot whose writes
+	 * are logged) takes a write fault, which maps it writable (logging
+	 * it), as KVM's does with A/D on.
+	 */
+	if (kvmx_ctls.ept_ad)
+		vm->eptp |= EPTP_AD_ENABLE;
 	return 0;
 }
 
@@ -178,12 +190,19 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, struct ept_cache *c, bo
  * A leaf for @pfn.  Writable only if the host page was looked up for
  * writing (or is already writable for the VMM) and the slot allows it; a
  * slot whose writes are logged is writable only after a write fault (which
- * logged it).
+ * logged it).  With A/D flags on, as KVM's make_spte(): accessed (the guest
+ * is about to use it: aging counts the fault as a use) and, if writable,
+ * dirty (the host page is dirtied when mapped writable, below, so the flag
+ * adds nothing the host relies on, and the CPU needs no assist to set it).
  */
 static u64 leaf(unsigned long pfn, bool writable)
 {
-	return ((u64)pfn << PAGE_SHIFT) | EPT_READ | EPT_EXEC | (writable ? EPT_WRITE : 0) |
-	       EPT_MT_WB | EPT_IGNORE_PAT;
+	u64 e = ((u64)pfn << PAGE_SHIFT) | EPT_READ | EPT_EXEC | (writable ? EPT_WRITE : 0) |
+		EPT_MT_WB | EPT_IGNORE_PAT;
+
+	if (kvmx_ctls.ept_ad)
+		e |= EPT_ACCESSED | (writable ? EPT_DIRTY : 0);
+	return e;
 }
 
 /*
@@ -393,8 +412,9 @@ void kvmx_ept_write_protect(struct kvmx_vm *vm, u64 gfn)
 	u64 *e = walk(vm, gfn << PAGE_SHIFT, 1, NULL, NULL);
 
 	lockdep_assert_held(&vm->mmu_lock);
+	/* Atomic: with A/D on, the CPU may be setting a flag in it right now. */
 	if (e && !(*e & EPT_LARGE))
-		*e &= ~EPT_WRITE;
+		clear_bit(ilog2(EPT_WRITE), (unsigned long *)e);
 }
 
 /*
@@ -454,6 +474,40 @@ bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, 
 		gfn++;
 	}
 	return found;
+}
+
+/*
+ * Under vm->mmu_lock, A/D flags on: were any of the leaves (4 KiB or
+ * 2 MiB) of [gfn, gfn + npages) accessed since last asked?  With @clear
+ * their accessed flags are cleared (atomically: the CPU sets flags in
+ * entries concurrently), and the entries stay: the guest keeps its
+ * mappings and the next access sets the flag again.  A CPU may still
+ * hold a translation cached from before, and set no flag on using it
+ * until it is flushed: the caller flushes if it needs that (KVM's
+ * clear_flush_young does, its clear_young does not).
+ */
+bool kvmx_ept_age_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool clear)
+{
+	u64 end = gfn + npages;
+	bool young = false;
+
+	lockdep_assert_held(&vm->mmu_lock);
+	while (gfn < end) {
+		u64 *e = walk(vm, gfn << PAGE_SHIFT, 1, NULL, NULL);
+		bool large = e && (*e & EPT_LARGE);
+
+		if (e && (*e & EPT_TABLE) && (*e & EPT_ACCESSED)) {
+			young = true;
+			if (!clear)
+				return true;
+			clear_bit(EPT_ACCESSED_BIT, (unsigned long *)e);
+		}
+		if (!e || large)
+			gfn = (gfn | (PAGES_2M - 1)) + 1;
+		else
+			gfn++;
+	}
+	return young;
 }
 
 void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages)

@@ -228,6 +228,8 @@ void kvmx_ept_flush_local(struct kvmx_vm *vm);
 void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages);
 /* The same under vm->mmu_lock, without the flush: true if the caller must flush. */
 bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, bool test_only);
+/* Under vm->mmu_lock, EPT A/D flags on: accessed leaves in the range (@clear: and clear the flags). */
+bool kvmx_ept_age_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool clear);
 void kvmx_ept_write_protect(struct kvmx_vm *vm, u64 gfn);	/* under vm->mmu_lock */
 void kvmx_ept_flush_all(struct kvmx_vm *vm);			/* not under vm->mmu_lock */
 

@@ -112,9 +112,10 @@ static int __init kvmx_init(void)
 		else
 			kvm_node_registered = true;
 	}
-	pr_info("loaded: VMCS revision %#x, EPT%s, VPID %s\n",
+	pr_info("loaded: VMCS revision %#x, EPT%s%s, VPID %s\n",
 		VMXCAP_BASIC_REVISION(kvmx_host_caps.basic),
 		kvmx_ctls.ept_2m ? " with 2 MiB pages" : "",
+		kvmx_ctls.ept_ad ? " and A/D flags" : "",
 		kvmx_ctls.vpid ? "on" : "off");
 	return 0;
 

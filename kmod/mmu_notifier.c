@@ -30,12 +30,21 @@ static struct kvmx_vm *to_vm(struct mmu_notifier *mn)
 	return container_of(mn, struct kvmx_vm, mmu_notifier);
 }
 
+/* What hva_range() does to the leaves it finds. */
+enum hva_op {
+	HVA_ZAP,		/* remove them */
+	HVA_FIND,		/* any there? */
+	HVA_AGE,		/* any accessed? clear the flags (EPT A/D on) */
+	HVA_TEST_AGE,		/* any accessed? (EPT A/D on) */
+};
+
 /*
- * Under vm->mmu_lock: zap (or with @test_only look for) the leaves of every
- * slot's part of [start, end).  *@hit: some slot overlaps.
+ * Under vm->mmu_lock: do @op to the leaves of every slot's part of
+ * [start, end); true if there were any (HVA_ZAP, HVA_FIND) or any was
+ * accessed (HVA_AGE, HVA_TEST_AGE).  *@hit: some slot overlaps.
  */
-static bool zap_hva(struct kvmx_vm *vm, unsigned long start, unsigned long end, bool resched,
-		    bool test_only, bool *hit)
+static bool hva_range(struct kvmx_vm *vm, unsigned long start, unsigned long end, bool resched,
+		      enum hva_op op, bool *hit)
 {
 	bool found = false;
 	int i;
@@ -55,11 +64,21 @@ static bool zap_hva(struct kvmx_vm *vm, unsigned long start, unsigned long end, 
 			*hit = true;
 		lo = (lo - s->hva) >> PAGE_SHIFT;
 		hi = (hi - s->hva + PAGE_SIZE - 1) >> PAGE_SHIFT;
-		found |= kvmx_ept_zap_locked(vm, s->base_gfn + lo, hi - lo, resched, test_only);
-		if (found && test_only)
+		if (op == HVA_AGE || op == HVA_TEST_AGE)
+			found |= kvmx_ept_age_locked(vm, s->base_gfn + lo, hi - lo, op == HVA_AGE);
+		else
+			found |= kvmx_ept_zap_locked(vm, s->base_gfn + lo, hi - lo, resched,
+						     op == HVA_FIND);
+		if (found && (op == HVA_FIND || op == HVA_TEST_AGE))
 			break;
 	}
 	return found;
+}
+
+static bool zap_hva(struct kvmx_vm *vm, unsigned long start, unsigned long end, bool resched,
+		    bool *hit)
+{
+	return hva_range(vm, start, end, resched, HVA_ZAP, hit);
 }
 
 static int invalidate_range_start(struct mmu_notifier *mn, const struct mmu_notifier_range *range)
@@ -76,8 +95,7 @@ static int invalidate_range_start(struct mmu_notifier *mn, const struct mmu_noti
 		vm->mmu_invalidate_range_start = min(vm->mmu_invalidate_range_start, range->start);
 		vm->mmu_invalidate_range_end = max(vm->mmu_invalidate_range_end, range->end);
 	}
-	zapped = zap_hva(vm, range->start, range->end, mmu_notifier_range_blockable(range),
-			 false, &hit);
+	zapped = zap_hva(vm, range->start, range->end, mmu_notifier_range_blockable(range), &hit);
 	spin_unlock(&vm->mmu_lock);
 	if (zapped)
 		kvmx_ept_flush_all(vm);
@@ -100,30 +118,48 @@ static void invalidate_range_end(struct mmu_notifier *mn, const struct mmu_notif
 }
 
 /*
- * Aging: without EPT accessed bits in use, a young page is one the guest
- * has mapped; asking clears it by zapping the entry, so a page the guest
- * does not touch again looks old next time, and a touch maps it again
- * (and marks the host page accessed).  The flush comes with every zap:
- * reclaim may free the page right after.
+ * Aging (reclaim's folio_referenced(), khugepaged): was the page used by
+ * the guest since last asked?  As KVM does (kvm_age_gfn(), kvm_test_age_gfn()):
+ *
+ * With EPT accessed flags (kvmx_ctls.ept_ad), the answer is the flags of
+ * the page's leaves; asking clears them and the mappings stay, so a page
+ * the guest keeps using stays young without a fault.  clear_flush_young
+ * then flushes the CPUs' cached translations, which would otherwise let
+ * the guest use the page without setting the flag again (reclaim is about
+ * to decide on it); clear_young (proactive aging) does without, as KVM's.
+ *
+ * Without them, a young page is one the guest has mapped; asking clears it
+ * by zapping the entry, so a page the guest does not touch again looks old
+ * next time, and a touch maps it again (and marks the host page accessed).
+ * The flush comes with every zap: reclaim may free the page right after.
+ *
+ * Under vm->mmu_lock, as the zaps of invalidate_range_start: a fault in
+ * flight either maps before (and its fresh leaf, accessed, is seen) or
+ * after (and is a use).
  */
-static int clear_young(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long start,
-		       unsigned long end)
+static bool age(struct mmu_notifier *mn, unsigned long start, unsigned long end, bool flush)
 {
 	struct kvmx_vm *vm = to_vm(mn);
 	bool young;
 
 	spin_lock(&vm->mmu_lock);
-	young = zap_hva(vm, start, end, false, false, NULL);
+	young = hva_range(vm, start, end, false, kvmx_ctls.ept_ad ? HVA_AGE : HVA_ZAP, NULL);
 	spin_unlock(&vm->mmu_lock);
-	if (young)
+	if (young && (flush || !kvmx_ctls.ept_ad))
 		kvmx_ept_flush_all(vm);
 	return young;
+}
+
+static int clear_young(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long start,
+		       unsigned long end)
+{
+	return age(mn, start, end, false);
 }
 
 static int clear_flush_young(struct mmu_notifier *mn, struct mm_struct *mm,
 			     unsigned long start, unsigned long end)
 {
-	return clear_young(mn, mm, start, end);
+	return age(mn, start, end, true);
 }
 
 static int test_young(struct mmu_notifier *mn, struct mm_struct *mm, unsigned long address)
@@ -132,7 +168,8 @@ static int test_young(struct mmu_notifier *mn, struct mm_struct *mm, unsigned lo
 	bool young;
 
 	spin_lock(&vm->mmu_lock);
-	young = zap_hva(vm, address, address + 1, false, true, NULL);
+	young = hva_range(vm, address, address + 1, false,
+			  kvmx_ctls.ept_ad ? HVA_TEST_AGE : HVA_FIND, NULL);
 	spin_unlock(&vm->mmu_lock);
 	return young;
 }
@@ -150,7 +187,7 @@ static void change_pte(struct mmu_notifier *mn, struct mm_struct *mm, unsigned l
 	bool zapped;
 
 	spin_lock(&vm->mmu_lock);
-	zapped = zap_hva(vm, address, address + PAGE_SIZE, false, false, NULL);
+	zapped = zap_hva(vm, address, address + PAGE_SIZE, false, NULL);
 	spin_unlock(&vm->mmu_lock);
 	if (zapped)
 		kvmx_ept_flush_all(vm);
@@ -163,7 +200,7 @@ static void release(struct mmu_notifier *mn, struct mm_struct *mm)
 	bool zapped;
 
 	spin_lock(&vm->mmu_lock);
-	zapped = zap_hva(vm, 0, ULONG_MAX, true, false, NULL);
+	zapped = zap_hva(vm, 0, ULONG_MAX, true, NULL);
 	spin_unlock(&vm->mmu_lock);
 	if (zapped)
 		kvmx_ept_flush_all(vm);

@@ -14,6 +14,7 @@
 #include <linux/cpuhotplug.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/reboot.h>
@@ -37,6 +38,15 @@ static DEFINE_PER_CPU(struct kvmx_cpu, kvmx_cpu);
 
 struct kvmx_vmx_info kvmx_host_caps;
 struct vmx_controls kvmx_ctls;
+
+/*
+ * EPT accessed/dirty flags where the CPU has them (KVM's "eptad"): page
+ * aging reads and clears accessed flags instead of zapping.  ept_ad=0
+ * keeps the zap-based aging of CPUs without them (e.g. to test it).
+ */
+static bool ept_ad = true;
+module_param(ept_ad, bool, 0444);
+MODULE_PARM_DESC(ept_ad, "use EPT accessed and dirty flags where the CPU has them; default on");
 /* KVM_NMI: NMI-window exits need virtual NMIs (SDM 25.6.1, 25.6.2). */
 bool kvmx_nmi_window_ok __ro_after_init;
 
@@ -312,6 +322,10 @@ int kvmx_vmx_setup(void)
 		pr_err("VT-x not usable: %d required feature(s) missing\n", missing);
 		return -ENODEV;
 	}
+	/* As KVM's eptad: the parameter reads what is in use. */
+	if (!ept_ad)
+		kvmx_ctls.ept_ad = false;
+	ept_ad = kvmx_ctls.ept_ad;
 	kvmx_nmi_window_ok = (kvmx_ctls.pin & PIN_VIRTUAL_NMIS) &&
 			     ((vmx_proc_cap(&kvmx_host_caps) >> 32) & PROC_NMI_WINDOW_EXITING);
 	ret = alloc_vmxon_regions();

@@ -6,10 +6,13 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -386,6 +389,312 @@ TEST_P(Mem, KsmMergedPagesSplitOnAGuestWrite)
 	g.set_rbx(kSlotGpa);
 	EXPECT_EQ(g.step(0), 0x5c5c5c5cu) << "the guest's page 0 is untouched";
 	::munmap(m, k2M);
+}
+
+// ---- Guest RAM as process memory under reclaim: aging and swap ----
+
+// Long mode; RBX = first GPA, RCX = bytes to write.  Each round: IN from
+// port 0x82 gives a seed (0: HLT); the guest writes the qword
+// (gpa * 0x9e3779b97f4a7c15) ^ seed at every qword of [RBX, RBX + RCX),
+// then OUT 0x80.  Then, as long as IN from 0x83 gives a length L (0: next
+// seed), it reads [RBX, RBX + L) back and OUTs the number of qwords that
+// differ on 0x81.  Every value differs: zram can't fold pages away.
+//   top:  in eax,0x82 ; test eax,eax ; jz halt ; mov r8,rax
+//         mov r9,0x9e3779b97f4a7c15 ; mov rdi,rbx ; lea rsi,[rbx+rcx]
+//   w:    mov rax,rdi ; imul rax,r9 ; xor rax,r8 ; mov [rdi],rax
+//         add rdi,8 ; cmp rdi,rsi ; jb w ; out 0x80,eax
+//   next: in eax,0x83 ; test eax,eax ; jz top ; mov esi,eax ; add rsi,rbx
+//         xor edx,edx ; mov rdi,rbx
+//   c:    mov rax,rdi ; imul rax,r9 ; xor rax,r8 ; cmp [rdi],rax ; je ok
+//         inc edx
+//   ok:   add rdi,8 ; cmp rdi,rsi ; jb c ; mov eax,edx ; out 0x81,eax
+//         jmp next
+//   halt: hlt ; jmp halt
+const std::vector<uint8_t> kPatternProgram = {
+	0xe5, 0x82, 0x85, 0xc0, 0x74, 0x5c, 0x49, 0x89, 0xc0, 0x49, 0xb9, 0x15, 0x7c, 0x4a,
+	0x7f, 0xb9, 0x79, 0x37, 0x9e, 0x48, 0x89, 0xdf, 0x48, 0x8d, 0x34, 0x0b, 0x48, 0x89,
+	0xf8, 0x49, 0x0f, 0xaf, 0xc1, 0x4c, 0x31, 0xc0, 0x48, 0x89, 0x07, 0x48, 0x83, 0xc7,
+	0x08, 0x48, 0x39, 0xf7, 0x72, 0xea, 0xe7, 0x80, 0xe5, 0x83, 0x85, 0xc0, 0x74, 0xc8,
+	0x89, 0xc6, 0x48, 0x01, 0xde, 0x31, 0xd2, 0x48, 0x89, 0xdf, 0x48, 0x89, 0xf8, 0x49,
+	0x0f, 0xaf, 0xc1, 0x4c, 0x31, 0xc0, 0x48, 0x39, 0x07, 0x74, 0x02, 0xff, 0xc2, 0x48,
+	0x83, 0xc7, 0x08, 0x48, 0x39, 0xf7, 0x72, 0xe6, 0x89, 0xd0, 0xe7, 0x81, 0xeb, 0xd0,
+	0xf4, 0xeb, 0xfd,
+};
+
+bool put_file(const std::string &path, const std::string &val)
+{
+	std::ofstream f(path);
+	f << val;
+	return bool(f.flush());
+}
+
+std::string get_file(const std::string &path)
+{
+	std::ifstream f(path);
+	return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// The number after @key at the start of a line ("key value [unit]"), or -1.
+long long field(const std::string &text, const std::string &key)
+{
+	std::istringstream in(text);
+	std::string line;
+	while (std::getline(in, line)) {
+		std::istringstream l(line);
+		std::string k;
+		long long v;
+		if (l >> k >> v && k == key)
+			return v;
+	}
+	return -1;
+}
+
+// Swap for the tests below, once per boot: the rig's root is an initramfs,
+// so a zram device (the rig kernel's zram.ko and zsmalloc.ko).  Returns
+// what went wrong, or "".
+std::string ensure_swap()
+{
+	if (field(get_file("/proc/meminfo"), "SwapTotal:") > 0)
+		return "";
+	if (::access("/sys/block/zram0", F_OK) &&
+	    std::system("insmod /kvmx/modules/zsmalloc.ko; insmod /kvmx/modules/zram.ko"))
+		return "cannot load zram";
+	if (!put_file("/sys/block/zram0/disksize", "256M"))
+		return "cannot size zram0";
+	if (std::system("mkswap /dev/zram0 >/dev/null && swapon /dev/zram0"))
+		return "mkswap/swapon /dev/zram0 failed";
+	return "";
+}
+
+// This process in a memory cgroup of its own for the test's lifetime (what
+// it allocates meanwhile is charged there), then back in the root.
+struct MemCgroup {
+	std::string root = "/sys/fs/cgroup", dir;
+	bool ok = false;
+	MemCgroup(const std::string &name, const std::string &max)
+	{
+		::mkdir(root.c_str(), 0755);
+		if (::access((root + "/cgroup.procs").c_str(), F_OK))
+			::mount("cgroup2", root.c_str(), "cgroup2", 0, nullptr);
+		dir = root + "/" + name;
+		::mkdir(dir.c_str(), 0755);
+		ok = put_file(root + "/cgroup.subtree_control", "+memory") &&
+		     put_file(dir + "/memory.max", max) && put_file(dir + "/memory.swap.max", "max") &&
+		     put_file(dir + "/cgroup.procs", std::to_string(::getpid()));
+	}
+	~MemCgroup()
+	{
+		put_file(root + "/cgroup.procs", std::to_string(::getpid()));
+		::rmdir(dir.c_str());
+	}
+	long long stat(const std::string &file, const std::string &key = "")
+	{
+		std::string t = get_file(dir + "/" + file);
+		if (key.empty())
+			return t.empty() ? -1 : std::atoll(t.c_str());
+		return field(t, key);
+	}
+	// Proactive reclaim of @bytes from the cgroup (memory.reclaim); it may
+	// fall short (EAGAIN), which the callers' checks see.
+	void reclaim(size_t bytes) { put_file(dir + "/memory.reclaim", std::to_string(bytes)); }
+};
+
+// The pattern guest over a slot of @size at kSlotGpa.
+struct PatternGuest {
+	Env e;
+	PatternGuest(const std::string &dev, size_t size) : e(dev)
+	{
+		e.long_mode(kPatternProgram);
+		kvmx_regs r = e.regs();
+		r.rbx = kSlotGpa;
+		r.rcx = size;
+		EXPECT_EQ(::ioctl(e.vcpu.get(), KVMX_SET_REGS, &r), 0);
+	}
+	int slot_set(void *host, size_t size) { return e.set_region(1, kSlotGpa, size, host); }
+	// Run to the next port I/O exit; its port, or -1 (the KVM_RUN errno or
+	// another exit is reported).
+	int io(uint32_t in_value = 0)
+	{
+		if (e.run->exit_reason == KVMX_EXIT_IO && e.run->io.direction == KVMX_EXIT_IO_IN)
+			std::memcpy(reinterpret_cast<char *>(e.run) + e.run->io.data_offset, &in_value,
+				    4);
+		int r = e.run_once();
+		EXPECT_EQ(r, 0) << std::strerror(r);
+		EXPECT_EQ(e.run->exit_reason, (unsigned)KVMX_EXIT_IO);
+		if (r || e.run->exit_reason != KVMX_EXIT_IO)
+			return -1;
+		return e.run->io.port;
+	}
+	uint32_t out_value()
+	{
+		uint32_t v;
+		std::memcpy(&v, reinterpret_cast<char *>(e.run) + e.run->io.data_offset, 4);
+		return v;
+	}
+	// From the seed prompt (port 0x82): write the pattern of @seed; ends at
+	// the length prompt (0x83).
+	bool write(uint32_t seed) { return io(seed) == 0x80 && io() == 0x83; }
+	// From the length prompt: check [kSlotGpa, +len); the qwords that differ
+	// (~0u if the guest did not answer).  Ends at the length prompt.
+	uint32_t check(uint32_t len)
+	{
+		if (io(len) != 0x81)
+			return ~0u;
+		uint32_t bad = out_value();
+		return io() == 0x83 ? bad : ~0u;
+	}
+	// From the length prompt: back to the seed prompt.
+	bool next_seed() { return io(0) == 0x82; }
+};
+
+// /proc/self/pagemap: how many of the pages of [p, p + bytes) are in RAM
+// and how many in swap (bits 63 and 62 of each entry).
+struct Residency {
+	size_t present = 0, swapped = 0;
+};
+
+Residency residency(const void *p, size_t bytes)
+{
+	Residency r;
+	int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return r;
+	std::vector<uint64_t> e(bytes / 4096);
+	off_t off = static_cast<off_t>(reinterpret_cast<uintptr_t>(p) / 4096 * 8);
+	if (::pread(fd, e.data(), e.size() * 8, off) == static_cast<ssize_t>(e.size() * 8))
+		for (uint64_t v : e) {
+			r.present += (v >> 63) & 1;
+			r.swapped += (v >> 62) & 1;
+		}
+	::close(fd);
+	return r;
+}
+
+// Page aging sees what the guest uses: reclaim (memory.reclaim on the
+// VMM's memory cgroup, with swap) asks the device whether each guest page
+// was used since last asked (the MMU notifier's clear_flush_young), so
+// the pages the guest keeps reading stay in RAM while the ones it wrote
+// once and left go to swap; and the data survives.  The guest's use never
+// reaches the VMM's page table: only the hypervisor can tell.
+//
+// The LRU is set up so that position alone would evict the used pages
+// first: MADV_COLD puts the hot quarter, then the cold rest, then a filler
+// (the VMM's own memory, not the guest's) on the inactive list, hot nearest
+// its tail.  A first reclaim takes the filler and looks at every guest page
+// once on its way (they were all used: the guest wrote them); from then on
+// only the hot pages were used.  A device that never says "used" loses the
+// hot pages; one that always says so (or never clears) lets nothing cold go.
+// On kvmx with EPT A/D flags the hot pages also keep their mappings: their
+// reads take no EPT fault while the cold pages go.
+TEST_P(Mem, ReclaimKeepsThePagesTheGuestUses)
+{
+	if (std::string why = ensure_swap(); !why.empty())
+		GTEST_FAIL() << why;
+	constexpr size_t kHot = 256 * 4096, kCold = 1536 * 4096, kSize = kHot + kCold;
+	constexpr size_t kFiller = 512 * 4096;
+	const bool kvmx = GetParam() == "/dev/kvmx";
+	MemCgroup cg(kvmx ? "kvmx-age" : "kvm-age", "max");
+	ASSERT_TRUE(cg.ok) << "cannot set up a memory cgroup";
+	PatternGuest g(GetParam(), kSize);
+	auto *m = static_cast<uint8_t *>(map_anon(kSize));
+	auto *filler = static_cast<uint8_t *>(map_anon(kFiller));
+	ASSERT_NE(m, nullptr);
+	ASSERT_NE(filler, nullptr);
+	// 4 KiB pages: a huge page would put hot and cold under one LRU entry.
+	ASSERT_EQ(::madvise(m, kSize, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(::madvise(filler, kFiller, MADV_NOHUGEPAGE), 0);
+	std::memset(filler, 0x3c, kFiller);
+	ASSERT_EQ(g.slot_set(m, kSize), 0);
+	ASSERT_EQ(g.io(), 0x82);
+	ASSERT_TRUE(g.write(0x1234567));
+	ASSERT_EQ(g.check(kSize), 0u) << "the pattern as written";
+	ASSERT_EQ(residency(m, kSize).present, kSize / 4096);
+
+	// Hot pages nearest the inactive list's tail, then cold, then filler.
+	ASSERT_EQ(::madvise(m, kHot, MADV_COLD), 0);
+	ASSERT_EQ(::madvise(m + kHot, kCold, MADV_COLD), 0);
+	ASSERT_EQ(::madvise(filler, kFiller, MADV_COLD), 0);
+	cg.reclaim(kFiller - 64 * 4096);
+	Residency hot = residency(m, kHot);
+	EXPECT_EQ(hot.present, kHot / 4096) << "hot pages went in the first reclaim (its first look at them)";
+
+	uint32_t id = kvmx ? ::ioctl(g.e.vm.get(), KVMX_GET_VM_ID) : 0;
+	auto ept_faults = [&] {
+		kvmx::Netlink nl;
+		uint64_t n = 0;
+		for (const auto &v : nl.stats(id).vcpus)
+			n += v.stats.ept_faults;
+		return n;
+	};
+	uint64_t faults_before = 0;
+	const int kRounds = 6;
+	for (int round = 0; round < kRounds; round++) {
+		ASSERT_EQ(g.check(kHot), 0u) << "round " << round << ": the guest reads its hot pages";
+		if (round == 1 && kvmx)
+			faults_before = ept_faults();	// from here on the hot pages are mapped
+		cg.reclaim(128 * 4096);
+		hot = residency(m, kHot);
+		EXPECT_EQ(hot.present, kHot / 4096) << "round " << round << ": " << hot.swapped
+			<< " hot pages were swapped out";
+	}
+	Residency cold = residency(m + kHot, kCold);
+	EXPECT_GE(cold.swapped, 256u) << "reclaim took too little of the cold pages ("
+		<< cold.present << " of " << kCold / 4096 << " still in RAM)";
+	if (kvmx && get_file("/sys/module/kvmx/parameters/ept_ad").starts_with("Y")) {
+		uint64_t faults = ept_faults() - faults_before;
+		EXPECT_LT(faults, 64u) << "with EPT A/D aging the hot pages keep their mappings";
+		kvmx::Netlink nl;
+		uint64_t hot_mapped = 0;
+		for (const auto &r : nl.ept(id))
+			if (r.gpa >= kSlotGpa && r.gpa < kSlotGpa + kHot)
+				hot_mapped += std::min<uint64_t>(r.size, kSlotGpa + kHot - r.gpa);
+		EXPECT_EQ(hot_mapped, kHot) << "the hot pages' EPT leaves";
+	}
+	EXPECT_EQ(g.check(kSize), 0u) << "the whole pattern, cold pages back from swap";
+	std::printf("aging: %zu of %zu cold pages swapped out, hot pages all in RAM: %s, "
+		    "swap.current %lld\n", cold.swapped, kCold / 4096,
+		    residency(m, kHot).present == kHot / 4096 ? "yes" : "no",
+		    cg.stat("memory.swap.current"));
+	ASSERT_TRUE(g.next_seed());
+	::munmap(m, kSize);
+	::munmap(filler, kFiller);
+}
+
+// A guest whose RAM is three times its memory cgroup's limit, with swap:
+// it writes a pattern over all of it, reads it back, writes another and
+// reads that back (a page that came back from swap and is written again
+// must go out again as written).  It keeps running, its data survives and
+// the cgroup's swap counter shows pages really went out.
+TEST_P(Mem, GuestRamLargerThanItsCgroupGoesToSwap)
+{
+	if (std::string why = ensure_swap(); !why.empty())
+		GTEST_FAIL() << why;
+	constexpr size_t kMax = 8 << 20, kSize = 3 * kMax;
+	const bool kvmx = GetParam() == "/dev/kvmx";
+	MemCgroup cg(kvmx ? "kvmx-swap" : "kvm-swap", std::to_string(kMax));
+	ASSERT_TRUE(cg.ok) << "cannot set up a memory cgroup";
+	PatternGuest g(GetParam(), kSize);
+	auto *m = static_cast<uint8_t *>(map_anon(kSize));
+	ASSERT_NE(m, nullptr);
+	ASSERT_EQ(::madvise(m, kSize, MADV_NOHUGEPAGE), 0);
+	ASSERT_EQ(g.slot_set(m, kSize), 0);
+	ASSERT_EQ(g.io(), 0x82);
+	long long swap_max = 0;
+	for (uint32_t seed : { 0x2468aceu, 0x13579bdu }) {
+		ASSERT_TRUE(g.write(seed)) << "seed " << seed;
+		swap_max = std::max(swap_max, cg.stat("memory.swap.current"));
+		EXPECT_EQ(g.check(kSize), 0u) << "seed " << seed << ": qwords that differ";
+		swap_max = std::max(swap_max, cg.stat("memory.swap.current"));
+		EXPECT_LE(cg.stat("memory.current"), static_cast<long long>(kMax));
+		ASSERT_TRUE(g.next_seed());
+	}
+	EXPECT_GE(swap_max, static_cast<long long>(kSize - kMax))
+		<< "the cgroup's swap counter: at least what did not fit";
+	EXPECT_EQ(cg.stat("memory.events", "oom_kill"), 0);
+	std::printf("swap: %zu MiB guest under a %zu MiB cgroup: swap.current up to %lld KiB, "
+		    "%lld pgmajfault\n", kSize >> 20, kMax >> 20, swap_max >> 10,
+		    cg.stat("memory.stat", "pgmajfault"));
+	::munmap(m, kSize);
 }
 
 } // namespace

@@ -666,6 +666,9 @@ int stress_kill(const char *dev, int count, uint64_t seed)
 // Memory pressure: guests fault in more RAM than their memory cgroup allows.
 // The charge for a guest page (or an EPT table) fails: KVM_RUN must give a
 // clean errno, or the OOM killer ends the process; either way nothing leaks.
+// With swap on (the stress job turns it on), the cgroup may also swap up to
+// 32 MiB: reclaim then takes guest pages out from under the EPT (the MMU
+// notifier's invalidations and aging) and the guest faults them back in.
 int stress_pressure(const char *dev, int count, uint64_t seed)
 {
 	const std::string cg = "/sys/fs/cgroup";
@@ -682,13 +685,25 @@ int stress_pressure(const char *dev, int count, uint64_t seed)
 	const std::string grp = cg + "/kvmx-stress";
 	::mkdir(grp.c_str(), 0755);
 	if (!put(cg + "/cgroup.subtree_control", "+memory") ||
-	    !put(grp + "/memory.max", std::to_string(16 << 20))) {
+	    !put(grp + "/memory.max", std::to_string(16 << 20)) ||
+	    !put(grp + "/memory.swap.max", std::to_string(32 << 20))) {
 		std::printf("stress: pressure: cannot set up a memory cgroup\n");
 		return 1;
 	}
+	bool swap = false;
+	{
+		std::ifstream mi("/proc/meminfo");
+		std::string k;
+		long v;
+		while (mi >> k >> v)
+			if (k == "SwapTotal:")
+				swap = v > 0;
+			else
+				mi.ignore(64, '\n');
+	}
 	// Protected mode, flat: touch every 4 KiB from 1 MiB to the end, then HLT.
 	Rng r(seed);
-	int done = 0, clean_err = 0, oom = 0, bad = 0;
+	int done = 0, swapped = 0, clean_err = 0, oom = 0, bad = 0;
 	for (int i = 0; i < count; i++) {
 		uint32_t mib = 8 + static_cast<uint32_t>(r.below(57));	// 8..64 MiB
 		pid_t pid = ::fork();
@@ -712,8 +727,13 @@ int stress_pressure(const char *dev, int count, uint64_t seed)
 			for (int k = 0; k < 1000; k++) {
 				if (::ioctl(v.vcpu, KVMX_RUN, 0) < 0)
 					::_exit(errno == ENOMEM || errno == EFAULT || errno == EINTR ? 1 : 2);
-				if (v.run->exit_reason == KVMX_EXIT_HLT)
-					::_exit(0);
+				if (v.run->exit_reason == KVMX_EXIT_HLT) {
+					// At HLT: did some of the guest's pages go to swap?
+					std::ifstream sc(grp + "/memory.swap.current");
+					long long used = 0;
+					sc >> used;
+					::_exit(used > 0 ? 6 : 0);
+				}
 				if (v.run->exit_reason != KVMX_EXIT_INTR)
 					::_exit(4);
 			}
@@ -725,6 +745,8 @@ int stress_pressure(const char *dev, int count, uint64_t seed)
 			oom++;
 		else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 			done++;
+		else if (WIFEXITED(st) && WEXITSTATUS(st) == 6)
+			done++, swapped++;
 		else if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
 			clean_err++;
 		else {
@@ -733,11 +755,13 @@ int stress_pressure(const char *dev, int count, uint64_t seed)
 		}
 	}
 	::rmdir(grp.c_str());
-	std::printf("stress: pressure: %d guests of 8-64 MiB under a 16 MiB memory cgroup: "
-		    "%d ran to HLT, %d got ENOMEM/EFAULT, %d killed by the OOM killer, %d misbehaved\n",
-		    count, done, clean_err, oom, bad);
-	// Pressure that never bit tested nothing.
-	return bad || clean_err + oom == 0 ? 1 : 0;
+	std::printf("stress: pressure: %d guests of 8-64 MiB under a 16 MiB memory cgroup "
+		    "(swap %s): %d ran to HLT (%d with pages in swap), %d got ENOMEM/EFAULT, "
+		    "%d killed by the OOM killer, %d misbehaved\n",
+		    count, swap ? "on, 32 MiB" : "off", done, swapped, clean_err, oom, bad);
+	// Pressure that never bit tested nothing; with swap on, some guest must
+	// have run through swap.
+	return bad || clean_err + oom + swapped == 0 || (swap && !swapped) ? 1 : 0;
 }
 
 // Several VMs at once, their vCPU threads moved between CPUs every few

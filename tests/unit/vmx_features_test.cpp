@@ -84,6 +84,7 @@ TEST(CheckFeatures, BochsSkylakeHasEverything)
 	EXPECT_TRUE(ctls.vpid);
 	EXPECT_TRUE(ctls.proc2 & PROC2_ENABLE_VPID);
 	EXPECT_TRUE(ctls.ept_2m);
+	EXPECT_TRUE(ctls.ept_ad) << "Bochs reports EPT accessed and dirty flags (bit 21)";
 	EXPECT_TRUE(ctls.proc & PROC_HLT_EXITING);
 	EXPECT_TRUE(ctls.pin & PIN_EXT_INTR_EXITING);
 	EXPECT_TRUE(ctls.exit & EXIT_CTL_HOST_ADDR_SPACE_SIZE);

@@ -32,10 +32,16 @@ step stress.ioctl kvmx-stress ioctl /dev/kvmx $calls $procs $threads $seed
 step stress.guests kvmx-stress guests /dev/kvmx $guests $seed
 step stress.kill kvmx-stress kill /dev/kvmx $kills $seed
 step stress.migrate kvmx-stress migrate /dev/kvmx $migrate $vms
+# The pressure phase runs with swap on (zram: the rig's root is an
+# initramfs), so reclaim takes guest pages out from under the EPT too.
+check stress.swapon sh -c 'insmod /kvmx/modules/zsmalloc.ko && insmod /kvmx/modules/zram.ko &&
+	echo 256M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0'
 # The OOM killer's report carries a stack trace: look for kvmx's own trouble
 # (BUG/WARNING/Oops) in it, then start a fresh mark for the rest.
 dmesg_mark stress-pressure
 step stress.pressure kvmx-stress pressure /dev/kvmx $pressure $seed
+echo "stress: swap after the pressure phase: $(grep -E 'Swap(Total|Free)' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
+
 bad=$(dmesg | sed -n '/KVMX-MARK stress-pressure/,$p' | grep -E 'BUG|WARNING|Oops|general protection' || true)
 if [ -z "$bad" ]; then pass stress.pressure-dmesg; else
 	echo "$bad" | head -n 20; fail stress.pressure-dmesg "BUG/WARNING/Oops under memory pressure"; fi
