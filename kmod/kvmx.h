@@ -728,7 +728,7 @@ void kvmx_lapic_sync_from_vapic(struct kvmx_vcpu *v);
 /* The CPU's APIC virtualization is on for this vCPU (the module parameter apicv). */
 bool kvmx_lapic_apicv(struct kvmx_vcpu *v);
 /* Before entry with it (interrupts off): RVI, SVI and the EOI-exit bitmap from the page. */
-void kvmx_lapic_vid_sync(struct kvmx_vcpu *v);
+bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked);
 void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec);
 /* After an exit: CR8 the guest changed without one, the vapic TPR. */
 void kvmx_lapic_after_exit(struct kvmx_vcpu *v);

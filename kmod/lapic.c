@@ -78,6 +78,13 @@ struct kvmx_lapic {
 	/* APIC virtualization (v->vid once set up): x2APIC virtualized, EOI-exit bitmap */
 	bool vx2;
 	u64 eoi_exit[4];
+	/*
+	 * Vectors other threads accepted for a vCPU with APIC virtualization,
+	 * not yet in IRR: the page is the CPU's while the vCPU runs, so only
+	 * the vCPU's thread moves them there (pir_to_irr), as a posted-
+	 * interrupt descriptor would without the hardware.
+	 */
+	unsigned long pir[BITS_TO_LONGS(256)];
 };
 
 /*
@@ -199,8 +206,29 @@ static void accept_fixed(struct kvmx_vcpu *v, u8 vector, bool level)
 		set_bit(VEC_BIT(vector), vec_word(a, APIC_TMR, vector));
 	else
 		clear_bit(VEC_BIT(vector), vec_word(a, APIC_TMR, vector));
-	set_bit(VEC_BIT(vector), vec_word(a, APIC_IRR, vector));
+	if (READ_ONCE(v->vid))
+		set_bit(vector, a->pir);
+	else
+		set_bit(VEC_BIT(vector), vec_word(a, APIC_IRR, vector));
 	kvmx_vcpu_kick(v);
+}
+
+/* In the vCPU's thread, outside the guest: accepted vectors into IRR. */
+static void pir_to_irr(struct kvmx_lapic *a)
+{
+	unsigned long bits;
+	int i, b;
+
+	for (i = 0; i < ARRAY_SIZE(a->pir); i++) {
+		if (!READ_ONCE(a->pir[i]))
+			continue;
+		bits = xchg(&a->pir[i], 0);
+		for_each_set_bit(b, &bits, BITS_PER_LONG) {
+			unsigned int vec = i * BITS_PER_LONG + b;
+
+			set_bit(VEC_BIT(vec), vec_word(a, APIC_IRR, vec));
+		}
+	}
 }
 
 /* @m arrives at @v's APIC.  True if it took it. */
@@ -932,11 +960,33 @@ static void apicv_setup(struct kvmx_vcpu *v)
  * and SVI (the highest in service) from the page, which we write too
  * (SDM 29.1.1); the CPU delivers from RVI when the guest can take it.
  * EOIs of level-triggered vectors exit: the IOAPIC waits for them.
+ *
+ * @blocked says the guest can't take an interrupt at this entry (IF=0, an
+ * STI or MOV SS shadow, an event going in).  True means: ask for an
+ * interrupt-window exit, the interrupt goes in at the entry after it.
+ *
+ * Why not let the CPU hold it pending until IF=1, as the SDM allows
+ * (29.2.1)?  Bochs, the rig's CPU, delivers a pending virtual interrupt
+ * whatever the guest's IF when a host interrupt arrives meanwhile (2.7's
+ * event.cc: InterruptAcknowledge() tests is_pending(), not the mask that
+ * IF=0 set).  A Linux guest then took its timer interrupt inside another
+ * interrupt handler holding the runqueue lock and spun on it for ever
+ * (SMP boots with apicv=1 stalled 1 in 2).  So no virtual interrupt may
+ * become pending while the guest can't take it:
+ *  - at entry: interrupt-window exiting, with which none is recognised;
+ *  - during the run, an EOI in a handler (IF=0) can unblock a requested
+ *    vector: while any requested vector stays behind at entry, the EOIs of
+ *    the requested and in-service vectors exit, and the next entry decides;
+ *  - self-IPIs exit (the x2APIC MSR bitmap), and a TPR write that lowers
+ *    the priority with IF=0 remains open (Linux doesn't write TPR).
+ * On a real CPU this costs only these exits.
  */
-void kvmx_lapic_vid_sync(struct kvmx_vcpu *v)
+bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 {
 	struct kvmx_lapic *a = v->apic;
-	int irr, isr, i;
+	int irr, isr, i, requested = 0;
+	bool deliverable, window, guard;
+	u32 w;
 
 	if (unlikely(!v->vid))
 		apicv_setup(v);
@@ -944,24 +994,46 @@ void kvmx_lapic_vid_sync(struct kvmx_vcpu *v)
 		a->vx2 = !a->vx2;
 		kvmx_vmcs_virtualize_x2apic(v, a->vx2);
 	}
-	for (i = 0; i < 4; i++) {
-		u64 w = reg_read(a, APIC_TMR + 0x20 * i) |
-			(u64)reg_read(a, APIC_TMR + 0x20 * i + 0x10) << 32;
-
-		if (w != a->eoi_exit[i]) {
-			a->eoi_exit[i] = w;
-			vmcs_write(VMCS_EOI_EXIT_BITMAP0 + 2 * i, w);
-		}
-	}
+	pir_to_irr(a);
 	irr = highest_vector(a, APIC_IRR);
 	isr = highest_vector(a, APIC_ISR);
+	deliverable = irr >= 0 && (u32)(irr & 0xf0) > (ppr(a) & 0xf0);
+	for (i = 0; i < 8 && requested < 2; i++) {
+		w = reg_read(a, APIC_IRR + 0x10 * i);
+		requested += w ? (hweight32(w) > 1 ? 2 : 1) : 0;
+	}
+	/*
+	 * With the window on, nothing can become pending during the run;
+	 * without it, a requested vector that doesn't go in at entry can.
+	 */
+	window = blocked && deliverable;
+	guard = !window && irr >= 0 && (!deliverable || requested > 1);
+	for (i = 0; i < 4; i++) {
+		u64 e = reg_read(a, APIC_TMR + 0x20 * i) |
+			(u64)reg_read(a, APIC_TMR + 0x20 * i + 0x10) << 32;
+
+		if (guard)
+			e |= reg_read(a, APIC_IRR + 0x20 * i) | reg_read(a, APIC_ISR + 0x20 * i) |
+			     (u64)(reg_read(a, APIC_IRR + 0x20 * i + 0x10) |
+				   reg_read(a, APIC_ISR + 0x20 * i + 0x10)) << 32;
+		if (e != a->eoi_exit[i]) {
+			a->eoi_exit[i] = e;
+			vmcs_write(VMCS_EOI_EXIT_BITMAP0 + 2 * i, e);
+		}
+	}
 	vmcs_write(VMCS_GUEST_INTR_STATUS, max(irr, 0) | max(isr, 0) << 8);
+	return window;
 }
 
-/* EOI-induced exit (SDM 29.1.2): the CPU did the APIC's part, the IOAPIC's is ours. */
+/*
+ * EOI-induced exit (SDM 29.1.2): the CPU did the APIC's part, the IOAPIC's
+ * is ours when the vector was level-triggered (kvmx_lapic_vid_sync() makes
+ * edge-triggered ones exit too).
+ */
 void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec)
 {
-	ioapic_eoi(v, vec);
+	if (test_bit(VEC_BIT(vec), vec_word(v->apic, APIC_TMR, vec)))
+		ioapic_eoi(v, vec);
 }
 
 /* After each exit: the guest may have changed TPR without one (CR8, vapic). */
@@ -1030,6 +1102,7 @@ static int apic_pending(struct kvmx_vcpu *v)
 
 	if (!apic_enabled(v))
 		return -1;
+	pir_to_irr(v->apic);
 	vec = highest_vector(v->apic, APIC_IRR);
 	if (vec < 0 || (u32)(vec & 0xf0) <= (ppr(v->apic) & 0xf0))
 		return -1;
@@ -1161,6 +1234,7 @@ void kvmx_lapic_reset(struct kvmx_vcpu *v, bool init)
 	atomic_set(&a->timer_pending, 0);
 	a->tsc_deadline = 0;
 	memset(a->regs, 0, PAGE_SIZE);
+	bitmap_zero(a->pir, 256);
 	reg_write(a, APIC_ID, x2apic_mode(v) ? v->id : v->id << 24);
 	if (x2apic_mode(v))
 		set_ldr_x2apic(a, v->id);
@@ -1224,6 +1298,7 @@ static int get_lapic(struct kvmx_vcpu *v, struct kvmx_lapic_state __user *u)
 	s = kmalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
+	pir_to_irr(a);
 	memcpy(s->regs, a->regs, sizeof(s->regs));
 	*(u32 *)(s->regs + APIC_TMCCT) = timer_current_count(a);
 	*(u32 *)(s->regs + APIC_PROCPRI) = ppr(a);
@@ -1253,6 +1328,7 @@ static int set_lapic(struct kvmx_vcpu *v, struct kvmx_lapic_state __user *u)
 	}
 	timer_stop(a);
 	atomic_set(&a->timer_pending, 0);
+	bitmap_zero(a->pir, 256);	/* the state replaces what was accepted */
 	memcpy(a->regs, s->regs, sizeof(s->regs));
 	kfree(s);
 	/* Registers with derived or fixed bits are rebuilt, not trusted. */

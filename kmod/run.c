@@ -165,20 +165,20 @@ static void inject_events(struct kvmx_vcpu *v)
 	 * the 8259's ExtINT still goes this way.
 	 */
 	if (v->apic) {
-		bool pending;
+		bool apicv = kvmx_lapic_apicv(v);
+		bool pending = apicv ? kvmx_lapic_extint_pending(v) : kvmx_cpu_has_interrupt(v);
 		int vec = -1;
 
-		if (kvmx_lapic_apicv(v)) {
-			kvmx_lapic_vid_sync(v);
-			pending = kvmx_lapic_extint_pending(v);
-		} else {
-			pending = kvmx_cpu_has_interrupt(v);
-		}
 		if (pending && !busy && interrupts_allowed(v))
 			vec = kvmx_cpu_get_interrupt(v);
-		if (vec >= 0)
+		if (vec >= 0) {
 			inject_irq(v, vec);
-		else if (pending)
+			busy = true;
+		} else if (pending) {
+			want_window = true;
+		}
+		/* After every injection: it decides whether the guest can take one. */
+		if (apicv && kvmx_lapic_vid_sync(v, busy || !interrupts_allowed(v)))
 			want_window = true;
 	}
 	set_windows(v, want_window, want_nmi_window && kvmx_nmi_window_ok);

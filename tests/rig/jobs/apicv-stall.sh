@@ -3,7 +3,9 @@
 # running after 15 s of rig time counts as stalled and each vCPU's RIP,
 # RFLAGS, RVI/SVI and last exit are printed, the RIP as a symbol (the guest
 # is the rig's own kernel, booted with nokaslr: its symbols are the rig's
-# /proc/kallsyms less the rig's KASLR slide).
+# /proc/kallsyms less the rig's KASLR slide).  The guest's RCU stall
+# detector, set to 3 s, NMIs the stuck CPUs and prints their backtraces:
+# those come first, the VMCS dumps only when the guest printed none.
 #   RIG_LINUX_GUEST=1 scripts/rig.sh apicv-stall
 . /kvmx/jobs/lib.sh
 dmesg_mark apicv-stall
@@ -27,14 +29,19 @@ gsym() {
 stalls=0
 for r in 1 2 3 4 5 6; do
 	kvmx run -k $L/vmlinuz -i $L/initrd.gz -m 128M -c 4 --device /dev/kvmx --irqchip=kernel \
-		--append "kvmx.irqs nokaslr" </dev/null >/tmp/hb.out 2>&1 &
+		--append "kvmx.irqs nokaslr loglevel=5 rcupdate.rcu_cpu_stall_timeout=3" </dev/null >/tmp/hb.out 2>&1 &
 	pid=$!
 	t=0
 	while kill -0 $pid 2>/dev/null && [ $t -lt 15 ]; do sleep 1; t=$((t + 1)); done
 	if kill -0 $pid 2>/dev/null; then
 		stalls=$((stalls + 1))
-		echo "APICV-STALL boot $r: $(tail -n 1 /tmp/hb.out | tr -d '\r')"
-		for c in 0 1 2 3; do
+		echo "APICV-STALL boot $r: $(grep -av 'rcu\|^ \|Call Trace\|NMI' /tmp/hb.out | tail -n 1 | tr -d '\r')"
+		while ! grep -aq 'rcu.*detected stall' /tmp/hb.out && [ $t -lt 60 ]; do sleep 1; t=$((t + 1)); done
+		sleep 10
+		if grep -aq 'rcu.*detected stall' /tmp/hb.out; then
+			sed -n '/rcu.*detected stall/,$p' /tmp/hb.out | tr -d '\r' | head -n 150 | sed 's/^/APICV-STALL guest: /'
+		fi
+		grep -aq 'rcu.*detected stall' /tmp/hb.out || for c in 0 1 2 3; do
 			kvmx vmcs --vcpu $c --timeout 2000 >/tmp/vm.$c 2>&1
 			rip=$(awk '$1=="GUEST_RIP" {print $2}' /tmp/vm.$c)
 			echo "APICV-STALL vcpu $c $(gsym "$rip") $(grep -E 'GUEST_RFLAGS|INTR_STATUS|EXIT_REASON ' /tmp/vm.$c | tr -s ' ' | tr '\n' ' ')"
