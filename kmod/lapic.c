@@ -92,17 +92,15 @@ struct kvmx_lapic {
  * virtual-APIC page: the guest reads registers, writes TPR and EOI and
  * takes interrupts without exits, and the CPU updates IRR, ISR, TPR and
  * PPR in the page itself.  All four features or none (KVM needs posted
- * interrupts too; kvmx does without: another thread's interrupt kicks the
- * vCPU out, and the next entry hands it over).
+ * interrupts too; kvmx does without: another thread's interrupt is set in
+ * the APIC's pir, the vCPU is kicked out, and the next entry hands it over).
  *
- * Off by default (apicv=1 turns it on): on Bochs, where kvmx is tested,
- * a 2-vCPU Linux boot with it stopped for good once (an interrupt lost,
- * as far as can be told), after virtual_delivery_cut_short() in run.c had
- * fixed the one cause that was understood.
+ * On by default; apicv=0 sends every APIC access and interrupt through
+ * kvmx, for comparison (and for the lab guide's Step 7).
  */
-static bool apicv;
+static bool apicv = true;
 module_param(apicv, bool, 0444);
-MODULE_PARM_DESC(apicv, "use the CPU's APIC virtualization where it has it (TPR shadow, APIC-register virtualization, virtual-interrupt delivery, x2APIC virtualization); default off");
+MODULE_PARM_DESC(apicv, "use the CPU's APIC virtualization where it has it (TPR shadow, APIC-register virtualization, virtual-interrupt delivery, x2APIC virtualization); default on");
 
 static u32 reg_read(struct kvmx_lapic *a, unsigned int off)
 {

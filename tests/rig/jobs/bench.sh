@@ -33,13 +33,13 @@ cat /tmp/bench.json 2>/dev/null
 echo "KVMX-BENCH-JSON-END"
 [ $rc = 0 ] && pass bench.ran || fail bench.ran "kvmx bench exited $rc"
 
-# The same on kvmx with APIC virtualization (module parameter apicv=1, off by
-# default): the APIC rows are the ones it changes.
-rmmod kvmx && insmod /kvmx/modules/kvmx.ko apicv=1
-kvmx bench --device /dev/kvmx ${BENCH_ARGS:-} >/tmp/bench-apicv.txt
+# The same on kvmx without APIC virtualization (module parameter apicv=0; on
+# by default): the APIC rows are the ones it changes.
+rmmod kvmx && insmod /kvmx/modules/kvmx.ko apicv=0
+kvmx bench --device /dev/kvmx ${BENCH_ARGS:-} >/tmp/bench-noapicv.txt
 rc=$?
-echo "KVMX-BENCH-APICV-BEGIN"
-cat /tmp/bench-apicv.txt
-echo "KVMX-BENCH-APICV-END"
-[ $rc = 0 ] && pass bench.apicv-ran || fail bench.apicv-ran "kvmx bench (apicv=1) exited $rc"
+echo "KVMX-BENCH-NOAPICV-BEGIN"
+cat /tmp/bench-noapicv.txt
+echo "KVMX-BENCH-NOAPICV-END"
+[ $rc = 0 ] && pass bench.noapicv-ran || fail bench.noapicv-ran "kvmx bench (apicv=0) exited $rc"
 dmesg_clean bench.dmesg-clean bench
