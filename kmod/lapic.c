@@ -8,16 +8,19 @@
  *
  * Who touches what:
  *  - other threads (other vCPUs' IPIs, the IOAPIC, the timer's hrtimer, the
- *    VMM's ioctls via irqchip.c) only set bits: IRR and TMR with atomic bit
- *    operations, and the events word (INIT, SIPI), the NMI and timer
- *    counters; then they kick the vCPU (kvmx_vcpu_kick());
+ *    VMM's ioctls via irqchip.c) only set bits: IRR (with APIC
+ *    virtualization the pending bitmap pir instead, the page being the
+ *    CPU's while the guest runs) and TMR with atomic bit operations, and the
+ *    events word (INIT, SIPI), the NMI and timer counters; then they kick
+ *    the vCPU (kvmx_vcpu_kick());
  *  - everything else, the vCPU's own thread: it takes the events in before
- *    each entry (kvmx_lapic_accept_events()) and moves a vector from IRR to
- *    ISR when it injects it.
+ *    each entry (kvmx_lapic_accept_events()), moves pir into IRR
+ *    (pir_to_irr()) and a vector from IRR to ISR when it injects it.
  * A kick is an IPI to the CPU the guest runs on (the guest exits and the
  * loop looks again) or a wake-up of a vCPU halted in the kernel.  The vCPU
- * publishes guest_cpu before it reads IRR, and a sender reads guest_cpu
- * after setting IRR, each behind a full barrier: one of them sees the other.
+ * publishes guest_cpu before it reads IRR and pir, and a sender reads
+ * guest_cpu after setting them, each behind a full barrier: one of them sees
+ * the other.
  *
  * The register page keeps the xAPIC layout in both modes, as the hardware's
  * virtual-APIC page does; x2APIC MSR 0x800 + n is the register at n << 4.
@@ -85,6 +88,7 @@ struct kvmx_lapic {
 	 * interrupt descriptor would without the hardware.
 	 */
 	unsigned long pir[BITS_TO_LONGS(256)];
+	u64 tmr_at_entry[4];		/* TMR as the last entry's EOI-exit bitmap had it */
 };
 
 /*
@@ -204,7 +208,8 @@ static void accept_fixed(struct kvmx_vcpu *v, u8 vector, bool level)
 		set_bit(VEC_BIT(vector), vec_word(a, APIC_TMR, vector));
 	else
 		clear_bit(VEC_BIT(vector), vec_word(a, APIC_TMR, vector));
-	if (READ_ONCE(v->vid))
+	/* Fixed for the VM's life, unlike v->vid, which the first entry sets. */
+	if (kvmx_lapic_apicv(v))
 		set_bit(vector, a->pir);
 	else
 		set_bit(VEC_BIT(vector), vec_word(a, APIC_IRR, vector));
@@ -527,16 +532,17 @@ static void set_ldr_x2apic(struct kvmx_lapic *a, u32 id)
  * pin's remote IRR waits for it: ours, or with a split irqchip the VMM's
  * (an exit before the next entry, as KVM).
  */
-static void ioapic_eoi(struct kvmx_vcpu *v, u8 vec)
+static void ioapic_eoi(struct kvmx_vcpu *v, u8 vec, bool level)
 {
 	struct kvmx_vm_irqchip *chip = v->vm->irqchip;
 
+	/* The VMM's IOAPIC: its level routes decide (KVM's test too). */
 	if (chip->split) {
 		if (kvmx_irqchip_user_ioapic_eoi(v, vec))
 			v->user_ioapic_eoi = vec;
 		return;
 	}
-	if (test_bit(VEC_BIT(vec), vec_word(v->apic, APIC_TMR, vec)))
+	if (level)
 		kvmx_ioapic_eoi(chip->ioapic, vec);
 }
 
@@ -549,7 +555,7 @@ static void apic_eoi(struct kvmx_vcpu *v)
 	if (vec < 0)
 		return;
 	clear_bit(VEC_BIT(vec), vec_word(a, APIC_ISR, vec));
-	ioapic_eoi(v, vec);
+	ioapic_eoi(v, vec, test_bit(VEC_BIT(vec), vec_word(a, APIC_TMR, vec)));
 }
 
 static void send_ipi(struct kvmx_vcpu *v, u32 icr_low, u32 dest)
@@ -885,6 +891,7 @@ void kvmx_lapic_sync_to_vapic(struct kvmx_vcpu *v)
 
 	if (!a || !a->vapic_addr || !apic_enabled(v))
 		return;
+	pir_to_irr(a);
 	irr = max(highest_vector(a, APIC_IRR), 0);
 	isr = max(highest_vector(a, APIC_ISR), 0);
 	data = (reg_read(a, APIC_TASKPRI) & 0xff) | ((isr & 0xf0) << 8) | ((u32)irr << 24);
@@ -975,16 +982,18 @@ static void apicv_setup(struct kvmx_vcpu *v)
  *  - during the run, an EOI in a handler (IF=0) can unblock a requested
  *    vector: while any requested vector stays behind at entry, the EOIs of
  *    the requested and in-service vectors exit, and the next entry decides;
- *  - self-IPIs exit (the x2APIC MSR bitmap), and a TPR write that lowers
- *    the priority with IF=0 remains open (Linux doesn't write TPR).
+ *  - self-IPIs exit (the x2APIC MSR bitmap), and so do CR8 writes while
+ *    TPR alone holds a requested vector back; an x2APIC TPR write that
+ *    lowers the priority with IF=0 remains open (the MSR bitmap is shared;
+ *    Linux doesn't write TPR, 64-bit Windows uses CR8).
  * On a real CPU this costs only these exits.
  */
 bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 {
 	struct kvmx_lapic *a = v->apic;
 	int irr, isr, i, requested = 0;
-	bool deliverable, window, guard;
-	u32 w;
+	bool deliverable, window, guard, cr8_exit;
+	u32 w, ctls;
 
 	if (unlikely(!v->vid))
 		apicv_setup(v);
@@ -1006,10 +1015,22 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 	 */
 	window = blocked && deliverable;
 	guard = !window && irr >= 0 && (!deliverable || requested > 1);
+	/*
+	 * Held back by TPR alone: a MOV to CR8 that lowers it (Windows' IRQL)
+	 * exits meanwhile, so that the next entry decides.
+	 */
+	cr8_exit = irr >= 0 && !deliverable && (u32)(irr & 0xf0) > (u32)(max(isr, 0) & 0xf0);
+	ctls = cr8_exit ? v->proc_ctls | PROC_CR8_LOAD_EXITING :
+			  v->proc_ctls & ~PROC_CR8_LOAD_EXITING;
+	if (ctls != v->proc_ctls) {
+		v->proc_ctls = ctls;
+		vmcs_write(VMCS_PROC_BASED_CTLS, ctls);
+	}
 	for (i = 0; i < 4; i++) {
 		u64 e = reg_read(a, APIC_TMR + 0x20 * i) |
 			(u64)reg_read(a, APIC_TMR + 0x20 * i + 0x10) << 32;
 
+		a->tmr_at_entry[i] = e;
 		if (guard)
 			e |= reg_read(a, APIC_IRR + 0x20 * i) | reg_read(a, APIC_ISR + 0x20 * i) |
 			     (u64)(reg_read(a, APIC_IRR + 0x20 * i + 0x10) |
@@ -1026,12 +1047,14 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 /*
  * EOI-induced exit (SDM 29.1.2): the CPU did the APIC's part, the IOAPIC's
  * is ours when the vector was level-triggered (kvmx_lapic_vid_sync() makes
- * edge-triggered ones exit too).
+ * edge-triggered ones exit too).  TMR as the entry saw it: another thread's
+ * edge-triggered acceptance of the same vector may have cleared the bit
+ * since, and the IOAPIC would wait for this EOI for ever.  (A split
+ * irqchip's routes decide there, as in apic_eoi().)
  */
 void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec)
 {
-	if (test_bit(VEC_BIT(vec), vec_word(v->apic, APIC_TMR, vec)))
-		ioapic_eoi(v, vec);
+	ioapic_eoi(v, vec, v->apic->tmr_at_entry[vec >> 6] & BIT_ULL(vec & 63));
 }
 
 /* After each exit: the guest may have changed TPR without one (CR8, vapic). */
