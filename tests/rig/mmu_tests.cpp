@@ -26,6 +26,19 @@ using rig::Env;
 
 namespace {
 
+bool put_file(const std::string &path, const std::string &val)
+{
+	std::ofstream f(path);
+	f << val;
+	return bool(f.flush());
+}
+
+std::string get_file(const std::string &path)
+{
+	std::ifstream f(path);
+	return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
 constexpr uint64_t kSlotGpa = 0x40000000;	// 1 GiB: above slot 0, 2 MiB aligned
 constexpr size_t k2M = 2 << 20;
 
@@ -203,25 +216,16 @@ INSTANTIATE_TEST_SUITE_P(Devices, Mem, testing::Values("/dev/kvmx", "/dev/kvm"),
 TEST(KvmxMem, ThpBackedSlotMaps2MiBPages)
 {
 	// The rig's kernel boots with THP off: on for madvised memory, for this test.
-	const char *knob = "/sys/kernel/mm/transparent_hugepage/enabled";
-	std::string mode;
-	{
-		std::ifstream thp(knob);
-		mode.assign(std::istreambuf_iterator<char>(thp), {});
-	}
-	auto set_thp = [&](const char *m) {
-		std::ofstream f(knob);
-		f << m;
-		return bool(f.flush());
-	};
-	if (mode.empty() || (mode.find("[never]") != std::string::npos && !set_thp("madvise")))
+	const std::string knob = "/sys/kernel/mm/transparent_hugepage/enabled";
+	const std::string mode = get_file(knob);
+	if (mode.empty() || (mode.find("[never]") != std::string::npos && !put_file(knob, "madvise")))
 		GTEST_SKIP() << "THP is off and stays off: " << mode;
 	struct Restore {
 		std::function<void()> f;
 		~Restore() { f(); }
 	} restore{ [&] {
 		if (mode.find("[never]") != std::string::npos)
-			set_thp("never");
+			put_file(knob, "never");
 	} };
 	Guest g("/dev/kvmx");
 	void *raw = map_anon(2 * k2M);
@@ -420,19 +424,6 @@ const std::vector<uint8_t> kPatternProgram = {
 	0x83, 0xc7, 0x08, 0x48, 0x39, 0xf7, 0x72, 0xe6, 0x89, 0xd0, 0xe7, 0x81, 0xeb, 0xd0,
 	0xf4, 0xeb, 0xfd,
 };
-
-bool put_file(const std::string &path, const std::string &val)
-{
-	std::ofstream f(path);
-	f << val;
-	return bool(f.flush());
-}
-
-std::string get_file(const std::string &path)
-{
-	std::ifstream f(path);
-	return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 // The number after @key at the start of a line ("key value [unit]"), or -1.
 long long field(const std::string &text, const std::string &key)
