@@ -22,6 +22,8 @@
  */
 static int access_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len, bool write)
 {
+	/* Host code over guest data: flush L1D before entry (KVM: emulation). */
+	v->l1d_flush_pending = true;
 	while (len) {
 		unsigned int chunk = min_t(u64, len, PAGE_SIZE - (gpa & ~PAGE_MASK));
 		struct kvmx_slot_view s;
@@ -30,7 +32,7 @@ static int access_gpa(struct kvmx_vcpu *v, u64 gpa, void *buf, unsigned int len,
 		if (!kvmx_slot_view(v->vm, gpa >> PAGE_SHIFT, &s) ||
 		    (write && (s.flags & KVMX_MEM_READONLY)))
 			return -EFAULT;
-		hva = (void __user *)(s.hva + (gpa - (s.base_gfn << PAGE_SHIFT)));
+		hva = (void __user *)kvmx_view_hva(&s, gpa);
 		if (write ? copy_to_user(hva, buf, chunk) : copy_from_user(buf, hva, chunk))
 			return -EFAULT;
 		/*

@@ -349,7 +349,7 @@ int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write)
 
 	if (!kvmx_slot_view(vm, gfn, &view) || (write && (view.flags & KVMX_MEM_READONLY)))
 		return 0;
-	hva = view.hva + ((gfn - view.base_gfn) << PAGE_SHIFT);
+	hva = kvmx_view_hva(&view, gfn << PAGE_SHIFT);
 again:
 	seq = READ_ONCE(vm->mmu_invalidate_seq);
 	/* The sequence number before the page: pairs with invalidate_range_end()'s smp_wmb(). */

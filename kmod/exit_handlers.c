@@ -535,8 +535,12 @@ static int handle_ept_violation(struct kvmx_vcpu *v)
 	unsigned long q = v->exit_qual;
 	int r;
 
-	/* Faulting pages in and decoding run host code over host data. */
-	v->l1d_flush_pending = true;
+	/*
+	 * No L1D flush for a fault that maps a page (the VMM's own memory), as
+	 * kvm_intel's "cond" mode (6.1: only emulation, userspace, a context
+	 * switch or an interrupt set l1tf_flush_l1d): a host interrupt or a
+	 * reschedule while the page is faulted in asks for one by itself.
+	 */
 	r = kvmx_ept_fault(v->vm, gpa, q & EPT_QUAL_WRITE);
 	if (r) {
 		v->stat.ept_faults++;
@@ -546,6 +550,8 @@ static int handle_ept_violation(struct kvmx_vcpu *v)
 	}
 	/* No RAM here (or a write to ROM): a device register. */
 	v->stat.mmio_exits++;
+	/* Decoding reads guest memory through host mappings: flush before entry. */
+	v->l1d_flush_pending = true;
 	trace_kvmx_ept_fault(v, gpa, q, true);
 	return kvmx_handle_mmio(v, gpa);
 }

@@ -70,6 +70,12 @@ struct kvmx_slot_view {
 	u64 gen;		/* vm->slots_gen when copied */
 };
 
+/* The VMM's address of @gpa, which @view's slot holds. */
+static inline unsigned long kvmx_view_hva(const struct kvmx_slot_view *view, u64 gpa)
+{
+	return view->hva + (gpa - (view->base_gfn << PAGE_SHIFT));
+}
+
 /* ---- io_bus.c: the ports and MMIO ranges devices in the module own ---- */
 enum kvmx_bus_id { KVMX_PIO_BUS, KVMX_MMIO_BUS, KVMX_NR_BUSES };
 

@@ -982,18 +982,16 @@ static void apicv_setup(struct kvmx_vcpu *v)
  *  - during the run, an EOI in a handler (IF=0) can unblock a requested
  *    vector: while any requested vector stays behind at entry, the EOIs of
  *    the requested and in-service vectors exit, and the next entry decides;
- *  - self-IPIs exit (the x2APIC MSR bitmap), and so do CR8 writes while
- *    TPR alone holds a requested vector back; an x2APIC TPR write that
- *    lowers the priority with IF=0 remains open (the MSR bitmap is shared;
- *    Linux doesn't write TPR, 64-bit Windows uses CR8).
+ *  - self-IPIs and x2APIC TPR writes exit (the x2APIC MSR bitmap), and so
+ *    do CR8 writes while TPR alone holds a requested vector back.
  * On a real CPU this costs only these exits.
  */
 bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 {
 	struct kvmx_lapic *a = v->apic;
-	int irr, isr, i, requested = 0;
+	int irr = -1, isr = -1, i, requested = 0;
 	bool deliverable, window, guard, cr8_exit;
-	u32 w, ctls;
+	u32 irrw[8], isrw[8], tpr, ctls;
 
 	if (unlikely(!v->vid))
 		apicv_setup(v);
@@ -1002,13 +1000,19 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 		kvmx_vmcs_virtualize_x2apic(v, a->vx2);
 	}
 	pir_to_irr(a);
-	irr = highest_vector(a, APIC_IRR);
-	isr = highest_vector(a, APIC_ISR);
-	deliverable = irr >= 0 && (u32)(irr & 0xf0) > (ppr(a) & 0xf0);
-	for (i = 0; i < 8 && requested < 2; i++) {
-		w = reg_read(a, APIC_IRR + 0x10 * i);
-		requested += w ? (hweight32(w) > 1 ? 2 : 1) : 0;
+	/* One read of IRR and ISR: RVI, SVI and how many vectors are requested. */
+	for (i = 7; i >= 0; i--) {
+		irrw[i] = reg_read(a, APIC_IRR + 0x10 * i);
+		isrw[i] = reg_read(a, APIC_ISR + 0x10 * i);
+		if (irr < 0 && irrw[i])
+			irr = i * 32 + __fls(irrw[i]);
+		if (isr < 0 && isrw[i])
+			isr = i * 32 + __fls(isrw[i]);
+		requested += hweight32(irrw[i]);
 	}
+	/* PPR's class (SDM 10.8.3.1): the higher of TPR's and the in-service one's. */
+	tpr = reg_read(a, APIC_TASKPRI) & 0xf0;
+	deliverable = irr >= 0 && (u32)(irr & 0xf0) > max(tpr, (u32)max(isr, 0) & 0xf0);
 	/*
 	 * With the window on, nothing can become pending during the run;
 	 * without it, a requested vector that doesn't go in at entry can.
@@ -1032,9 +1036,8 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 
 		a->tmr_at_entry[i] = e;
 		if (guard)
-			e |= reg_read(a, APIC_IRR + 0x20 * i) | reg_read(a, APIC_ISR + 0x20 * i) |
-			     (u64)(reg_read(a, APIC_IRR + 0x20 * i + 0x10) |
-				   reg_read(a, APIC_ISR + 0x20 * i + 0x10)) << 32;
+			e |= irrw[2 * i] | isrw[2 * i] |
+			     (u64)(irrw[2 * i + 1] | isrw[2 * i + 1]) << 32;
 		if (e != a->eoi_exit[i]) {
 			a->eoi_exit[i] = e;
 			vmcs_write(VMCS_EOI_EXIT_BITMAP0 + 2 * i, e);

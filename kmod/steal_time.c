@@ -60,7 +60,7 @@ void kvmx_steal_time_record(struct kvmx_vcpu *v)
 		return;
 	if (!kvmx_slot_view(v->vm, gpa >> PAGE_SHIFT, &view) || (view.flags & KVMX_MEM_READONLY))
 		return;
-	st = (struct kvm_steal_time __user *)(view.hva + (gpa - (view.base_gfn << PAGE_SHIFT)));
+	st = (struct kvm_steal_time __user *)kvmx_view_hva(&view, gpa);
 	if (get_user(version, &st->version))
 		return;
 	version += (version & 1) + 1;	/* odd: the fields are changing */

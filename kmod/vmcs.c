@@ -384,9 +384,13 @@ int kvmx_vmcs_global_init(void)
 	/* Read bitmap for MSRs 0-0x1fff at 0, write bitmap for them at 0x800 (SDM 25.6.9). */
 	bitmap_clear(msr_bitmap_x2apic, APIC_BASE_MSR, 0x100);
 	set_bit(APIC_BASE_MSR + (APIC_TMCCT >> 4), msr_bitmap_x2apic);
-	clear_bit(0x800 * 8 + APIC_BASE_MSR + (APIC_TASKPRI >> 4), msr_bitmap_x2apic);
 	clear_bit(0x800 * 8 + APIC_BASE_MSR + (APIC_EOI >> 4), msr_bitmap_x2apic);
-	/* SELF_IPI writes exit: see kvmx_lapic_vid_sync() on Bochs and IF=0. */
+	/*
+	 * TPR and SELF_IPI writes exit: either can make a virtual interrupt
+	 * pending with IF=0 (see kvmx_lapic_vid_sync() on Bochs).  This bitmap
+	 * is every vCPU's, so TPR writes can't exit only while TPR holds a
+	 * vector back, as CR8 writes do; Linux writes TPR once, at APIC setup.
+	 */
 	return 0;
 }
 
