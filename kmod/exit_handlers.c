@@ -175,7 +175,7 @@ static int handle_interrupt_window(struct kvmx_vcpu *v)
 	 * The VMM asked for it and may inject now (KVM's test).  Otherwise
 	 * the window was for an interrupt of ours, injected on the way in.
 	 */
-	if (v->run->request_interrupt_window && kvmx_vcpu_takes_user_irq(v)) {
+	if (v->run->request_interrupt_window && kvmx_user_irq_ready(v)) {
 		v->run->exit_reason = KVMX_EXIT_IRQ_WINDOW_OPEN;
 		return 0;
 	}

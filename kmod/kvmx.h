@@ -338,6 +338,7 @@ struct kvmx_vcpu {
 	} tpr_access;
 	u32 mp_state;			/* KVMX_MP_STATE_*: halted, waiting for SIPI */
 	bool halt_if;			/* EFLAGS.IF when the guest halted */
+	unsigned int halt_poll_ns;	/* this vCPU's halt-polling window (run.c) */
 	wait_queue_head_t wq;		/* where a halted vCPU sleeps */
 	int guest_cpu;			/* the CPU running this guest now, -1: none */
 	atomic_t nmi_queued;		/* NMIs other vCPUs' APICs sent */
@@ -746,6 +747,8 @@ long kvmx_lapic_ioctl(struct kvmx_vcpu *v, unsigned int ioctl, void __user *argp
 bool kvmx_apic_match_dest(struct kvmx_vcpu *v, const struct kvmx_irq_msg *m);
 /* KVM_INTERRUPT may hand @v an interrupt now: no irqchip, or a split one whose LINT0 takes ExtINT. */
 bool kvmx_vcpu_takes_user_irq(struct kvmx_vcpu *v);
+/* ... and the guest can take it now (run.c): KVM's ready_for_interrupt_injection. */
+bool kvmx_user_irq_ready(struct kvmx_vcpu *v);
 /* Deliver @m from @src (NULL: a device): APICs that took it, or -1 if none matched. */
 int kvmx_apic_deliver(struct kvmx_vm *vm, struct kvmx_vcpu *src, const struct kvmx_irq_msg *m);
 /* An MSI's address and data as an interrupt message (SDM Vol. 3A 10.11). */

@@ -59,6 +59,18 @@ static void set_windows(struct kvmx_vcpu *v, bool irq, bool nmi)
 	}
 }
 
+/*
+ * KVM's kvm_vcpu_ready_for_interrupt_injection(): KVM_INTERRUPT's vector
+ * has a place to go (kvmx_vcpu_takes_user_irq()), the guest takes
+ * interrupts now and no event waits to go in before it.
+ */
+bool kvmx_user_irq_ready(struct kvmx_vcpu *v)
+{
+	return kvmx_vcpu_takes_user_irq(v) && interrupts_allowed(v) && !v->exc.pending &&
+	       !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
+	       !(v->reinject_info & INTR_INFO_VALID) && !(v->kept_info & INTR_INFO_VALID);
+}
+
 /* NMI blocking as entry checks it (SDM 27.3.1.5), virtual-NMI blocking included. */
 static bool nmi_allowed(struct kvmx_vcpu *v)
 {
@@ -547,13 +559,60 @@ static bool vcpu_runnable(struct kvmx_vcpu *v)
 	return false;
 }
 
+/*
+ * Halt polling, as KVM's: a halted vCPU first spins for a while (only while
+ * nothing else wants this CPU), since an IPI or a timer often comes within
+ * microseconds and a sleep and wake-up cost more.  Per vCPU the window
+ * grows (from 10 us, doubling) after halts that ended just beyond it and
+ * drops to 0 after long ones, within the module parameter halt_poll_ns.
+ */
+static unsigned int max_halt_poll_ns = 200000;
+module_param_named(halt_poll_ns, max_halt_poll_ns, uint, 0644);
+MODULE_PARM_DESC(halt_poll_ns, "longest a halted vCPU spins before it sleeps, in ns (0: never)");
+
+#define HALT_POLL_START_NS	10000
+
+static bool halt_poll(struct kvmx_vcpu *v, u64 start)
+{
+	u64 stop = start + v->halt_poll_ns;
+
+	do {
+		if (kvmx_vcpu_has_wake_event(v))
+			return true;
+		cpu_relax();
+	} while (single_task_running() && !need_resched() && !signal_pending(current) &&
+		 ktime_get_ns() < stop);
+	return false;
+}
+
+static void halt_poll_adapt(struct kvmx_vcpu *v, u64 halted_ns)
+{
+	unsigned int max = READ_ONCE(max_halt_poll_ns);
+
+	if (halted_ns <= v->halt_poll_ns)
+		return;				/* the window caught it */
+	if (halted_ns >= max)
+		v->halt_poll_ns = 0;		/* a long halt: polling only burns */
+	else
+		v->halt_poll_ns = clamp(v->halt_poll_ns * 2, HALT_POLL_START_NS, max);
+}
+
 /* Sleep until a kick brings something to look at, or a signal comes. */
 static void vcpu_block(struct kvmx_vcpu *v)
 {
-	if (v->mp_state == KVMX_MP_STATE_HALTED)
-		v->stat.halts++;
+	u64 start;
+
 	trace_kvmx_block(v, v->mp_state);
+	if (v->mp_state != KVMX_MP_STATE_HALTED) {
+		wait_event_interruptible(v->wq, kvmx_vcpu_has_wake_event(v));
+		return;
+	}
+	v->stat.halts++;
+	start = ktime_get_ns();
+	if (v->halt_poll_ns && halt_poll(v, start))
+		return;
 	wait_event_interruptible(v->wq, kvmx_vcpu_has_wake_event(v));
+	halt_poll_adapt(v, ktime_get_ns() - start);
 }
 
 /*
@@ -717,6 +776,14 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			/* An access for a device in the module goes no further. */
 			if (r == 0 && v->complete_userspace)
 				r = kvmx_io_bus_serve(v);
+			/*
+			 * KVM's check after each exit handled here: the window
+			 * the VMM asked for is open (e.g. the guest did STI; HLT).
+			 */
+			if (r > 0 && run->request_interrupt_window && kvmx_user_irq_ready(v)) {
+				run->exit_reason = KVMX_EXIT_IRQ_WINDOW_OPEN;
+				r = 0;
+			}
 			if (r > 0)
 				continue;
 		}
@@ -732,10 +799,7 @@ out:
 	 * else when nothing waits to go in (a second one would overwrite it).
 	 */
 	run->ready_for_interrupt_injection = (v->apic && !v->vm->irqchip->split) ||
-		(kvmx_vcpu_takes_user_irq(v) &&
-		 !(vmcs_read32(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) &&
-		 !(v->reinject_info & INTR_INFO_VALID) && !(v->kept_info & INTR_INFO_VALID) &&
-		 interrupts_allowed(v));
+					     kvmx_user_irq_ready(v);
 	/* As KVM, the sets asked for are stored even when the run failed. */
 	if (valid)
 		sync_regs_out(v, valid);

@@ -135,6 +135,11 @@ void install_pic_handler(Env &e)
 	e.mem->write(0x1100, kPicHandler16);
 }
 
+//   bits 16: cli; mov al, 1; out 0xe1, al; sti; l: hlt; jmp l
+const std::vector<uint8_t> kUserPicStiHlt16 = {
+	0xfa, 0xb0, 0x01, 0xe6, 0xe1, 0xfb, 0xf4, 0xeb, 0xfd,
+};
+
 // The port and first data byte of an OUT exit; for anything else port
 // 0xffff and the exit reason, which a failure then shows.
 std::pair<uint16_t, uint8_t> out_of(const kvmx_run *run)
@@ -922,6 +927,33 @@ TEST_P(Irqchip, SplitIrqchipRulesAndTheVmmsPic)
 	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_SET_LAPIC, &s), 0);
 	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
 	EXPECT_EQ(out_of(e.run), Out(0x20, 0x20)) << "unmasked: the waiting ExtINT goes in";
+}
+
+// Split irqchip: the VMM asked for a window while IF=0 and the guest does
+// STI; HLT (SeaBIOS's idle loop).  The HLT comes in STI's shadow, before any
+// window exit; KVM_RUN must still end with the window open, not sleep.
+TEST_P(Irqchip, SplitIrqchipWindowOpensAtStiHlt)
+{
+	Env e(GetParam());
+	kvmx_enable_cap cap{};
+	cap.cap = KVMX_CAP_SPLIT_IRQCHIP;
+	cap.args[0] = 24;
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), 0);
+	e.real_mode(kUserPicStiHlt16);
+	install_pic_handler(e);
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	ASSERT_EQ(out_of(e.run), Out(kReadyPort, 1));
+	e.run->request_interrupt_window = 1;
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0) << "slept in HLT";
+	EXPECT_EQ(e.run->exit_reason, uint32_t(KVMX_EXIT_IRQ_WINDOW_OPEN));
+	EXPECT_EQ(e.run->ready_for_interrupt_injection, 1);
+	e.run->request_interrupt_window = 0;
+	kvmx_interrupt irq{ 9 };
+	ASSERT_EQ(ioctl_errno(e.vcpu.get(), KVMX_INTERRUPT, &irq), 0);
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	EXPECT_EQ(out_of(e.run), Out(0x20, 0x20));
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	EXPECT_EQ(out_of(e.run), Out(kReportPort, 9));
 }
 
 // Split irqchip: the EOI of a level vector one of the VMM's IOAPIC pins
