@@ -427,6 +427,38 @@ void kvmx_ept_flush_all(struct kvmx_vm *vm)
 	on_each_cpu(invept_ipi, &vm->eptp, 1);
 }
 
+/* A walk over the leaves of a gfn range, under vm->mmu_lock. */
+struct leaf_iter {
+	u64 gfn, end;
+	bool resched;		/* the caller may sleep: yield the lock now and then */
+	unsigned int steps;
+};
+
+/*
+ * The next present leaf (4 KiB or 2 MiB) at or after it->gfn, or NULL at
+ * the end; where no table is below, the walk skips to the next 2 MiB.  A
+ * 2 MiB leaf that overlaps the range comes whole.  The lock is yielded only
+ * before a walk: a table may go while it is dropped.
+ */
+static u64 *next_leaf(struct kvmx_vm *vm, struct leaf_iter *it)
+{
+	lockdep_assert_held(&vm->mmu_lock);
+	while (it->gfn < it->end) {
+		u64 *e;
+
+		if (it->resched && !(++it->steps % 512))
+			cond_resched_lock(&vm->mmu_lock);
+		e = walk(vm, it->gfn << PAGE_SHIFT, 1, NULL, NULL);
+		if (!e || (*e & EPT_LARGE))
+			it->gfn = (it->gfn | (PAGES_2M - 1)) + 1;
+		else
+			it->gfn++;
+		if (e && (*e & EPT_TABLE))
+			return e;
+	}
+	return NULL;
+}
+
 /*
  * Under vm->mmu_lock: remove the leaves of [gfn, gfn + npages) (a 2 MiB leaf
  * that overlaps goes whole), or with @test_only just look.  True if there
@@ -436,42 +468,16 @@ void kvmx_ept_flush_all(struct kvmx_vm *vm)
  */
 bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, bool test_only)
 {
-	u64 end = gfn + npages;
+	struct leaf_iter it = { .gfn = gfn, .end = gfn + npages, .resched = resched };
 	bool found = false;
-	unsigned int n = 0;
+	u64 *e;
 
-	lockdep_assert_held(&vm->mmu_lock);
-	while (gfn < end) {
-		u64 *e;
-
-		/* Before the walk: a table may go while the lock is dropped. */
-		if (resched && !(++n % 512))
-			cond_resched_lock(&vm->mmu_lock);
-		e = walk(vm, gfn << PAGE_SHIFT, 1, NULL, NULL);
-		if (!e) {
-			/* No table below: skip to the next 2 MiB boundary. */
-			gfn = (gfn | (PAGES_2M - 1)) + 1;
-			continue;
-		}
-		if (*e & EPT_LARGE) {
-			if (*e & EPT_TABLE) {
-				found = true;
-				if (!test_only) {
-					*e = 0;
-					account_mapped(vm, -PAGES_2M);
-				}
-			}
-			gfn = (gfn | (PAGES_2M - 1)) + 1;
-			continue;
-		}
-		if (*e & EPT_TABLE) {
-			found = true;
-			if (!test_only) {
-				*e = 0;
-				account_mapped(vm, -1);
-			}
-		}
-		gfn++;
+	while ((e = next_leaf(vm, &it))) {
+		found = true;
+		if (test_only)
+			return true;
+		account_mapped(vm, *e & EPT_LARGE ? -PAGES_2M : -1);
+		*e = 0;
 	}
 	return found;
 }
@@ -488,35 +494,17 @@ bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, 
  */
 bool kvmx_ept_age_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool clear)
 {
-	u64 end = gfn + npages;
+	struct leaf_iter it = { .gfn = gfn, .end = gfn + npages };
 	bool young = false;
+	u64 *e;
 
-	lockdep_assert_held(&vm->mmu_lock);
-	while (gfn < end) {
-		u64 *e = walk(vm, gfn << PAGE_SHIFT, 1, NULL, NULL);
-		bool large = e && (*e & EPT_LARGE);
-
-		if (e && (*e & EPT_TABLE) && (*e & EPT_ACCESSED)) {
-			young = true;
-			if (!clear)
-				return true;
-			clear_bit(EPT_ACCESSED_BIT, (unsigned long *)e);
-		}
-		if (!e || large)
-			gfn = (gfn | (PAGES_2M - 1)) + 1;
-		else
-			gfn++;
+	while ((e = next_leaf(vm, &it))) {
+		if (!(*e & EPT_ACCESSED))
+			continue;
+		young = true;
+		if (!clear)
+			return true;
+		clear_bit(EPT_ACCESSED_BIT, (unsigned long *)e);
 	}
 	return young;
-}
-
-void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages)
-{
-	bool zapped;
-
-	spin_lock(&vm->mmu_lock);
-	zapped = kvmx_ept_zap_locked(vm, gfn, npages, true, false);
-	spin_unlock(&vm->mmu_lock);
-	if (zapped)
-		kvmx_ept_flush_all(vm);
 }

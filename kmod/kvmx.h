@@ -230,9 +230,7 @@ void kvmx_ept_destroy(struct kvmx_vm *vm);
 int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write);
 /* INVEPT of @vm's EPTP on this CPU. */
 void kvmx_ept_flush_local(struct kvmx_vm *vm);
-/* Remove the mappings of [gfn, gfn+npages) and flush them from every CPU. */
-void kvmx_ept_zap(struct kvmx_vm *vm, u64 gfn, u64 npages);
-/* The same under vm->mmu_lock, without the flush: true if the caller must flush. */
+/* Under vm->mmu_lock: remove the mappings of [gfn, gfn+npages); true if the caller must flush. */
 bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, bool test_only);
 /* Under vm->mmu_lock, EPT A/D flags on: accessed leaves in the range (@clear: and clear the flags). */
 bool kvmx_ept_age_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool clear);
