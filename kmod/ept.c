@@ -113,19 +113,14 @@ void kvmx_ept_destroy(struct kvmx_vm *vm)
 }
 
 /*
- * Table pages a fault may need, allocated before vm->mmu_lock is taken: a
- * 4 KiB leaf needs at most three (PDPT, PD, PT).
+ * Table pages a fault may need (struct kvmx_ept_cache, one per vCPU, as
+ * KVM's MMU caches): topped up before vm->mmu_lock is taken, so that a
+ * fault never looks its page up twice; what a fault leaves stays for the
+ * next one.
  */
-#define EPT_CACHE_PAGES	3
-
-struct ept_cache {
-	u64 *page[EPT_CACHE_PAGES];
-	int n;
-};
-
-static int cache_topup(struct kvmx_vm *vm, struct ept_cache *c)
+static int cache_topup(struct kvmx_vm *vm, struct kvmx_ept_cache *c)
 {
-	while (c->n < EPT_CACHE_PAGES) {
+	while (c->n < KVMX_EPT_CACHE_PAGES) {
 		u64 *p = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 
 		if (!p)
@@ -137,7 +132,7 @@ static int cache_topup(struct kvmx_vm *vm, struct ept_cache *c)
 	return 0;
 }
 
-static void cache_free(struct kvmx_vm *vm, struct ept_cache *c)
+static void cache_free(struct kvmx_vm *vm, struct kvmx_ept_cache *c)
 {
 	while (c->n)
 		free_ept_page(vm, c->page[--c->n]);
@@ -156,7 +151,7 @@ static void account_mapped(struct kvmx_vm *vm, long n)
  * unless @c is given: then it is replaced by an empty table and *@flush
  * says that a translation went.
  */
-static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, struct ept_cache *c, bool *flush)
+static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, struct kvmx_ept_cache *c, bool *flush)
 {
 	u64 *table = vm->ept_root;
 	int l;
@@ -282,7 +277,7 @@ static bool mmu_retry(struct kvmx_vm *vm, unsigned long seq, unsigned long hva)
  * a table a 2 MiB leaf replaced, to free after the flush *@flush asks for.
  */
 static int map(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gfn, unsigned long hva,
-	       unsigned long pfn, bool writable, struct ept_cache *c, bool *flush, u64 **freed)
+	       unsigned long pfn, bool writable, struct kvmx_ept_cache *c, bool *flush, u64 **freed)
 {
 	u64 first = gfn & ~(u64)(PAGES_2M - 1);
 	unsigned long irq;
@@ -335,12 +330,18 @@ static struct kvmx_memslot *slot_still(struct kvmx_vm *vm, const struct kvmx_slo
 	return kvmx_find_slot(vm, gfn);
 }
 
-int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write)
+void kvmx_ept_vcpu_free(struct kvmx_vcpu *v)
 {
+	cache_free(v->vm, &v->ept_cache);
+}
+
+int kvmx_ept_fault(struct kvmx_vcpu *v, u64 gpa, bool write)
+{
+	struct kvmx_vm *vm = v->vm;
+	struct kvmx_ept_cache *cache = &v->ept_cache;
 	u64 gfn = gpa >> PAGE_SHIFT;
 	struct kvmx_slot_view view;
 	struct kvmx_memslot *slot;
-	struct ept_cache cache = { .n = 0 };
 	struct ept_lookup found;
 	unsigned long hva, seq;
 	u64 *freed = NULL;
@@ -350,6 +351,9 @@ int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write)
 	if (!kvmx_slot_view(vm, gfn, &view) || (write && (view.flags & KVMX_MEM_READONLY)))
 		return 0;
 	hva = kvmx_view_hva(&view, gfn << PAGE_SHIFT);
+	r = cache_topup(vm, cache);
+	if (r)
+		return r;
 again:
 	seq = READ_ONCE(vm->mmu_invalidate_seq);
 	/* The sequence number before the page: pairs with invalidate_range_end()'s smp_wmb(). */
@@ -361,7 +365,6 @@ again:
 		if (vm->slots_gen != view.gen)
 			r = 1;
 		mutex_unlock(&vm->lock);
-		cache_free(vm, &cache);
 		return r;
 	}
 
@@ -371,7 +374,7 @@ again:
 	if (!slot || mmu_retry(vm, seq, hva)) {
 		r = 1;		/* moved, gone or invalidated: the guest faults again */
 	} else {
-		r = map(vm, slot, gfn, hva, page_to_pfn(found.page), found.writable, &cache,
+		r = map(vm, slot, gfn, hva, page_to_pfn(found.page), found.writable, cache,
 			&flush, &freed);
 		mapped = r > 0;
 		if (mapped && write)
@@ -394,12 +397,11 @@ again:
 	if (freed)
 		free_ept_page(vm, freed);
 	freed = NULL;
-	if (r == -EAGAIN) {
-		r = cache_topup(vm, &cache);
+	if (r == -EAGAIN) {	/* not with a full cache: kept for safety */
+		r = cache_topup(vm, cache);
 		if (!r)
 			goto again;
 	}
-	cache_free(vm, &cache);
 	return r;
 }
 

@@ -541,7 +541,7 @@ static int handle_ept_violation(struct kvmx_vcpu *v)
 	 * switch or an interrupt set l1tf_flush_l1d): a host interrupt or a
 	 * reschedule while the page is faulted in asks for one by itself.
 	 */
-	r = kvmx_ept_fault(v->vm, gpa, q & EPT_QUAL_WRITE);
+	r = kvmx_ept_fault(v, gpa, q & EPT_QUAL_WRITE);
 	if (r) {
 		v->stat.ept_faults++;
 		trace_kvmx_ept_fault(v, gpa, q, false);

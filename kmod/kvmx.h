@@ -227,7 +227,9 @@ void kvmx_ept_destroy(struct kvmx_vm *vm);
  * backs it for this access (a device: MMIO), or -errno.  Looks the user
  * page up without any lock held.
  */
-int kvmx_ept_fault(struct kvmx_vm *vm, u64 gpa, bool write);
+int kvmx_ept_fault(struct kvmx_vcpu *v, u64 gpa, bool write);
+/* The vCPU's cache of EPT table pages goes back (vCPU teardown). */
+void kvmx_ept_vcpu_free(struct kvmx_vcpu *v);
 /* INVEPT of @vm's EPTP on this CPU. */
 void kvmx_ept_flush_local(struct kvmx_vm *vm);
 /* Under vm->mmu_lock: remove the mappings of [gfn, gfn+npages); true if the caller must flush. */
@@ -248,6 +250,13 @@ enum kvmx_reg {
 	REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
 	REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
 	NR_GPRS
+};
+
+/* EPT table pages a fault may need: a 4 KiB leaf at most three (PDPT, PD, PT). */
+#define KVMX_EPT_CACHE_PAGES	3
+struct kvmx_ept_cache {
+	u64 *page[KVMX_EPT_CACHE_PAGES];
+	int n;
 };
 
 struct kvmx_vcpu {
@@ -336,6 +345,7 @@ struct kvmx_vcpu {
 	} tpr_access;
 	u32 mp_state;			/* KVMX_MP_STATE_*: halted, waiting for SIPI */
 	bool halt_if;			/* EFLAGS.IF when the guest halted */
+	struct kvmx_ept_cache ept_cache;	/* ept.c, under v->mutex */
 	unsigned int halt_poll_ns;	/* this vCPU's halt-polling window (run.c) */
 	wait_queue_head_t wq;		/* where a halted vCPU sleeps */
 	int guest_cpu;			/* the CPU running this guest now, -1: none */

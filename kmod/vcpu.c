@@ -801,6 +801,7 @@ static void vcpu_free(struct kvmx_vcpu *v)
 	int i;
 
 	kvmx_lapic_free(v);
+	kvmx_ept_vcpu_free(v);
 	kvmx_vmcs_free(v);
 	kvmx_vpid_free(v->vpid);
 	if (v->fpu.fpstate)
