@@ -3,7 +3,10 @@
 # initramfs holding kvmx.ko, the kvmx tool, the guests and the in-rig tests,
 # run one job (tests/rig/jobs/JOB.sh) and report its results.
 #
-#   scripts/rig.sh [--cpus N] [--timeout SECONDS] [--cmdline ARGS] JOB
+#   scripts/rig.sh [--cpus N] [--timeout SECONDS] [--cmdline ARGS] JOB[+JOB...]
+#
+# JOB+JOB runs the jobs one after the other in the same boot (a rig boot is
+# minutes of wall time); their results count as one job's.
 #
 # Logs: build/rig/JOB/{serial.log,dmesg.log,results.txt,bochs.log}
 # Exit status: 0 if every result passed and the job ran to its end.
@@ -22,8 +25,10 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-job=${1:?usage: rig.sh [--cpus N] [--timeout S] [--cmdline ARGS] JOB}
-[ -f "$KVMX_ROOT/tests/rig/jobs/$job.sh" ] || die "no such rig job: $job"
+job=${1:?usage: rig.sh [--cpus N] [--timeout S] [--cmdline ARGS] JOB[+JOB...]}
+for j in ${job//+/ }; do
+	[ -f "$KVMX_ROOT/tests/rig/jobs/$j.sh" ] || die "no such rig job: $j"
+done
 
 kver=$("$KVMX_ROOT/scripts/rig-kernel.sh")
 out=$RIG_DIR/$job
@@ -44,7 +49,7 @@ if [ -d "$KVMX_BUILD/guests" ]; then
 fi
 cp "$KVMX_ROOT/tests/rig/jobs/"*.sh "$KVMX_ROOT/tests/rig/lib.sh" "$KVMX_ROOT/tests/rig/guests.sh" \
 	"$stage/kvmx/jobs/"
-echo "$job" >"$stage/kvmx/job"
+echo "${job//+/ }" >"$stage/kvmx/job"
 # The Linux guest for jobs that boot one under kvmx: the rig's own kernel and
 # a busybox initramfs whose /init says hello and halts.
 if [ "${RIG_LINUX_GUEST:-}" = 1 ]; then

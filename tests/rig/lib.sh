@@ -16,6 +16,14 @@ check() {
 	fi
 }
 
+# load_kvm: Debian's kvm_intel, the reference; a job that follows another in
+# the same boot (rig.sh a+b) finds it loaded already.
+load_kvm() {
+	[ -d /sys/module/kvm_intel ] && return 0
+	insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
+		insmod /kvmx/modules/kvm-intel.ko
+}
+
 # Mark the kernel log so dmesg_clean looks only at what the tests caused
 # (Debian's kernel logs a WARNING of its own at boot on Bochs' Skylake-X).
 dmesg_mark() { echo "KVMX-MARK $1" >/dev/kmsg; }

@@ -3,8 +3,7 @@
 . /kvmx/jobs/lib.sh
 dmesg_mark bench
 check kvmx.insmod insmod /kvmx/modules/kvmx.ko
-check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
-	insmod /kvmx/modules/kvm-intel.ko'
+check kvm.insmod load_kvm
 . /kvmx/jobs/guests.sh
 
 echo "KVMX-BENCH-ENV-BEGIN"

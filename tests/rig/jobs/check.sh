@@ -8,8 +8,7 @@ check kvmx.devnode-is-0660 sh -c '[ -c /dev/kvmx ] && [ "$(stat -c %a /dev/kvmx)
 check kvmx.info sh -c 'kvmx info | tee /dev/console | grep -q "kvmx can run here"'
 check kvmx.info-mitigations sh -c 'kvmx info | grep -Eq "Spectre v2: RSB refilled after VM exit +on"'
 check kvmx.info-raw sh -c 'kvmx info --raw | tee /dev/console | grep -q "^ept_vpid_cap "'
-check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
-	insmod /kvmx/modules/kvm-intel.ko'
+check kvm.insmod load_kvm
 
 gtest /kvmx/kvmx-rig-tests --gtest_filter=-Smp.*:Smp/*:KvmAfterRmmod.*
 . /kvmx/jobs/guests.sh

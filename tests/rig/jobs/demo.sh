@@ -22,8 +22,7 @@ done
 echo "### kvmx run regs.bin --mode long --dump-regs --stats"
 show demo.run.regs kvmx run $G/regs.bin --mode long --dump-regs --stats --timeout 60
 echo "### the same guest on kvm_intel: kvmx run hello64.bin --mode long --device /dev/kvm"
-check demo.kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
-	insmod /kvmx/modules/kvm-intel.ko'
+check demo.kvm.insmod load_kvm
 show demo.kvm.run.hello64 kvmx run $G/hello64.bin --mode long --device /dev/kvm --timeout 60
 echo "### kvmx run -k vmlinuz -i initrd.gz -m 128M   (Debian's kernel as a kvmx guest)"
 if [ -e /kvmx/linux/vmlinuz ]; then

@@ -3,7 +3,6 @@
 . /kvmx/jobs/lib.sh
 dmesg_mark dev
 check kvmx.insmod insmod /kvmx/modules/kvmx.ko
-check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
-	insmod /kvmx/modules/kvm-intel.ko'
+check kvm.insmod load_kvm
 [ -f /kvmx/dev.cmd ] && . /kvmx/dev.cmd
 dmesg_clean dev.dmesg-clean dev

@@ -17,8 +17,7 @@
 . /kvmx/jobs/lib.sh
 S=/kvmx/selftests
 dmesg_mark selftests
-check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
-	insmod /kvmx/modules/kvm-intel.ko'
+check kvm.insmod load_kvm
 check kvmx.insmod insmod /kvmx/modules/kvmx.ko
 if [ ! -f $S/tests.txt ]; then
 	fail selftests.present "no $S/tests.txt: run with RIG_SELFTESTS=1"

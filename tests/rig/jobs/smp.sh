@@ -4,8 +4,7 @@
 dmesg_mark smp
 check smp.two-cpus sh -c '[ "$(grep -c ^processor /proc/cpuinfo)" = 2 ]'
 check kvmx.insmod insmod /kvmx/modules/kvmx.ko
-check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
-	insmod /kvmx/modules/kvm-intel.ko'
+check kvm.insmod load_kvm
 gtest /kvmx/kvmx-rig-tests --gtest_filter='Smp.*:Smp/*:Vmx.*:Coexistence.*'
 check kvmx.rmmod rmmod kvmx
 dmesg_clean kvmx.dmesg-clean smp

@@ -50,8 +50,7 @@ check stress.accounting-zero sh -c 'for f in /sys/class/misc/kvmx/accounting/*; 
 	echo "$(basename "$f") = $(cat "$f")"
 	[ "$(cat "$f")" = 0 ] || exit 1; done'
 check stress.rmmod rmmod kvmx
-check kvm.insmod sh -c 'insmod /kvmx/modules/irqbypass.ko && insmod /kvmx/modules/kvm.ko &&
-	insmod /kvmx/modules/kvm-intel.ko'
+check kvm.insmod load_kvm
 gtest /kvmx/kvmx-rig-tests --gtest_filter=KvmAfterRmmod.*
 dmesg_clean stress.dmesg-clean stress-after-pressure
 dmesg | sed -n '/KVMX-MARK stress/,/KVMX-MARK stress-pressure/p' >/tmp/before-pressure
