@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,24 +19,16 @@
 #include <string>
 
 #include "kvmx_netlink.hpp"
+#include "mem_cgroup.hpp"
 #include "rig_env.hpp"
 
 using rig::Env;
+using testutil::field;
+using testutil::get_file;
+using testutil::MemCgroup;
+using testutil::put_file;
 
 namespace {
-
-bool put_file(const std::string &path, const std::string &val)
-{
-	std::ofstream f(path);
-	f << val;
-	return bool(f.flush());
-}
-
-std::string get_file(const std::string &path)
-{
-	std::ifstream f(path);
-	return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 constexpr uint64_t kSlotGpa = 0x40000000;	// 1 GiB: above slot 0, 2 MiB aligned
 constexpr size_t k2M = 2 << 20;
@@ -425,21 +416,6 @@ const std::vector<uint8_t> kPatternProgram = {
 	0xf4, 0xeb, 0xfd,
 };
 
-// The number after @key at the start of a line ("key value [unit]"), or -1.
-long long field(const std::string &text, const std::string &key)
-{
-	std::istringstream in(text);
-	std::string line;
-	while (std::getline(in, line)) {
-		std::istringstream l(line);
-		std::string k;
-		long long v;
-		if (l >> k >> v && k == key)
-			return v;
-	}
-	return -1;
-}
-
 // Swap for the tests below, once per boot: the rig's root is an initramfs,
 // so a zram device (the rig kernel's zram.ko and zsmalloc.ko).  Returns
 // what went wrong, or "".
@@ -456,39 +432,6 @@ std::string ensure_swap()
 		return "mkswap/swapon /dev/zram0 failed";
 	return "";
 }
-
-// This process in a memory cgroup of its own for the test's lifetime (what
-// it allocates meanwhile is charged there), then back in the root.
-struct MemCgroup {
-	std::string root = "/sys/fs/cgroup", dir;
-	bool ok = false;
-	MemCgroup(const std::string &name, const std::string &max)
-	{
-		::mkdir(root.c_str(), 0755);
-		if (::access((root + "/cgroup.procs").c_str(), F_OK))
-			::mount("cgroup2", root.c_str(), "cgroup2", 0, nullptr);
-		dir = root + "/" + name;
-		::mkdir(dir.c_str(), 0755);
-		ok = put_file(root + "/cgroup.subtree_control", "+memory") &&
-		     put_file(dir + "/memory.max", max) && put_file(dir + "/memory.swap.max", "max") &&
-		     put_file(dir + "/cgroup.procs", std::to_string(::getpid()));
-	}
-	~MemCgroup()
-	{
-		put_file(root + "/cgroup.procs", std::to_string(::getpid()));
-		::rmdir(dir.c_str());
-	}
-	long long stat(const std::string &file, const std::string &key = "")
-	{
-		std::string t = get_file(dir + "/" + file);
-		if (key.empty())
-			return t.empty() ? -1 : std::atoll(t.c_str());
-		return field(t, key);
-	}
-	// Proactive reclaim of @bytes from the cgroup (memory.reclaim); it may
-	// fall short (EAGAIN), which the callers' checks see.
-	void reclaim(size_t bytes) { put_file(dir + "/memory.reclaim", std::to_string(bytes)); }
-};
 
 // The pattern guest over a slot of @size at kSlotGpa.
 struct PatternGuest {
@@ -584,8 +527,8 @@ TEST_P(Mem, ReclaimKeepsThePagesTheGuestUses)
 	constexpr size_t kHot = 256 * 4096, kCold = 1536 * 4096, kSize = kHot + kCold;
 	constexpr size_t kFiller = 512 * 4096;
 	const bool kvmx = GetParam() == "/dev/kvmx";
-	MemCgroup cg(kvmx ? "kvmx-age" : "kvm-age", "max");
-	ASSERT_TRUE(cg.ok) << "cannot set up a memory cgroup";
+	MemCgroup cg(kvmx ? "kvmx-age" : "kvm-age", "max", "max", true);
+	ASSERT_TRUE(cg.ok()) << "cannot set up a memory cgroup";
 	PatternGuest g(GetParam(), kSize);
 	auto *m = static_cast<uint8_t *>(map_anon(kSize));
 	auto *filler = static_cast<uint8_t *>(map_anon(kFiller));
@@ -662,8 +605,8 @@ TEST_P(Mem, GuestRamLargerThanItsCgroupGoesToSwap)
 		GTEST_FAIL() << why;
 	constexpr size_t kMax = 8 << 20, kSize = 3 * kMax;
 	const bool kvmx = GetParam() == "/dev/kvmx";
-	MemCgroup cg(kvmx ? "kvmx-swap" : "kvm-swap", std::to_string(kMax));
-	ASSERT_TRUE(cg.ok) << "cannot set up a memory cgroup";
+	MemCgroup cg(kvmx ? "kvmx-swap" : "kvm-swap", std::to_string(kMax), "max", true);
+	ASSERT_TRUE(cg.ok()) << "cannot set up a memory cgroup";
 	PatternGuest g(GetParam(), kSize);
 	auto *m = static_cast<uint8_t *>(map_anon(kSize));
 	ASSERT_NE(m, nullptr);

@@ -17,7 +17,6 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +41,7 @@ extern "C" {
 
 #include "cpu_modes.hpp"
 #include "guest_memory.hpp"
+#include "mem_cgroup.hpp"
 #include "thread_timer.hpp"
 
 namespace {
@@ -671,36 +671,13 @@ int stress_kill(const char *dev, int count, uint64_t seed)
 // notifier's invalidations and aging) and the guest faults them back in.
 int stress_pressure(const char *dev, int count, uint64_t seed)
 {
-	const std::string cg = "/sys/fs/cgroup";
-	::mkdir(cg.c_str(), 0755);
-	if (::access((cg + "/cgroup.procs").c_str(), F_OK))
-		::mount("cgroup2", cg.c_str(), "cgroup2", 0, nullptr);
-	auto put = [](const std::string &path, const std::string &val) {
-		FILE *f = std::fopen(path.c_str(), "w");
-		bool ok = f && std::fputs(val.c_str(), f) >= 0;
-		if (f)
-			ok &= std::fclose(f) == 0;
-		return ok;
-	};
-	const std::string grp = cg + "/kvmx-stress";
-	::mkdir(grp.c_str(), 0755);
-	if (!put(cg + "/cgroup.subtree_control", "+memory") ||
-	    !put(grp + "/memory.max", std::to_string(16 << 20)) ||
-	    !put(grp + "/memory.swap.max", std::to_string(32 << 20))) {
+	const testutil::MemCgroup cg("kvmx-stress", std::to_string(16 << 20),
+				     std::to_string(32 << 20), false);
+	if (!cg.ok()) {
 		std::printf("stress: pressure: cannot set up a memory cgroup\n");
 		return 1;
 	}
-	bool swap = false;
-	{
-		std::ifstream mi("/proc/meminfo");
-		std::string k;
-		long v;
-		while (mi >> k >> v)
-			if (k == "SwapTotal:")
-				swap = v > 0;
-			else
-				mi.ignore(64, '\n');
-	}
+	const bool swap = testutil::field(testutil::get_file("/proc/meminfo"), "SwapTotal:") > 0;
 	// Protected mode, flat: touch every 4 KiB from 1 MiB to the end, then HLT.
 	Rng r(seed);
 	int done = 0, swapped = 0, clean_err = 0, oom = 0, bad = 0;
@@ -708,7 +685,7 @@ int stress_pressure(const char *dev, int count, uint64_t seed)
 		uint32_t mib = 8 + static_cast<uint32_t>(r.below(57));	// 8..64 MiB
 		pid_t pid = ::fork();
 		if (pid == 0) {
-			if (!put(grp + "/cgroup.procs", std::to_string(::getpid())))
+			if (!cg.join(::getpid()))
 				::_exit(3);
 			uint32_t end = mib << 20;
 			std::vector<uint8_t> code = {
@@ -729,10 +706,7 @@ int stress_pressure(const char *dev, int count, uint64_t seed)
 					::_exit(errno == ENOMEM || errno == EFAULT || errno == EINTR ? 1 : 2);
 				if (v.run->exit_reason == KVMX_EXIT_HLT) {
 					// At HLT: did some of the guest's pages go to swap?
-					std::ifstream sc(grp + "/memory.swap.current");
-					long long used = 0;
-					sc >> used;
-					::_exit(used > 0 ? 6 : 0);
+					::_exit(cg.stat("memory.swap.current") > 0 ? 6 : 0);
 				}
 				if (v.run->exit_reason != KVMX_EXIT_INTR)
 					::_exit(4);
@@ -754,7 +728,6 @@ int stress_pressure(const char *dev, int count, uint64_t seed)
 			bad++;
 		}
 	}
-	::rmdir(grp.c_str());
 	std::printf("stress: pressure: %d guests of 8-64 MiB under a 16 MiB memory cgroup "
 		    "(swap %s): %d ran to HLT (%d with pages in swap), %d got ENOMEM/EFAULT, "
 		    "%d killed by the OOM killer, %d misbehaved\n",
