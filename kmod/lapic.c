@@ -170,14 +170,21 @@ static u32 apic_id(struct kvmx_vcpu *v)
 	return x2apic_mode(v) ? id : id >> 24;
 }
 
-/* PPR (SDM 10.8.3.1): the higher of TPR's and the in-service vector's class. */
-static u32 ppr(struct kvmx_lapic *a)
+/*
+ * PPR (SDM 10.8.3.1): the higher of TPR's and the in-service vector's class,
+ * @isr being the highest in-service vector (-1: none).
+ */
+static u32 ppr_with(struct kvmx_lapic *a, int isr)
 {
 	u32 tpr = reg_read(a, APIC_TASKPRI) & 0xff;
-	int isr = highest_vector(a, APIC_ISR);
 	u32 isrc = isr < 0 ? 0 : isr & 0xf0;
 
 	return (tpr & 0xf0) >= isrc ? tpr : isrc;
+}
+
+static u32 ppr(struct kvmx_lapic *a)
+{
+	return ppr_with(a, highest_vector(a, APIC_ISR));
 }
 
 /* ---- kicking a vCPU ---- */
@@ -991,7 +998,7 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 	struct kvmx_lapic *a = v->apic;
 	int irr = -1, isr = -1, i, requested = 0;
 	bool deliverable, window, guard, cr8_exit;
-	u32 irrw[8], isrw[8], tpr, ctls;
+	u32 irrw[8], isrw[8], ctls;
 
 	if (unlikely(!v->vid))
 		apicv_setup(v);
@@ -1010,9 +1017,7 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 			isr = i * 32 + __fls(isrw[i]);
 		requested += hweight32(irrw[i]);
 	}
-	/* PPR's class (SDM 10.8.3.1): the higher of TPR's and the in-service one's. */
-	tpr = reg_read(a, APIC_TASKPRI) & 0xf0;
-	deliverable = irr >= 0 && (u32)(irr & 0xf0) > max(tpr, (u32)max(isr, 0) & 0xf0);
+	deliverable = irr >= 0 && (u32)(irr & 0xf0) > (ppr_with(a, isr) & 0xf0);
 	/*
 	 * With the window on, nothing can become pending during the run;
 	 * without it, a requested vector that doesn't go in at entry can.

@@ -10,8 +10,9 @@
  *    ("cond"), only after the host may have pulled secrets into L1D: the
  *    thread came back from userspace or another CPU, kvmx emulated an
  *    instruction or copied guest memory, or an interrupt ran on this CPU
- *    (not after an EPT fault that only mapped a page, as kvm_intel).  With X86_FEATURE_FLUSH_L1D the
- *    CPU does it (IA32_FLUSH_CMD); else we read a 64 KiB buffer.
+ *    (not after an EPT fault that only mapped a page, as kvm_intel).  With
+ *    X86_FEATURE_FLUSH_L1D the CPU does it (IA32_FLUSH_CMD); else we read a
+ *    64 KiB buffer.
  *  - MDS / MMIO stale data: VERW right before VMLAUNCH/VMRESUME, in
  *    vmx_entry.S (the kernel's VM_CLEAR_CPU_BUFFERS alternative).
  *  - Spectre v2 / RSB: the return stack is refilled after every VM exit
