@@ -234,7 +234,7 @@ static int handle_monitor_mwait(struct kvmx_vcpu *v)
 
 static int handle_skip(struct kvmx_vcpu *v)
 {
-	kvmx_skip_instruction(v);	/* INVD, WBINVD, PAUSE: nothing to do */
+	kvmx_skip_instruction(v);	/* INVD, WBINVD: nothing to do */
 	return 1;
 }
 
@@ -620,7 +620,7 @@ static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_MSR_WRITE]			= handle_wrmsr,
 	[EXIT_REASON_MWAIT]			= handle_monitor_mwait,
 	[EXIT_REASON_MONITOR]			= handle_monitor_mwait,
-	[EXIT_REASON_PAUSE]			= handle_skip,
+	[EXIT_REASON_PAUSE]			= kvmx_handle_pause,
 	[EXIT_REASON_EPT_VIOLATION]		= handle_ept_violation,
 	[EXIT_REASON_EPT_MISCONFIG]		= handle_ept_misconfig,
 	[EXIT_REASON_INVEPT]			= handle_ud,

@@ -138,6 +138,7 @@ struct kvmx_vm {
 	u64 eptp;
 	struct kvmx_vcpu *vcpus[KVMX_MAX_VCPUS];
 	unsigned int nr_vcpus;
+	int last_boosted_vcpu;		/* spin.c: where the next directed yield looks first */
 	bool vmcs_dumped;		/* a failed entry was logged */
 	bool ept_used;			/* a VMCS holds the EPTP: flush it at the end */
 	/* `kvmx vmcs` on a running vCPU (vmcs_snapshot.c); under lock. */
@@ -348,6 +349,13 @@ struct kvmx_vcpu {
 	struct kvmx_ept_cache ept_cache;	/* ept.c, under v->mutex */
 	unsigned int halt_poll_ns;	/* this vCPU's halt-polling window (run.c) */
 	wait_queue_head_t wq;		/* where a halted vCPU sleeps */
+	/* Directed yield (spin.c): whom another vCPU spinning may hand its CPU to. */
+	struct pid __rcu *pid;		/* the thread of the last KVM_RUN */
+	bool preempted;			/* scheduled out while runnable */
+	bool preempted_in_kernel;	/* ... with the guest at CPL 0 */
+	bool ready;			/* preempted or woken, not yet back on a CPU */
+	unsigned int ple_window;	/* PAUSE-loop exiting's window, TSC ticks */
+	bool ple_window_dirty;		/* not yet in the VMCS */
 	int guest_cpu;			/* the CPU running this guest now, -1: none */
 	atomic_t nmi_queued;		/* NMIs other vCPUs' APICs sent */
 
@@ -547,6 +555,15 @@ extern const char kvmx_vmexit[];
 
 /* ---- exit_handlers.c: 1 = back to the guest, 0 = to userspace, <0 error ---- */
 void kvmx_emulate_vmcall(struct kvmx_vcpu *v);
+
+/* spin.c: PAUSE-loop exiting and directed yield */
+void kvmx_spin_vcpu_init(struct kvmx_vcpu *v);
+void kvmx_spin_set_pid(struct kvmx_vcpu *v);
+void kvmx_spin_vcpu_free(struct kvmx_vcpu *v);
+void kvmx_spin_sched_in(struct kvmx_vcpu *v);
+void kvmx_spin_sched_out(struct kvmx_vcpu *v);
+void kvmx_spin_load_window(struct kvmx_vcpu *v);
+int kvmx_handle_pause(struct kvmx_vcpu *v);
 int kvmx_handle_exit(struct kvmx_vcpu *v);
 int kvmx_complete_userspace(struct kvmx_vcpu *v);
 /* KVM_EXIT_INTERNAL_ERROR for an exit kvmx does not expect. */

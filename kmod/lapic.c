@@ -195,6 +195,9 @@ void kvmx_vcpu_kick(struct kvmx_vcpu *v)
 
 	/* Ordered after the caller's IRR/event update; pairs with run.c's smp_mb(). */
 	smp_mb();
+	/* Woken, not yet on a CPU: another vCPU's directed yield may pick it (spin.c). */
+	if (waitqueue_active(&v->wq))
+		WRITE_ONCE(v->ready, true);
 	wake_up_interruptible(&v->wq);
 	cpu = READ_ONCE(v->guest_cpu);
 	/* Not preempted between the check and the IPI: the CPU can't go offline. */

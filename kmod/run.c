@@ -475,6 +475,7 @@ static int enter_guest(struct kvmx_vcpu *v)
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 	kvmx_vmcs_refresh_host_crs(v);
+	kvmx_spin_load_window(v);
 
 	guest_timing_enter_irqoff();
 	for (;;) {

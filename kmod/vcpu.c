@@ -587,12 +587,18 @@ static int set_fpu(struct kvmx_vcpu *v, const struct kvmx_fpu *f)
 
 static void vcpu_sched_in(struct preempt_notifier *pn, int cpu)
 {
-	kvmx_vcpu_load(container_of(pn, struct kvmx_vcpu, pn));
+	struct kvmx_vcpu *v = container_of(pn, struct kvmx_vcpu, pn);
+
+	kvmx_spin_sched_in(v);
+	kvmx_vcpu_load(v);
 }
 
 static void vcpu_sched_out(struct preempt_notifier *pn, struct task_struct *next)
 {
-	kvmx_vcpu_put(container_of(pn, struct kvmx_vcpu, pn));
+	struct kvmx_vcpu *v = container_of(pn, struct kvmx_vcpu, pn);
+
+	kvmx_spin_sched_out(v);
+	kvmx_vcpu_put(v);
 }
 
 static struct preempt_ops kvmx_preempt_ops = {
@@ -646,6 +652,7 @@ static long vcpu_ioctl_loaded(struct kvmx_vcpu *v, unsigned int ioctl, void __us
 
 	switch (ioctl) {
 	case KVMX_RUN:
+		kvmx_spin_set_pid(v);
 		return kvmx_vcpu_run(v);
 	case KVMX_GET_MSRS:
 		return kvmx_vcpu_msrs_ioctl(v, argp, false);
@@ -801,6 +808,7 @@ static void vcpu_free(struct kvmx_vcpu *v)
 	int i;
 
 	kvmx_lapic_free(v);
+	kvmx_spin_vcpu_free(v);
 	kvmx_ept_vcpu_free(v);
 	kvmx_vmcs_free(v);
 	kvmx_vpid_free(v->vpid);
@@ -823,12 +831,17 @@ static int kvmx_vcpu_release(struct inode *inode, struct file *file)
 	struct kvmx_vcpu *v = file->private_data;
 	struct kvmx_vm *vm = v->vm;
 
+	bool others;
+
 	mutex_lock(&vm->lock);
 	vm->vcpus[v->id] = NULL;
-	vm->nr_vcpus--;
+	others = --vm->nr_vcpus;
 	mutex_unlock(&vm->lock);
-	/* IPIs and device interrupts look vCPUs up under RCU: let them finish. */
-	if (v->apic)
+	/*
+	 * IPIs and device interrupts, and other vCPUs looking for one to
+	 * yield to (spin.c), look vCPUs up under RCU: let them finish.
+	 */
+	if (v->apic || others)
 		synchronize_rcu();
 	vcpu_free(v);
 	kvmx_vm_put(vm);
@@ -892,6 +905,7 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 	preempt_disable();
 	kvmx_vcpu_load(v);
 	kvmx_vmcs_setup(v);
+	kvmx_spin_vcpu_init(v);
 	kvmx_tsc_vcpu_init(v);
 	preempt_enable();
 

@@ -86,6 +86,7 @@ struct kvmx_vcpu_stats {
 	__u64 halts;		/* HLTs the vCPU slept through in the kernel */
 	__u64 ipis;		/* IPIs this vCPU's local APIC sent */
 	__u64 apic_timer_irqs;	/* local APIC timer expirations */
+	__u64 directed_yields;	/* PAUSE-loop exits that gave the CPU to another vCPU */
 };
 
 struct kvmx_vmcs_field {

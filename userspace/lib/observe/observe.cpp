@@ -53,6 +53,11 @@ std::vector<std::pair<std::string, uint64_t>> counters(const kvmx_vcpu_stats &s)
 	c.emplace_back("L1D flushes", s.l1d_flushes);
 	c.emplace_back("EPT flushes", s.ept_flushes);
 	c.emplace_back("guest TLB flushes", s.guest_tlb_flushes);
+	c.emplace_back("in-kernel port/MMIO accesses", s.kernel_io);
+	c.emplace_back("halts slept in the kernel", s.halts);
+	c.emplace_back("IPIs sent", s.ipis);
+	c.emplace_back("APIC timer interrupts", s.apic_timer_irqs);
+	c.emplace_back("directed yields", s.directed_yields);
 	return c;
 }
 

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A vCPU that spins: PAUSE-loop exiting and directed yield, as kvm_intel.
+ *
+ * A guest's spin loops (a lock whose holder isn't running, a CPU waiting
+ * for another's answer to its IPI) run PAUSE.  When vCPUs outnumber the
+ * host CPUs free for them, the vCPU the spinner waits for may sit on a run
+ * queue while the spinner burns its whole time slice.  PAUSE-loop exiting
+ * (SDM 25.1.3) makes the CPU exit when PAUSEs closer together than PLE_GAP
+ * go on for longer than PLE_WINDOW (both in TSC ticks); the exit hands
+ * this CPU to another vCPU of the same VM that was preempted (yield_to()),
+ * hoping it is the one that holds what the spinner waits for.
+ *
+ * The window doubles at each such exit (a vCPU that keeps spinning
+ * without anyone to yield to exits ever less often) and goes back to
+ * ple_window when the vCPU's thread is scheduled in again: KVM's defaults.
+ */
+
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/pid.h>
+#include "kvmx.h"
+#include "vmx_ops.h"
+
+static unsigned int ple_gap = 128;
+module_param(ple_gap, uint, 0444);
+MODULE_PARM_DESC(ple_gap, "PAUSE-loop exiting: the longest gap between two PAUSEs of one loop, in TSC ticks (0: off)");
+
+static unsigned int ple_window = 4096;
+module_param(ple_window, uint, 0444);
+MODULE_PARM_DESC(ple_window, "PAUSE-loop exiting: how long a loop spins before it exits, in TSC ticks");
+
+#define PLE_WINDOW_GROW	2
+
+static bool ple_on(void)
+{
+	return ple_gap && (kvmx_ctls.proc2 & PROC2_PAUSE_LOOP_EXITING);
+}
+
+/* The VMCS is current: the secondary controls are set, PLE's gap and window go in. */
+void kvmx_spin_vcpu_init(struct kvmx_vcpu *v)
+{
+	if (!ple_on()) {
+		vmcs_write(VMCS_PROC_BASED_CTLS2,
+			   vmcs_read32(VMCS_PROC_BASED_CTLS2) & ~PROC2_PAUSE_LOOP_EXITING);
+		return;
+	}
+	vmcs_write(VMCS_PLE_GAP, ple_gap);
+	v->ple_window = ple_window;
+	v->ple_window_dirty = true;
+}
+
+/* Before an entry (VMCS current, interrupts off). */
+void kvmx_spin_load_window(struct kvmx_vcpu *v)
+{
+	if (unlikely(v->ple_window_dirty)) {
+		v->ple_window_dirty = false;
+		vmcs_write(VMCS_PLE_WINDOW, v->ple_window);
+	}
+}
+
+/*
+ * KVM_RUN from this thread: remember it as the one to yield to.  Under
+ * v->mutex; a thread change is rare (KVM's rule: the last caller's).
+ */
+void kvmx_spin_set_pid(struct kvmx_vcpu *v)
+{
+	struct pid *old = rcu_dereference_protected(v->pid, lockdep_is_held(&v->mutex));
+
+	if (likely(old == task_pid(current)))
+		return;
+	rcu_assign_pointer(v->pid, get_task_pid(current, PIDTYPE_PID));
+	if (old) {
+		synchronize_rcu();	/* kvmx_vcpu_on_spin() may hold it */
+		put_pid(old);
+	}
+}
+
+void kvmx_spin_vcpu_free(struct kvmx_vcpu *v)
+{
+	put_pid(rcu_dereference_protected(v->pid, 1));
+}
+
+/* Preempt notifiers: the thread goes on a CPU, or off one. */
+void kvmx_spin_sched_in(struct kvmx_vcpu *v)
+{
+	WRITE_ONCE(v->preempted, false);
+	WRITE_ONCE(v->ready, false);
+	if (v->ple_window != ple_window && ple_on()) {
+		v->ple_window = ple_window;
+		v->ple_window_dirty = true;
+	}
+}
+
+void kvmx_spin_sched_out(struct kvmx_vcpu *v)
+{
+	/* Still on the run queue: preempted, not gone to sleep. */
+	if (!current->on_rq)
+		return;
+	/*
+	 * A spinner in the guest's kernel skips vCPUs preempted in user mode:
+	 * they hold no kernel lock (KVM's preempted_in_kernel).  The VMCS is
+	 * current: kvmx_vcpu_load() made it so before this notifier went on.
+	 */
+	WRITE_ONCE(v->preempted_in_kernel, VMX_AR_DPL(vmcs_read32(VMCS_GUEST_SS_AR)) == 0);
+	WRITE_ONCE(v->preempted, true);
+	WRITE_ONCE(v->ready, true);
+}
+
+/*
+ * vCPU @i's thread, if it is worth yielding to: not @me, runnable but off
+ * its CPU, and not preempted in guest user mode while @me spins in the
+ * guest's kernel.  A reference on the task, since yield_to() may switch
+ * to it: no RCU read section may span that, and the vCPU may go meanwhile.
+ */
+static struct task_struct *candidate(struct kvmx_vcpu *me, int i)
+{
+	struct task_struct *task = NULL;
+	struct kvmx_vcpu *c;
+	struct pid *pid;
+
+	/* kvmx_vcpu_release() waits for this section before it frees a vCPU. */
+	rcu_read_lock();
+	c = READ_ONCE(me->vm->vcpus[i]);
+	if (c && c != me && READ_ONCE(c->ready) &&
+	    (!READ_ONCE(c->preempted) || READ_ONCE(c->preempted_in_kernel))) {
+		pid = rcu_dereference(c->pid);
+		if (pid)
+			task = get_pid_task(pid, PIDTYPE_PID);
+	}
+	rcu_read_unlock();
+	return task;
+}
+
+/*
+ * @me spins in the guest's kernel: give this CPU to another vCPU of the VM
+ * that is runnable but not running, round robin from the one after the
+ * last boosted (kvm_vcpu_on_spin()).  yield_to() is the judge: it refuses
+ * a thread that is running or asleep (< 0); three refusals end the search.
+ */
+static void kvmx_vcpu_on_spin(struct kvmx_vcpu *me)
+{
+	struct kvmx_vm *vm = me->vm;
+	int last = READ_ONCE(vm->last_boosted_vcpu), tries = 3, n;
+
+	for (n = 1; n <= KVMX_MAX_VCPUS; n++) {
+		int i = (last + n) % KVMX_MAX_VCPUS, r;
+		struct task_struct *task = candidate(me, i);
+
+		if (!task)
+			continue;
+		r = yield_to(task, true);
+		put_task_struct(task);
+		if (r > 0) {
+			me->stat.directed_yields++;
+			WRITE_ONCE(vm->last_boosted_vcpu, i);
+			return;
+		}
+		if (r < 0 && !--tries)
+			return;
+	}
+}
+
+/* EXIT_REASON_PAUSE: only PAUSE-loop exiting makes it (PAUSE exiting is off). */
+int kvmx_handle_pause(struct kvmx_vcpu *v)
+{
+	u64 grown = (u64)v->ple_window * PLE_WINDOW_GROW;
+
+	if (ple_on() && v->ple_window != U32_MAX) {
+		v->ple_window = min_t(u64, grown, U32_MAX);
+		v->ple_window_dirty = true;
+	}
+	/* SDM 25.1.3: PAUSE-loop exiting acts at CPL 0 only: the guest's kernel spins. */
+	kvmx_vcpu_on_spin(v);
+	kvmx_skip_instruction(v);
+	return 1;
+}
