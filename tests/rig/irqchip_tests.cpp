@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/eventfd.h>
@@ -16,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -521,6 +523,64 @@ TEST_P(Irqchip, IpiWakesAnotherVcpuAndInitSipiStartsOne)
 	EXPECT_EQ(mp.mp_state, unsigned(KVMX_MP_STATE_RUNNABLE));
 	::munmap(run1, g.e.run_size);
 	::munmap(run2, g.e.run_size);
+}
+
+// Two vCPUs on one host CPU: vCPU 0 spins (PAUSE) until vCPU 1, busy
+// without PAUSE, sets a flag.  Each counts its loop's rounds.  Without
+// PAUSE-loop exiting and a directed yield the spinner keeps its half of the
+// CPU and spins about as many rounds as the worker works; with them it
+// exits within PLE_WINDOW and hands the CPU to the worker, so it spins a
+// few thousand rounds per time slice the worker gets.
+//   vCPU 0: xor ebx, ebx; l: inc rbx; cmp byte [0x9000], 0; jne d; pause; jmp l
+//           d: mov [0x9008], rbx; mov al, 1; out 0xe1, al; h: hlt; jmp h
+//   vCPU 1: xor ebx, ebx; mov ecx, 3000000; w: inc rbx; dec ecx; jnz w
+//           mov [0x9010], rbx; mov byte [0x9000], 1; mov al, 2; out 0xe1, al; h: hlt; jmp h
+const std::vector<uint8_t> kSpinner64 = {
+	0x31, 0xdb, 0x48, 0xff, 0xc3, 0x80, 0x3c, 0x25, 0x00, 0x90, 0x00, 0x00,
+	0x00, 0x75, 0x04, 0xf3, 0x90, 0xeb, 0xef, 0x48, 0x89, 0x1c, 0x25, 0x08,
+	0x90, 0x00, 0x00, 0xb0, 0x01, 0xe6, 0xe1, 0xf4, 0xeb, 0xfd,
+};
+const std::vector<uint8_t> kWorker64 = {
+	0x31, 0xdb, 0xb9, 0xc0, 0xc6, 0x2d, 0x00, 0x48, 0xff, 0xc3, 0xff, 0xc9,
+	0x75, 0xf9, 0x48, 0x89, 0x1c, 0x25, 0x10, 0x90, 0x00, 0x00, 0xc6, 0x04,
+	0x25, 0x00, 0x90, 0x00, 0x00, 0x01, 0xb0, 0x02, 0xe6, 0xe1, 0xf4, 0xeb,
+	0xfd,
+};
+
+TEST_P(Irqchip, SpinningVcpuYieldsToTheOneItWaitsFor)
+{
+	ApicVm g(GetParam(), kSpinner64);
+	g.e.mem->write(kApCode64, kWorker64);
+	kvmx_run *run1 = nullptr;
+	Fd ap(g.add_vcpu(1, kApCode64, 0x70000, &run1));
+	kvmx_mp_state mp{ KVMX_MP_STATE_RUNNABLE };
+	ASSERT_EQ(ioctl_errno(ap.get(), KVMX_SET_MP_STATE, &mp), 0);
+
+	const int cpu = sched_getcpu();
+	ASSERT_GE(cpu, 0);
+	auto run_on_cpu = [cpu](int fd, kvmx_run *run, Out *out) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		EXPECT_EQ(pthread_setaffinity_np(pthread_self(), sizeof(set), &set), 0);
+		int r = run_with_deadline(fd, kDeadlineMs);
+		*out = r ? Out(0, uint8_t(r)) : out_of(run);
+	};
+	Out out0{}, out1{};
+	std::thread t0(run_on_cpu, g.e.vcpu.get(), g.e.run, &out0);
+	std::thread t1(run_on_cpu, ap.get(), run1, &out1);
+	t0.join();
+	t1.join();
+	::munmap(run1, g.e.run_size);	// else the vCPU, and the VM, outlive the test
+	ASSERT_EQ(out1, Out(kReadyPort, 2)) << "the worker finished";
+	ASSERT_EQ(out0, Out(kReadyPort, 1)) << "the spinner saw its flag";
+	uint64_t spins = 0, work = 0;
+	std::memcpy(&spins, g.e.mem->at(0x9008, 8), 8);
+	std::memcpy(&work, g.e.mem->at(0x9010, 8), 8);
+	EXPECT_EQ(work, 3000000u);
+	EXPECT_LT(spins, work / 4) << "the spinner kept the CPU";
+	std::printf("spinner: %llu rounds while the worker made %llu\n",
+		    (unsigned long long)spins, (unsigned long long)work);
 }
 
 // The 8259 pair in the kernel: a real-mode guest programs it and takes
