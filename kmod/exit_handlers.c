@@ -247,10 +247,11 @@ static int handle_ud(struct kvmx_vcpu *v)
 /*
  * KVM's hypercalls (Documentation/virt/kvm/x86/hypercalls.rst), from ring 0
  * only.  SCHED_YIELD ("the vCPU I wait for isn't running") is a hint that
- * asks nothing of the answer; any other number is unknown, as in KVM.
+ * asks nothing of the answer: true when it is one to act on, which the
+ * caller does with interrupts on.  Any other number is unknown, as in KVM.
  * Also called with interrupts off (run.c): keep it lock-free.
  */
-void kvmx_emulate_vmcall(struct kvmx_vcpu *v)
+bool kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 {
 	bool op64 = kvmx_code_mode(v) == 64;
 	unsigned long nr = v->regs[REG_RAX], ret = -KVM_ENOSYS;
@@ -264,11 +265,16 @@ void kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 	else if (nr == KVM_HC_SCHED_YIELD && kvmx_guest_pv_has(v, KVM_FEATURE_PV_SCHED_YIELD))
 		ret = 0;
 	v->regs[REG_RAX] = op64 ? ret : (u32)ret;
+	return nr == KVM_HC_SCHED_YIELD && !ret;
 }
 
 static int handle_vmcall(struct kvmx_vcpu *v)
 {
-	kvmx_emulate_vmcall(v);
+	/* RBX: the APIC ID of the vCPU to run. */
+	unsigned long dest = v->regs[REG_RBX];
+
+	if (kvmx_emulate_vmcall(v))
+		kvmx_sched_yield(v, kvmx_code_mode(v) == 64 ? dest : (u32)dest);
 	kvmx_skip_instruction(v);
 	return 1;
 }

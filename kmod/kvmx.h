@@ -301,6 +301,9 @@ struct kvmx_vcpu {
 	/* PV steal time (steal_time.c): the MSR, run_delay at the last update */
 	u64 steal_time_msr, steal_time_last;
 	bool steal_time_update;		/* update the guest's area before entry */
+	struct kvm_steal_time __user *steal_time_hva;	/* where the last update wrote */
+	u64 steal_time_gen;		/* vm->slots_gen of that update */
+	bool steal_time_preempted;	/* "preempted" set since that update */
 	u64 platform_info;		/* MSR_PLATFORM_INFO, as the VMM set it */
 	u64 power_ctl;			/* MSR_IA32_POWER_CTL: kept, no effect */
 	struct fpu_guest fpu;
@@ -554,7 +557,7 @@ int __kvmx_vcpu_run(struct kvmx_vcpu *v, unsigned long *regs, bool launched);
 extern const char kvmx_vmexit[];
 
 /* ---- exit_handlers.c: 1 = back to the guest, 0 = to userspace, <0 error ---- */
-void kvmx_emulate_vmcall(struct kvmx_vcpu *v);
+bool kvmx_emulate_vmcall(struct kvmx_vcpu *v);
 
 /* spin.c: PAUSE-loop exiting and directed yield */
 void kvmx_spin_vcpu_init(struct kvmx_vcpu *v);
@@ -564,6 +567,7 @@ void kvmx_spin_sched_in(struct kvmx_vcpu *v);
 void kvmx_spin_sched_out(struct kvmx_vcpu *v);
 void kvmx_spin_load_window(struct kvmx_vcpu *v);
 int kvmx_handle_pause(struct kvmx_vcpu *v);
+void kvmx_sched_yield(struct kvmx_vcpu *v, unsigned long dest_apic_id);
 int kvmx_handle_exit(struct kvmx_vcpu *v);
 int kvmx_complete_userspace(struct kvmx_vcpu *v);
 /* KVM_EXIT_INTERNAL_ERROR for an exit kvmx does not expect. */
@@ -658,6 +662,7 @@ int kvmx_vcpu_stats_fd(struct file *vcpu_file);
 int kvmx_steal_time_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
 int kvmx_steal_time_set_msr(struct kvmx_vcpu *v, u32 index, u64 data);
 void kvmx_steal_time_record(struct kvmx_vcpu *v);
+void kvmx_steal_time_set_preempted(struct kvmx_vcpu *v);
 
 /* ---- tsc.c ---- */
 u64 kvmx_guest_tsc(struct kvmx_vcpu *v);
@@ -746,6 +751,7 @@ bool kvmx_cpu_has_interrupt(struct kvmx_vcpu *v);
 int kvmx_cpu_get_interrupt(struct kvmx_vcpu *v);
 /* Other threads left INIT/SIPI, a timer expiration or an NMI for the vCPU. */
 bool kvmx_lapic_events_pending(struct kvmx_vcpu *v);
+struct kvmx_vcpu *kvmx_apic_find_id(struct kvmx_vm *vm, u32 id);
 /* A halted or waiting vCPU has something to wake up for. */
 bool kvmx_vcpu_has_wake_event(struct kvmx_vcpu *v);
 /* The xAPIC page at @gpa (true if it is this vCPU's and the access was done). */

@@ -170,6 +170,20 @@ static u32 apic_id(struct kvmx_vcpu *v)
 	return x2apic_mode(v) ? id : id >> 24;
 }
 
+/* Under RCU: the vCPU whose local APIC has the physical ID @id, or NULL. */
+struct kvmx_vcpu *kvmx_apic_find_id(struct kvmx_vm *vm, u32 id)
+{
+	int i;
+
+	for (i = 0; i < KVMX_MAX_VCPUS; i++) {
+		struct kvmx_vcpu *v = READ_ONCE(vm->vcpus[i]);
+
+		if (v && v->apic && apic_id(v) == id)
+			return v;
+	}
+	return NULL;
+}
+
 /*
  * PPR (SDM 10.8.3.1): the higher of TPR's and the in-service vector's class,
  * @isr being the highest in-service vector (-1: none).

@@ -297,6 +297,9 @@ static bool handle_exit_irqoff(struct kvmx_vcpu *v)
 		kvmx_emulate_cpuid(v);
 		break;
 	case EXIT_REASON_VMCALL:
+		/* SCHED_YIELD yields the CPU: not with interrupts off. */
+		if ((u32)v->regs[REG_RAX] == KVM_HC_SCHED_YIELD)
+			return false;
 		kvmx_emulate_vmcall(v);
 		break;
 	default:
@@ -461,7 +464,9 @@ static int enter_guest(struct kvmx_vcpu *v)
 	/* Checked with interrupts off: a kick (IPI) after this makes the guest exit. */
 	if (need_resched() || signal_pending(current) ||
 	    READ_ONCE(v->vm->snap_vcpu) == v->id ||
-	    (v->apic && kvmx_lapic_events_pending(v))) {
+	    (v->apic && kvmx_lapic_events_pending(v)) ||
+	    /* Preempted since the update: "preempted" is set again (steal_time.c). */
+	    v->steal_time_update) {
 		WRITE_ONCE(v->guest_cpu, -1);
 		local_irq_enable();
 		preempt_enable();

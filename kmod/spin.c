@@ -18,6 +18,7 @@
 
 #include <linux/module.h>
 #include <linux/sched.h>
+#include <linux/sched/stat.h>
 #include <linux/pid.h>
 #include "kvmx.h"
 #include "vmx_ops.h"
@@ -105,29 +106,34 @@ void kvmx_spin_sched_out(struct kvmx_vcpu *v)
 	WRITE_ONCE(v->preempted_in_kernel, VMX_AR_DPL(vmcs_read32(VMCS_GUEST_SS_AR)) == 0);
 	WRITE_ONCE(v->preempted, true);
 	WRITE_ONCE(v->ready, true);
+	kvmx_steal_time_set_preempted(v);
+}
+
+/* Under RCU: @c's thread, with a reference (yield_to() may switch to it). */
+static struct task_struct *task_of(struct kvmx_vcpu *c)
+{
+	struct pid *pid = rcu_dereference(c->pid);
+
+	return pid ? get_pid_task(pid, PIDTYPE_PID) : NULL;
 }
 
 /*
  * vCPU @i's thread, if it is worth yielding to: not @me, runnable but off
  * its CPU, and not preempted in guest user mode while @me spins in the
- * guest's kernel.  A reference on the task, since yield_to() may switch
- * to it: no RCU read section may span that, and the vCPU may go meanwhile.
+ * guest's kernel.  No RCU read section may span yield_to(), and the vCPU
+ * may go meanwhile: the caller holds the task only.
  */
 static struct task_struct *candidate(struct kvmx_vcpu *me, int i)
 {
 	struct task_struct *task = NULL;
 	struct kvmx_vcpu *c;
-	struct pid *pid;
 
 	/* kvmx_vcpu_release() waits for this section before it frees a vCPU. */
 	rcu_read_lock();
 	c = READ_ONCE(me->vm->vcpus[i]);
 	if (c && c != me && READ_ONCE(c->ready) &&
-	    (!READ_ONCE(c->preempted) || READ_ONCE(c->preempted_in_kernel))) {
-		pid = rcu_dereference(c->pid);
-		if (pid)
-			task = get_pid_task(pid, PIDTYPE_PID);
-	}
+	    (!READ_ONCE(c->preempted) || READ_ONCE(c->preempted_in_kernel)))
+		task = task_of(c);
 	rcu_read_unlock();
 	return task;
 }
@@ -174,4 +180,28 @@ int kvmx_handle_pause(struct kvmx_vcpu *v)
 	kvmx_vcpu_on_spin(v);
 	kvmx_skip_instruction(v);
 	return 1;
+}
+
+/*
+ * KVM_HC_SCHED_YIELD (KVM_FEATURE_PV_SCHED_YIELD): the guest sent an IPI
+ * to a vCPU its steal-time area says is preempted, and would wait for the
+ * answer: run that vCPU now (KVM's kvm_sched_yield()).  Interrupts on.
+ */
+void kvmx_sched_yield(struct kvmx_vcpu *v, unsigned long dest_apic_id)
+{
+	struct task_struct *task = NULL;
+	struct kvmx_vcpu *t;
+
+	if (single_task_running() || dest_apic_id > U32_MAX)
+		return;
+	rcu_read_lock();
+	t = kvmx_apic_find_id(v->vm, dest_apic_id);
+	if (t && t != v && READ_ONCE(t->ready))
+		task = task_of(t);
+	rcu_read_unlock();
+	if (!task)
+		return;
+	if (yield_to(task, true) > 0)
+		v->stat.directed_yields++;
+	put_task_struct(task);
 }

@@ -48,6 +48,7 @@ static const struct stat_desc vcpu_stats[] = {
 	STAT(struct kvmx_vcpu_stats, ipis, COUNT),
 	STAT(struct kvmx_vcpu_stats, apic_timer_irqs, COUNT),
 	STAT(struct kvmx_vcpu_stats, directed_yields, COUNT),
+	STAT(struct kvmx_vcpu_stats, pv_tlb_flushes, COUNT),
 };
 
 struct vm_stats {

@@ -253,6 +253,7 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 	/* Guest memory the old code registered is not the new code's (KVM too). */
 	v->steal_time_msr = 0;
 	v->steal_time_update = false;
+	v->steal_time_hva = NULL;
 	v->kvmclock_msr = 0;
 	v->regs[REG_RDX] = 0x600;	/* processor signature, as KVM without CPUID */
 	for (i = 0; i < ARRAY_SIZE(segs); i++) {

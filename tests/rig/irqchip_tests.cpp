@@ -547,17 +547,12 @@ const std::vector<uint8_t> kWorker64 = {
 	0xfd,
 };
 
-TEST_P(Irqchip, SpinningVcpuYieldsToTheOneItWaitsFor)
+// Runs vCPU 0 of @g and @ap (vCPU 1, its run page @run1) each in a thread
+// of its own, both on this host CPU, until each makes its OUT.
+std::pair<Out, Out> run_two_on_one_cpu(ApicVm &g, const Fd &ap, kvmx_run *run1)
 {
-	ApicVm g(GetParam(), kSpinner64);
-	g.e.mem->write(kApCode64, kWorker64);
-	kvmx_run *run1 = nullptr;
-	Fd ap(g.add_vcpu(1, kApCode64, 0x70000, &run1));
-	kvmx_mp_state mp{ KVMX_MP_STATE_RUNNABLE };
-	ASSERT_EQ(ioctl_errno(ap.get(), KVMX_SET_MP_STATE, &mp), 0);
-
 	const int cpu = sched_getcpu();
-	ASSERT_GE(cpu, 0);
+	EXPECT_GE(cpu, 0);
 	auto run_on_cpu = [cpu](int fd, kvmx_run *run, Out *out) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -571,16 +566,75 @@ TEST_P(Irqchip, SpinningVcpuYieldsToTheOneItWaitsFor)
 	std::thread t1(run_on_cpu, ap.get(), run1, &out1);
 	t0.join();
 	t1.join();
+	return { out0, out1 };
+}
+
+uint64_t guest_u64(ApicVm &g, uint64_t gpa)
+{
+	uint64_t v = 0;
+	std::memcpy(&v, g.e.mem->at(gpa, sizeof(v)), sizeof(v));
+	return v;
+}
+
+TEST_P(Irqchip, SpinningVcpuYieldsToTheOneItWaitsFor)
+{
+	ApicVm g(GetParam(), kSpinner64);
+	g.e.mem->write(kApCode64, kWorker64);
+	kvmx_run *run1 = nullptr;
+	Fd ap(g.add_vcpu(1, kApCode64, 0x70000, &run1));
+	kvmx_mp_state mp{ KVMX_MP_STATE_RUNNABLE };
+	ASSERT_EQ(ioctl_errno(ap.get(), KVMX_SET_MP_STATE, &mp), 0);
+	auto [out0, out1] = run_two_on_one_cpu(g, ap, run1);
 	::munmap(run1, g.e.run_size);	// else the vCPU, and the VM, outlive the test
 	ASSERT_EQ(out1, Out(kReadyPort, 2)) << "the worker finished";
 	ASSERT_EQ(out0, Out(kReadyPort, 1)) << "the spinner saw its flag";
-	uint64_t spins = 0, work = 0;
-	std::memcpy(&spins, g.e.mem->at(0x9008, 8), 8);
-	std::memcpy(&work, g.e.mem->at(0x9010, 8), 8);
+	uint64_t spins = guest_u64(g, 0x9008), work = guest_u64(g, 0x9010);
 	EXPECT_EQ(work, 3000000u);
 	EXPECT_LT(spins, work / 4) << "the spinner kept the CPU";
 	std::printf("spinner: %llu rounds while the worker made %llu\n",
 		    (unsigned long long)spins, (unsigned long long)work);
+}
+
+// KVM's PV steal time tells the guest which of its vCPUs is preempted (the
+// "preempted" byte, offset 16 of the area): vCPU 1 turns steal time on at
+// 0xa000 and works; vCPU 0, on the same host CPU, counts the rounds in
+// which it finds vCPU 1's byte set.  It can only run while vCPU 1 is
+// preempted, so it must find it set.
+//   vCPU 1: mov ecx, 0x4b564d03; mov eax, 0xa001; xor edx, edx; wrmsr
+//           mov byte [0x9020], 1; mov ecx, 3000000; w: dec ecx; jnz w
+//           mov byte [0x9000], 1; mov al, 2; out 0xe1, al; h: hlt; jmp h
+//   vCPU 0: xor ebx, ebx; l: cmp byte [0x9000], 0; jne d; cmp byte [0x9020], 0; je p
+//           test byte [0xa010], 1; jz p; inc rbx; p: pause; jmp l
+//           d: mov [0x9008], rbx; mov al, 1; out 0xe1, al; h: hlt; jmp h
+const std::vector<uint8_t> kStealTimeWorker64 = {
+	0xb9, 0x03, 0x4d, 0x56, 0x4b, 0xb8, 0x01, 0xa0, 0x00, 0x00, 0x31, 0xd2,
+	0x0f, 0x30, 0xc6, 0x04, 0x25, 0x20, 0x90, 0x00, 0x00, 0x01, 0xb9, 0xc0,
+	0xc6, 0x2d, 0x00, 0xff, 0xc9, 0x75, 0xfc, 0xc6, 0x04, 0x25, 0x00, 0x90,
+	0x00, 0x00, 0x01, 0xb0, 0x02, 0xe6, 0xe1, 0xf4, 0xeb, 0xfd,
+};
+const std::vector<uint8_t> kPreemptedWatcher64 = {
+	0x31, 0xdb, 0x80, 0x3c, 0x25, 0x00, 0x90, 0x00, 0x00, 0x00, 0x75, 0x1b,
+	0x80, 0x3c, 0x25, 0x20, 0x90, 0x00, 0x00, 0x00, 0x74, 0x0d, 0xf6, 0x04,
+	0x25, 0x10, 0xa0, 0x00, 0x00, 0x01, 0x74, 0x03, 0x48, 0xff, 0xc3, 0xf3,
+	0x90, 0xeb, 0xdb, 0x48, 0x89, 0x1c, 0x25, 0x08, 0x90, 0x00, 0x00, 0xb0,
+	0x01, 0xe6, 0xe1, 0xf4, 0xeb, 0xfd,
+};
+
+TEST_P(Irqchip, StealTimeShowsAPreemptedVcpu)
+{
+	ApicVm g(GetParam(), kPreemptedWatcher64);
+	g.e.mem->write(kApCode64, kStealTimeWorker64);
+	kvmx_run *run1 = nullptr;
+	Fd ap(g.add_vcpu(1, kApCode64, 0x70000, &run1));
+	kvmx_mp_state mp{ KVMX_MP_STATE_RUNNABLE };
+	ASSERT_EQ(ioctl_errno(ap.get(), KVMX_SET_MP_STATE, &mp), 0);
+	auto [out0, out1] = run_two_on_one_cpu(g, ap, run1);
+	::munmap(run1, g.e.run_size);
+	ASSERT_EQ(out1, Out(kReadyPort, 2)) << "the worker finished";
+	ASSERT_EQ(out0, Out(kReadyPort, 1)) << "the watcher saw the worker's flag";
+	uint64_t seen = guest_u64(g, 0x9008);
+	EXPECT_GT(seen, 0u) << "vCPU 1 never showed as preempted";
+	std::printf("watcher: vCPU 1 preempted in %llu rounds\n", (unsigned long long)seen);
 }
 
 // The 8259 pair in the kernel: a real-mode guest programs it and takes

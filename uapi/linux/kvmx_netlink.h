@@ -86,7 +86,8 @@ struct kvmx_vcpu_stats {
 	__u64 halts;		/* HLTs the vCPU slept through in the kernel */
 	__u64 ipis;		/* IPIs this vCPU's local APIC sent */
 	__u64 apic_timer_irqs;	/* local APIC timer expirations */
-	__u64 directed_yields;	/* PAUSE-loop exits that gave the CPU to another vCPU */
+	__u64 directed_yields;	/* PAUSE-loop exits and KVM_HC_SCHED_YIELDs that gave the CPU away */
+	__u64 pv_tlb_flushes;	/* guest TLB flushes other vCPUs asked for while this one was preempted */
 };
 
 struct kvmx_vmcs_field {

@@ -58,6 +58,7 @@ std::vector<std::pair<std::string, uint64_t>> counters(const kvmx_vcpu_stats &s)
 	c.emplace_back("IPIs sent", s.ipis);
 	c.emplace_back("APIC timer interrupts", s.apic_timer_irqs);
 	c.emplace_back("directed yields", s.directed_yields);
+	c.emplace_back("PV TLB flushes", s.pv_tlb_flushes);
 	return c;
 }
 
