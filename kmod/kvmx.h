@@ -304,6 +304,7 @@ struct kvmx_vcpu {
 	struct kvm_steal_time __user *steal_time_hva;	/* where the last update wrote */
 	u64 steal_time_gen;		/* vm->slots_gen of that update */
 	bool steal_time_preempted;	/* "preempted" set since that update */
+	bool at_insn_boundary;		/* the last exit was a host interrupt: no emulation under way */
 	u64 platform_info;		/* MSR_PLATFORM_INFO, as the VMM set it */
 	u64 power_ctl;			/* MSR_IA32_POWER_CTL: kept, no effect */
 	struct fpu_guest fpu;

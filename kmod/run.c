@@ -420,6 +420,9 @@ static int enter_exit_irqoff(struct kvmx_vcpu *v, bool reentry)
 
 	v->exit_reason = vmcs_read32(VMCS_EXIT_REASON);
 	basic = EXIT_REASON_BASIC(v->exit_reason);
+	/* Its handler emulates nothing: a preemption now is between instructions. */
+	v->at_insn_boundary = basic == EXIT_REASON_EXTERNAL_INTERRUPT &&
+			      !(v->exit_reason & EXIT_REASON_FAILED_ENTRY);
 	if (unlikely(basic == EXIT_REASON_MCE_DURING_VMENTRY))
 		kvmx_machine_check();
 	if (v->exit_reason & EXIT_REASON_FAILED_ENTRY)

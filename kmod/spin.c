@@ -95,6 +95,8 @@ void kvmx_spin_sched_in(struct kvmx_vcpu *v)
 
 void kvmx_spin_sched_out(struct kvmx_vcpu *v)
 {
+	unsigned long ss_ar;
+
 	/* Still on the run queue: preempted, not gone to sleep. */
 	if (!current->on_rq)
 		return;
@@ -103,10 +105,18 @@ void kvmx_spin_sched_out(struct kvmx_vcpu *v)
 	 * they hold no kernel lock (KVM's preempted_in_kernel).  The VMCS is
 	 * current: kvmx_vcpu_load() made it so before this notifier went on.
 	 */
-	WRITE_ONCE(v->preempted_in_kernel, VMX_AR_DPL(vmcs_read32(VMCS_GUEST_SS_AR)) == 0);
+	if (!vmcs_read_safe(VMCS_GUEST_SS_AR, &ss_ar))	/* no printk under the rq lock */
+		WRITE_ONCE(v->preempted_in_kernel, VMX_AR_DPL(ss_ar) == 0);
 	WRITE_ONCE(v->preempted, true);
 	WRITE_ONCE(v->ready, true);
-	kvmx_steal_time_set_preempted(v);
+	/*
+	 * Only between instructions: in the middle of one kvmx emulates, the
+	 * guest must not take the vCPU for preempted, or it may skip the TLB
+	 * flush IPI and free a page the emulation then writes through a stale
+	 * translation (CVE-2022-39189; KVM's at_instruction_boundary).
+	 */
+	if (v->at_insn_boundary)
+		kvmx_steal_time_set_preempted(v);
 }
 
 /* Under RCU: @c's thread, with a reference (yield_to() may switch to it). */

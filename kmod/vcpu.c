@@ -936,11 +936,14 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 
 	fd = anon_inode_getfd("kvmx-vcpu", &kvmx_vcpu_fops, v, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
+		bool others;
+
 		mutex_lock(&vm->lock);
 		vm->vcpus[id] = NULL;
-		vm->nr_vcpus--;
+		others = --vm->nr_vcpus;
 		mutex_unlock(&vm->lock);
-		if (v->apic)
+		/* As kvmx_vcpu_release(): RCU readers may have found it. */
+		if (v->apic || others)
 			synchronize_rcu();
 		vcpu_free(v);
 		kvmx_vm_put(vm);
