@@ -83,16 +83,16 @@ collect() {
 # thread; each Bochs takes the first free display port): check and linux
 # (the Linux boots, SMP ones included) in one 1-CPU boot, then the 2-CPU
 # jobs smp and stress in one boot, beside qemu (Debian's QEMU on kvm_intel
-# and on kvmx, the longest job).  Each rig boot costs 1-2 minutes before
+# and on kvmx, the longest job) and linux's 4-vCPU boot (linux-c4).  Each rig boot costs 1-2 minutes before
 # its first test.  CI has 2 cores and 90 minutes, make check 40: each lane
 # under 30 (2026-12-04, locally: 32.6 and 31.3 minutes before the merge).
 { run_job check+linux --cpus 1 --timeout 2400
   run_job smp+stress --cpus 2 --timeout 2400; } &
 lane1=$!
-{ run_job qemu --cpus 1 --timeout 2400; } &
+{ run_job qemu+linux-c4 --cpus 1 --timeout 2400; } &
 lane2=$!
 wait $lane1 $lane2
-for job in check+linux qemu smp+stress; do
+for job in check+linux qemu+linux-c4 smp+stress; do
 	collect "$job"
 done
 

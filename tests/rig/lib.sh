@@ -74,3 +74,31 @@ guest_apics() {
 		pass "$1"
 	fi
 }
+
+# The Linux guest the rig carries (RIG_LINUX_GUEST=1) and the rig's clock.
+L=/kvmx/linux
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# SMP with the in-kernel irqchip (issue 14): the MP table's CPUs come up and
+# take local APIC timer interrupts (LOC on every CPU of /proc/interrupts),
+# the UART's line goes through the IOAPIC, and "halt -f" on every vCPU ends
+# the run with status 0.  KVMX-LINUX-SMP lines give the boot time: rig guest
+# time around kvmx run, and the guest's uptime when /init started.
+# smp_boot NAME DEVICE CPUS
+smp_boot() {
+	name=$1 dev=$2 n=$3
+	out=/tmp/smp.$name.$n
+	t0=$(uptime_s)
+	{ timeout 900 kvmx run -k $L/vmlinuz -i $L/initrd.gz -m 128M -c $n --device $dev \
+		--irqchip=kernel --append kvmx.irqs </dev/null 2>&1
+	  echo $? >/tmp/smp.rc; } | tee $out
+	rc=$(cat /tmp/smp.rc)
+	t1=$(uptime_s)
+	tr -d '\r' <$out >$out.txt
+	up=$(sed -n 's/^KVMX-GUEST-UP .* after \([0-9.]*\) s.*/\1/p' $out.txt | head -n1)
+	echo "KVMX-LINUX-SMP $name -c $n: kvmx status $rc, $(awk "BEGIN { print $t1 - $t0 }") s rig guest time, /init at ${up:-?} s guest uptime"
+	t=linux.smp.$name.c$n
+	if [ $rc = 0 ] && [ -n "$up" ]; then pass $t.boots-to-init
+	else fail $t.boots-to-init "kvmx run -k -c $n --device $dev --irqchip=kernel exited $rc"; fi
+	guest_apics $t.apics $n $out.txt
+}

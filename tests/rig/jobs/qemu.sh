@@ -9,9 +9,7 @@
 dmesg_mark qemu
 check kvmx.insmod insmod /kvmx/modules/kvmx.ko
 check kvm.insmod load_kvm
-L=/kvmx/linux
 Q=/kvmx/qemu
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
 # kvm-asyncpf-int needs an in-kernel APIC: kvm_intel refuses its MSR without
 # one and QEMU 7.2 then aborts; kvmx does not offer KVM's PV features at all.
 CPU=host,kvm-asyncpf-int=off
