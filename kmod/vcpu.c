@@ -827,11 +827,10 @@ static void vcpu_free(struct kvmx_vcpu *v)
 	kvmx_acct_add(kmalloc_bytes, -(long)sizeof(*v));
 }
 
-static int kvmx_vcpu_release(struct inode *inode, struct file *file)
+/* Take a published vCPU out of its VM and free it, with the VM reference it held. */
+static void vcpu_unpublish_free(struct kvmx_vcpu *v)
 {
-	struct kvmx_vcpu *v = file->private_data;
 	struct kvmx_vm *vm = v->vm;
-
 	bool others;
 
 	mutex_lock(&vm->lock);
@@ -846,6 +845,11 @@ static int kvmx_vcpu_release(struct inode *inode, struct file *file)
 		synchronize_rcu();
 	vcpu_free(v);
 	kvmx_vm_put(vm);
+}
+
+static int kvmx_vcpu_release(struct inode *inode, struct file *file)
+{
+	vcpu_unpublish_free(file->private_data);
 	return 0;
 }
 
@@ -935,19 +939,8 @@ long kvmx_create_vcpu(struct kvmx_vm *vm, unsigned long id)
 	mutex_unlock(&vm->lock);
 
 	fd = anon_inode_getfd("kvmx-vcpu", &kvmx_vcpu_fops, v, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		bool others;
-
-		mutex_lock(&vm->lock);
-		vm->vcpus[id] = NULL;
-		others = --vm->nr_vcpus;
-		mutex_unlock(&vm->lock);
-		/* As kvmx_vcpu_release(): RCU readers may have found it. */
-		if (v->apic || others)
-			synchronize_rcu();
-		vcpu_free(v);
-		kvmx_vm_put(vm);
-	}
+	if (fd < 0)
+		vcpu_unpublish_free(v);
 	return fd;
 fail:
 	vcpu_free(v);

@@ -554,10 +554,16 @@ const std::vector<uint8_t> kPong64 = {
 	0x02, 0xe6, 0xe1, 0xf4, 0xeb, 0xfd,
 };
 
-// Runs vCPU 0 of @g and @ap (vCPU 1, its run page @run1) each in a thread
-// of its own, both on this host CPU, until each makes its OUT.
-std::pair<Out, Out> run_two_on_one_cpu(ApicVm &g, const Fd &ap, kvmx_run *run1)
+// Adds vCPU 1, runnable at kApCode64 with @ap_code, and runs it and vCPU 0
+// of @g each in a thread of its own, both on this host CPU, until each
+// makes its OUT (a zero port if it made none).
+std::pair<Out, Out> run_two_on_one_cpu(ApicVm &g, const std::vector<uint8_t> &ap_code)
 {
+	g.e.mem->write(kApCode64, ap_code);
+	kvmx_run *run1 = nullptr;
+	Fd ap(g.add_vcpu(1, kApCode64, 0x70000, &run1));
+	kvmx_mp_state mp{ KVMX_MP_STATE_RUNNABLE };
+	EXPECT_EQ(ioctl_errno(ap.get(), KVMX_SET_MP_STATE, &mp), 0);
 	const int cpu = sched_getcpu();
 	EXPECT_GE(cpu, 0);
 	auto run_on_cpu = [cpu](int fd, kvmx_run *run, Out *out) {
@@ -573,6 +579,7 @@ std::pair<Out, Out> run_two_on_one_cpu(ApicVm &g, const Fd &ap, kvmx_run *run1)
 	std::thread t1(run_on_cpu, ap.get(), run1, &out1);
 	t0.join();
 	t1.join();
+	::munmap(run1, g.e.run_size);	// else the vCPU, and the VM, outlive the test
 	return { out0, out1 };
 }
 
@@ -586,13 +593,7 @@ uint64_t guest_u64(ApicVm &g, uint64_t gpa)
 TEST_P(Irqchip, SpinningVcpusHandTheCpuToEachOther)
 {
 	ApicVm g(GetParam(), kPingTimed64);
-	g.e.mem->write(kApCode64, kPong64);
-	kvmx_run *run1 = nullptr;
-	Fd ap(g.add_vcpu(1, kApCode64, 0x70000, &run1));
-	kvmx_mp_state mp{ KVMX_MP_STATE_RUNNABLE };
-	ASSERT_EQ(ioctl_errno(ap.get(), KVMX_SET_MP_STATE, &mp), 0);
-	auto [out0, out1] = run_two_on_one_cpu(g, ap, run1);
-	::munmap(run1, g.e.run_size);	// else the vCPU, and the VM, outlive the test
+	auto [out0, out1] = run_two_on_one_cpu(g, kPong64);
 	ASSERT_EQ(out1, Out(kReadyPort, 2)) << "vCPU 1 gave the token back 200 times";
 	ASSERT_EQ(out0, Out(kReadyPort, 1)) << "vCPU 0 got it back 200 times";
 	// The rig's TSC runs at 3.5 GHz of rig time; its tick is 4 ms (HZ 250).
@@ -634,13 +635,7 @@ const std::vector<uint8_t> kPreemptedWatcher64 = {
 TEST_P(Irqchip, StealTimeShowsAPreemptedVcpu)
 {
 	ApicVm g(GetParam(), kPreemptedWatcher64);
-	g.e.mem->write(kApCode64, kStealTimeWorker64);
-	kvmx_run *run1 = nullptr;
-	Fd ap(g.add_vcpu(1, kApCode64, 0x70000, &run1));
-	kvmx_mp_state mp{ KVMX_MP_STATE_RUNNABLE };
-	ASSERT_EQ(ioctl_errno(ap.get(), KVMX_SET_MP_STATE, &mp), 0);
-	auto [out0, out1] = run_two_on_one_cpu(g, ap, run1);
-	::munmap(run1, g.e.run_size);
+	auto [out0, out1] = run_two_on_one_cpu(g, kStealTimeWorker64);
 	ASSERT_EQ(out1, Out(kReadyPort, 2)) << "the worker finished";
 	ASSERT_EQ(out0, Out(kReadyPort, 1)) << "the watcher saw the worker's flag";
 	uint64_t seen = guest_u64(g, 0x9008);

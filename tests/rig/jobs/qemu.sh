@@ -11,7 +11,7 @@ check kvmx.insmod insmod /kvmx/modules/kvmx.ko
 check kvm.insmod load_kvm
 Q=/kvmx/qemu
 # kvm-asyncpf-int needs an in-kernel APIC: kvm_intel refuses its MSR without
-# one and QEMU 7.2 then aborts; kvmx does not offer KVM's PV features at all.
+# one and QEMU 7.2 then aborts; kvmx does not offer async page faults.
 CPU=host,kvm-asyncpf-int=off
 APPEND="console=ttyS0 reboot=t panic=-1"
 
