@@ -145,6 +145,29 @@ static void account_mapped(struct kvmx_vm *vm, long n)
 }
 
 /*
+ * Under vm->mmu_lock: leaf (or empty entry) @e becomes @new; the old
+ * value is returned.  With A/D flags on, a
+ * leaf mapped writable for a read fault had no dirty flag, so the host
+ * page was not dirtied then: if the guest wrote through it since, the CPU
+ * set the flag, and the host page must be dirty before the VMM's mapping
+ * changes (reclaim decides between swap-out and drop right after the MMU
+ * notifier's zap).  The exchange is atomic: the CPU may be setting the
+ * flag right now.  The page is alive: a leaf exists only while the VMM's
+ * page table maps its page (every unmapping zaps first, under this lock).
+ * SetPageDirty() as KVM's kvm_set_pfn_dirty(): nothing here may sleep.
+ */
+static u64 take_leaf(u64 *e, u64 new)
+{
+	u64 old = xchg(e, new);
+	unsigned long pfn = (old & EPT_ADDR_MASK) >> PAGE_SHIFT;
+
+	if (kvmx_ctls.ept_ad && (old & EPT_DIRTY) && pfn_valid(pfn) &&
+	    !PageReserved(pfn_to_page(pfn)))
+		SetPageDirty(pfn_to_page(pfn));
+	return old;
+}
+
+/*
  * Under vm->mmu_lock: the entry for @gpa at @level (1: 4 KiB, 2: 2 MiB),
  * linking tables from @c where they are missing (NULL if @c is NULL or
  * empty).  A 2 MiB leaf on the way to a 4 KiB entry is returned as is
@@ -166,7 +189,7 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, struct kvmx_ept_cache *
 				return NULL;
 			account_mapped(vm, -PAGES_2M);
 			*flush = true;
-			*e = 0;
+			take_leaf(e, 0);
 		}
 		if (!(*e & EPT_TABLE)) {
 			u64 *next;
@@ -185,18 +208,22 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, struct kvmx_ept_cache *
  * A leaf for @pfn.  Writable only if the host page was looked up for
  * writing (or is already writable for the VMM) and the slot allows it; a
  * slot whose writes are logged is writable only after a write fault (which
- * logged it).  With A/D flags on, as KVM's make_spte(): accessed (the guest
- * is about to use it: aging counts the fault as a use) and, if writable,
- * dirty (the host page is dirtied when mapped writable, below, so the flag
- * adds nothing the host relies on, and the CPU needs no assist to set it).
+ * logged it).  With A/D flags on: accessed (the guest is about to use it:
+ * aging counts the fault as a use), and dirty only for a write fault (the
+ * guest is writing; the host page is dirtied now).  A writable leaf made
+ * for a read fault starts clean, and the CPU sets the flag on the guest's
+ * first write: take_leaf() dirties the host page from it.  So a page the
+ * guest only reads stays clean for the host (no writeback of a file-backed
+ * slot, a page already in swap is dropped, not written again), where
+ * KVM 6.1's make_spte() presets the flag on every writable leaf.
  */
-static u64 leaf(unsigned long pfn, bool writable)
+static u64 leaf(unsigned long pfn, bool writable, bool dirty)
 {
 	u64 e = ((u64)pfn << PAGE_SHIFT) | EPT_READ | EPT_EXEC | (writable ? EPT_WRITE : 0) |
 		EPT_MT_WB | EPT_IGNORE_PAT;
 
 	if (kvmx_ctls.ept_ad)
-		e |= EPT_ACCESSED | (writable ? EPT_DIRTY : 0);
+		e |= EPT_ACCESSED | (writable && dirty ? EPT_DIRTY : 0);
 	return e;
 }
 
@@ -277,7 +304,8 @@ static bool mmu_retry(struct kvmx_vm *vm, unsigned long seq, unsigned long hva)
  * a table a 2 MiB leaf replaced, to free after the flush *@flush asks for.
  */
 static int map(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gfn, unsigned long hva,
-	       unsigned long pfn, bool writable, struct kvmx_ept_cache *c, bool *flush, u64 **freed)
+	       unsigned long pfn, bool writable, bool write, struct kvmx_ept_cache *c, bool *flush,
+	       u64 **freed)
 {
 	u64 first = gfn & ~(u64)(PAGES_2M - 1);
 	unsigned long irq;
@@ -306,9 +334,11 @@ static int map(struct kvmx_vm *vm, struct kvmx_memslot *slot, u64 gfn, unsigned 
 			*freed = pt;
 			*flush = true;	/* paging-structure caches may hold the table */
 		}
-		if (!(*e & EPT_LARGE))
+		if (!(*e & EPT_LARGE)) {
 			account_mapped(vm, PAGES_2M);
-		*e = leaf(pfn & ~(unsigned long)(PAGES_2M - 1), writable) | EPT_LARGE;
+			*e = 0;		/* the empty table, freed by the caller */
+		}
+		take_leaf(e, leaf(pfn & ~(unsigned long)(PAGES_2M - 1), writable, write) | EPT_LARGE);
 		return 1;
 	}
 small:
@@ -317,7 +347,7 @@ small:
 		return -EAGAIN;
 	if (!(*e & EPT_TABLE))
 		account_mapped(vm, 1);
-	*e = leaf(pfn, writable);
+	take_leaf(e, leaf(pfn, writable, write));
 	return 1;
 }
 
@@ -374,8 +404,8 @@ again:
 	if (!slot || mmu_retry(vm, seq, hva)) {
 		r = 1;		/* moved, gone or invalidated: the guest faults again */
 	} else {
-		r = map(vm, slot, gfn, hva, page_to_pfn(found.page), found.writable, cache,
-			&flush, &freed);
+		r = map(vm, slot, gfn, hva, page_to_pfn(found.page), found.writable, write,
+			cache, &flush, &freed);
 		mapped = r > 0;
 		if (mapped && write)
 			kvmx_slot_mark_dirty(slot, gfn);
@@ -384,8 +414,12 @@ again:
 	mutex_unlock(&vm->lock);
 
 	if (mapped) {
-		/* The host's view of the page, as KVM keeps it: used, and written. */
-		if (found.writable)
+		/*
+		 * The host's view of the page: used, and written if the guest
+		 * writes (without A/D flags, whenever it may: nothing would
+		 * tell a later write).
+		 */
+		if (found.writable && (write || !kvmx_ctls.ept_ad))
 			set_page_dirty_lock(found.page);
 		if (!PageReserved(found.page))
 			mark_page_accessed(found.page);
@@ -479,7 +513,7 @@ bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, 
 		if (test_only)
 			return true;
 		account_mapped(vm, *e & EPT_LARGE ? -PAGES_2M : -1);
-		*e = 0;
+		take_leaf(e, 0);
 	}
 	return found;
 }
