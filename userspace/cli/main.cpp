@@ -226,6 +226,20 @@ struct RunOptions {
 	bool mem_given = false;
 };
 
+// --hold: the VM stays, its vCPUs between runs: a time to look inside.
+void hold_vm(const kvmx::Vm &vm, unsigned seconds)
+{
+	if (!seconds)
+		return;
+	int id = vm.kvmx_id();
+	if (id > 0)
+		fmt::print(stderr, "kvmx: VM {} kept for {} s: kvmx stat, kvmx vmcs, kvmx ept --vm {}\n",
+			   id, seconds, id);
+	else	/* /dev/kvm: its counters are in debugfs (/sys/kernel/debug/kvm) */
+		fmt::print(stderr, "kvmx: VM kept for {} s\n", seconds);
+	std::this_thread::sleep_for(std::chrono::seconds(seconds));
+}
+
 int cmd_run_linux(const RunOptions &o)
 {
 	using namespace kvmx;
@@ -284,6 +298,7 @@ int cmd_run_linux(const RunOptions &o)
 				fmt::print(stderr, " {:#x}={}", port, n);
 			fmt::print(stderr, "\nMMIO exits: {}\n", m.mmio_exits());
 		}
+		hold_vm(m.vm(), o.hold);
 		return r.status;
 	} catch (const std::exception &e) {
 		fmt::print(stderr, "kvmx: {}\n", e.what());
@@ -328,13 +343,7 @@ int cmd_run(const RunOptions &o)
 		}
 		if (o.dump_regs)
 			fmt::print("{}", format_regs(m.vcpu().regs(), m.vcpu().sregs()));
-		if (o.hold) {
-			// The VM stays, its vCPU between runs: a time to look inside.
-			int id = m.vm().kvmx_id();
-			fmt::print(stderr, "kvmx: VM {} kept for {} s: kvmx stat, kvmx vmcs, kvmx ept --vm {}\n",
-				   id, o.hold, id);
-			std::this_thread::sleep_for(std::chrono::seconds(o.hold));
-		}
+		hold_vm(m.vm(), o.hold);
 		return r.status;
 	} catch (const std::exception &e) {
 		fmt::print(stderr, "kvmx: {}\n", e.what());

@@ -118,6 +118,7 @@ public:
 	RunResult run();
 
 	unsigned cpus() const { return unsigned(cpus_.size()); }
+	const Vm &vm() const { return *vm_; }
 	const Vcpu &vcpu(unsigned i = 0) const;
 	// The vCPU whose exit ended the run (0 if none did).
 	unsigned stopped_by() const { return stopped_by_; }
