@@ -501,6 +501,10 @@ int main(int argc, char **argv)
 	bench->add_option("--lifecycle", ba.opt.lifecycle, "VMs per lifecycle repeat")
 		->capture_default_str()->check(CLI::Range(1u, 100000u));
 	bench->add_flag("--scale", ba.opt.scale, "also run 1, 4 and 16 VMs at once (threads, processes)");
+	bench->add_option("--only", ba.opt.only,
+			  "just these figures, by the names in the table (e.g. --only touch_4k "
+			  "--only dontneed_1m); --scale adds its own")
+		->delimiter(',');
 
 	ObserveArgs oa;
 	auto *stat = app.add_subcommand("stat", "Exit counters of the running VMs (yours, or all as root)");

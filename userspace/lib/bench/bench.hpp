@@ -15,6 +15,7 @@ struct BenchOptions {
 	unsigned repeats = 7;		// timed loops per figure (fresh VM each)
 	unsigned lifecycle = 40;	// VMs per lifecycle repeat
 	bool scale = false;		// also 1/4/16 VMs at once, threads and processes
+	std::vector<std::string> only;	// just these figures (names as in the table); all if empty
 };
 
 // One figure: the per-repeat values and their summary.
