@@ -161,7 +161,8 @@ static u64 take_leaf(u64 *e, u64 new)
 	u64 old = xchg(e, new);
 	unsigned long pfn = (old & EPT_ADDR_MASK) >> PAGE_SHIFT;
 
-	if (kvmx_ctls.ept_ad && (old & EPT_DIRTY) && pfn_valid(pfn) &&
+	if (kvmx_ctls.ept_ad && (old & (EPT_READ | EPT_DIRTY)) == (EPT_READ | EPT_DIRTY) &&
+	    pfn_valid(pfn) &&
 	    !PageReserved(pfn_to_page(pfn)))
 		SetPageDirty(pfn_to_page(pfn));
 	return old;
@@ -213,9 +214,12 @@ static u64 *walk(struct kvmx_vm *vm, u64 gpa, int level, struct kvmx_ept_cache *
  * guest is writing; the host page is dirtied now).  A writable leaf made
  * for a read fault starts clean, and the CPU sets the flag on the guest's
  * first write: take_leaf() dirties the host page from it.  So a page the
- * guest only reads stays clean for the host (no writeback of a file-backed
- * slot, a page already in swap is dropped, not written again), where
- * KVM 6.1's make_spte() presets the flag on every writable leaf.
+ * guest only reads stays clean for the host where the VMM's page table
+ * maps it writable but clean: shared memory (memfd, shmem) the VMM read,
+ * anonymous memory after MADV_FREE, which reclaim may then drop instead of
+ * writing out or keeping.  KVM 6.1's make_spte() presets the flag on every
+ * writable leaf.  (A file with writeback is write-notified: its clean
+ * pages are read-only for the VMM, so a read fault maps them read-only.)
  */
 static u64 leaf(unsigned long pfn, bool writable, bool dirty)
 {
@@ -410,6 +414,9 @@ again:
 		if (mapped && write)
 			kvmx_slot_mark_dirty(slot, gfn);
 	}
+	/* A translation went (a 2 MiB leaf split, a table replaced): see kvmx_ept_flush_all(). */
+	if (flush)
+		kvmx_ept_flush_all(vm);
 	spin_unlock(&vm->mmu_lock);
 	mutex_unlock(&vm->lock);
 
@@ -425,8 +432,6 @@ again:
 			mark_page_accessed(found.page);
 	}
 	put_page(found.page);
-	if (flush)
-		kvmx_ept_flush_all(vm);
 	flush = false;
 	if (freed)
 		free_ept_page(vm, freed);
@@ -455,8 +460,13 @@ void kvmx_ept_write_protect(struct kvmx_vm *vm, u64 gfn)
 
 /*
  * Every CPU may cache translations of this EPT (SDM 29.4.3.1); the IPI
- * also kicks vCPUs out of the guest so none keeps using them.  Not under
- * vm->mmu_lock.
+ * also kicks vCPUs out of the guest so none keeps using them.  Called with
+ * vm->mmu_lock held by whoever removed a translation, before the lock is
+ * dropped, as KVM flushes before KVM_MMU_UNLOCK: once the lock is free,
+ * another invalidation may find the leaves gone, skip its own flush and let
+ * the host free a page a CPU can still reach through a stale translation.
+ * Safe under the spinlock: nobody takes it with interrupts off, so a CPU
+ * spinning on it still answers the IPI.
  */
 void kvmx_ept_flush_all(struct kvmx_vm *vm)
 {
@@ -467,6 +477,7 @@ void kvmx_ept_flush_all(struct kvmx_vm *vm)
 struct leaf_iter {
 	u64 gfn, end;
 	bool resched;		/* the caller may sleep: yield the lock now and then */
+	bool flush;		/* leaves went since the last flush: flush before yielding */
 	unsigned int steps;
 };
 
@@ -482,8 +493,13 @@ static u64 *next_leaf(struct kvmx_vm *vm, struct leaf_iter *it)
 	while (it->gfn < it->end) {
 		u64 *e;
 
-		if (it->resched && !(++it->steps % 512))
+		if (it->resched && !(++it->steps % 512) &&
+		    (need_resched() || spin_needbreak(&vm->mmu_lock))) {
+			if (it->flush)
+				kvmx_ept_flush_all(vm);
+			it->flush = false;
 			cond_resched_lock(&vm->mmu_lock);
+		}
 		e = walk(vm, it->gfn << PAGE_SHIFT, 1, NULL, NULL);
 		if (!e || (*e & EPT_LARGE))
 			it->gfn = (it->gfn | (PAGES_2M - 1)) + 1;
@@ -498,7 +514,7 @@ static u64 *next_leaf(struct kvmx_vm *vm, struct leaf_iter *it)
 /*
  * Under vm->mmu_lock: remove the leaves of [gfn, gfn + npages) (a 2 MiB leaf
  * that overlaps goes whole), or with @test_only just look.  True if there
- * was any: then the caller flushes, after dropping the lock.  @resched: the
+ * was any: then the caller flushes, before dropping the lock.  @resched: the
  * caller may sleep, and an invalidation in progress keeps faults off the
  * range while the lock is dropped now and then.
  */
@@ -514,6 +530,7 @@ bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, 
 			return true;
 		account_mapped(vm, *e & EPT_LARGE ? -PAGES_2M : -1);
 		take_leaf(e, 0);
+		it.flush = true;
 	}
 	return found;
 }

@@ -86,9 +86,9 @@ static void unmap_slot(struct kvmx_vm *vm, struct kvmx_memslot *s, bool delete)
 	zapped = kvmx_ept_zap_locked(vm, s->base_gfn, s->npages, true, false);
 	if (delete)
 		s->used = false;
-	spin_unlock(&vm->mmu_lock);
 	if (zapped)
 		kvmx_ept_flush_all(vm);
+	spin_unlock(&vm->mmu_lock);
 }
 
 /* ---- dirty logging (KVMX_MEM_LOG_DIRTY_PAGES, KVM_GET_DIRTY_LOG) ---- */

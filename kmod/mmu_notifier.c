@@ -6,7 +6,8 @@
  * that memory go before the old page does, and faults that looked the page
  * up meanwhile start over (vm->mmu_invalidate_seq/_in_progress, as in KVM).
  *
- * Everything here runs under vm->mmu_lock alone, a spinlock: never vm->lock,
+ * Everything here runs under vm->mmu_lock alone, a spinlock (the INVEPT
+ * after a zap too, before the lock is dropped: kvmx_ept_flush_all()): never vm->lock,
  * which is held while allocating (reclaim calls these hooks), and nothing
  * sleeps, so a non-blockable invalidation (the OOM reaper) is served like
  * any other; a blockable one may give the CPU away in a long zap.  The
@@ -96,9 +97,9 @@ static int invalidate_range_start(struct mmu_notifier *mn, const struct mmu_noti
 		vm->mmu_invalidate_range_end = max(vm->mmu_invalidate_range_end, range->end);
 	}
 	zapped = zap_hva(vm, range->start, range->end, mmu_notifier_range_blockable(range), &hit);
-	spin_unlock(&vm->mmu_lock);
 	if (zapped)
 		kvmx_ept_flush_all(vm);
+	spin_unlock(&vm->mmu_lock);
 	if (hit)
 		atomic_long_inc(&vm->mmu_invalidations);
 	return 0;
@@ -144,9 +145,9 @@ static bool age(struct mmu_notifier *mn, unsigned long start, unsigned long end,
 
 	spin_lock(&vm->mmu_lock);
 	young = hva_range(vm, start, end, false, kvmx_ctls.ept_ad ? HVA_AGE : HVA_ZAP, NULL);
-	spin_unlock(&vm->mmu_lock);
 	if (young && (flush || !kvmx_ctls.ept_ad))
 		kvmx_ept_flush_all(vm);
+	spin_unlock(&vm->mmu_lock);
 	return young;
 }
 
@@ -188,9 +189,9 @@ static void change_pte(struct mmu_notifier *mn, struct mm_struct *mm, unsigned l
 
 	spin_lock(&vm->mmu_lock);
 	zapped = zap_hva(vm, address, address + PAGE_SIZE, false, NULL);
-	spin_unlock(&vm->mmu_lock);
 	if (zapped)
 		kvmx_ept_flush_all(vm);
+	spin_unlock(&vm->mmu_lock);
 }
 
 /* The mm is going (exit_mmap) or the notifier is (VM freed): map nothing more of it. */
@@ -201,9 +202,9 @@ static void release(struct mmu_notifier *mn, struct mm_struct *mm)
 
 	spin_lock(&vm->mmu_lock);
 	zapped = zap_hva(vm, 0, ULONG_MAX, true, NULL);
-	spin_unlock(&vm->mmu_lock);
 	if (zapped)
 		kvmx_ept_flush_all(vm);
+	spin_unlock(&vm->mmu_lock);
 }
 
 static const struct mmu_notifier_ops kvmx_mmu_notifier_ops = {
