@@ -654,17 +654,17 @@ std::string num(double v)
 
 std::string format_bench_table(const std::vector<Figure> &a, const std::vector<Figure> &b)
 {
-	std::string s = fmt::format("{:<14} {:>12} {:>7} {:>12} {:>7} {:>7}  {}\n", "figure", "kvmx",
+	std::string s = fmt::format("{:<20} {:>12} {:>7} {:>12} {:>7} {:>7}  {}\n", "figure", "kvmx",
 				    "spread", "KVM", "spread", "ratio", "unit / what");
 	for (const Figure &f : a) {
 		auto k = std::find_if(b.begin(), b.end(), [&](const Figure &g) { return g.name == f.name; });
 		if (k == b.end()) {
-			s += fmt::format("{:<14} {:>12} {:>6.1f}% {:>12} {:>7} {:>7}  {} {}\n", f.name,
+			s += fmt::format("{:<20} {:>12} {:>6.1f}% {:>12} {:>7} {:>7}  {} {}\n", f.name,
 					 num(f.median()), f.spread_pct(), "-", "", "", f.unit, f.what);
 			continue;
 		}
 		double ratio = k->median() ? f.median() / k->median() : 0;
-		s += fmt::format("{:<14} {:>12} {:>6.1f}% {:>12} {:>6.1f}% {:>6.2f}x  {} ({}) {}\n", f.name,
+		s += fmt::format("{:<20} {:>12} {:>6.1f}% {:>12} {:>6.1f}% {:>6.2f}x  {} ({}) {}\n", f.name,
 				 num(f.median()), f.spread_pct(), num(k->median()), k->spread_pct(), ratio,
 				 f.unit, f.higher_is_better ? "higher is better" : "lower is better",
 				 f.what);
@@ -674,10 +674,10 @@ std::string format_bench_table(const std::vector<Figure> &a, const std::vector<F
 
 std::string format_bench_table(const std::vector<Figure> &figs, const std::string &device)
 {
-	std::string s = fmt::format("{:<14} {:>12} {:>7} {:>12} {:>12}  {}\n", "figure", device,
+	std::string s = fmt::format("{:<20} {:>12} {:>7} {:>12} {:>12}  {}\n", "figure", device,
 				    "spread", "min", "max", "unit / what");
 	for (const Figure &f : figs)
-		s += fmt::format("{:<14} {:>12} {:>6.1f}% {:>12} {:>12}  {} {}\n", f.name,
+		s += fmt::format("{:<20} {:>12} {:>6.1f}% {:>12} {:>12}  {} {}\n", f.name,
 				 num(f.median()), f.spread_pct(), num(f.min()), num(f.max()), f.unit,
 				 f.what);
 	return s;
