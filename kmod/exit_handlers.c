@@ -246,10 +246,11 @@ static int handle_ud(struct kvmx_vcpu *v)
 
 /*
  * KVM's hypercalls (Documentation/virt/kvm/x86/hypercalls.rst), from ring 0
- * only.  SCHED_YIELD ("the vCPU I wait for isn't running") is a hint that
- * asks nothing of the answer: true when it is one to act on, which the
- * caller does with interrupts on.  Any other number is unknown, as in KVM.
- * Also called with interrupts off (run.c): keep it lock-free.
+ * only.  SCHED_YIELD ("the vCPU I wait for isn't running") and KICK_CPU
+ * ("the lock you wait for is yours": a PV spinlock's unlock) ask nothing of
+ * the answer: true when there is one to act on, which the caller does with
+ * interrupts on.  Any other number is unknown, as in KVM.  Also called with
+ * interrupts off (run.c) for the others: keep it lock-free.
  */
 bool kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 {
@@ -264,17 +265,26 @@ bool kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 		ret = 0;	/* an old guests' "look for interrupts": the next entry does */
 	else if (nr == KVM_HC_SCHED_YIELD && kvmx_guest_pv_has(v, KVM_FEATURE_PV_SCHED_YIELD))
 		ret = 0;
+	else if (nr == KVM_HC_KICK_CPU && kvmx_guest_pv_has(v, KVM_FEATURE_PV_UNHALT))
+		ret = 0;
 	v->regs[REG_RAX] = op64 ? ret : (u32)ret;
-	return nr == KVM_HC_SCHED_YIELD && !ret;
+	return (nr == KVM_HC_SCHED_YIELD || nr == KVM_HC_KICK_CPU) && !ret;
 }
 
 static int handle_vmcall(struct kvmx_vcpu *v)
 {
-	/* RBX: the APIC ID of the vCPU to run. */
-	unsigned long dest = v->regs[REG_RBX];
+	bool op64 = kvmx_code_mode(v) == 64;
+	unsigned long nr = op64 ? v->regs[REG_RAX] : (u32)v->regs[REG_RAX];
+	/* The APIC ID of the vCPU to run: SCHED_YIELD's RBX, KICK_CPU's RCX (RBX: flags). */
+	unsigned long dest = nr == KVM_HC_KICK_CPU ? v->regs[REG_RCX] : v->regs[REG_RBX];
 
-	if (kvmx_emulate_vmcall(v))
-		kvmx_sched_yield(v, kvmx_code_mode(v) == 64 ? dest : (u32)dest);
+	if (!op64)
+		dest = (u32)dest;
+	if (kvmx_emulate_vmcall(v)) {
+		if (nr == KVM_HC_KICK_CPU)
+			kvmx_pv_kick(v, dest);
+		kvmx_sched_yield(v, dest);
+	}
 	kvmx_skip_instruction(v);
 	return 1;
 }

@@ -350,6 +350,8 @@ struct kvmx_vcpu {
 	} tpr_access;
 	u32 mp_state;			/* KVMX_MP_STATE_*: halted, waiting for SIPI */
 	bool halt_if;			/* EFLAGS.IF when the guest halted */
+	/* KVM_HC_KICK_CPU came (spin.c): the next halt, or this one, ends at once. */
+	bool pv_unhalted;
 	struct kvmx_ept_cache ept_cache;	/* ept.c, under v->mutex */
 	unsigned int halt_poll_ns;	/* this vCPU's halt-polling window (run.c) */
 	wait_queue_head_t wq;		/* where a halted vCPU sleeps */
@@ -569,6 +571,7 @@ void kvmx_spin_sched_out(struct kvmx_vcpu *v);
 void kvmx_spin_load_window(struct kvmx_vcpu *v);
 int kvmx_handle_pause(struct kvmx_vcpu *v);
 void kvmx_sched_yield(struct kvmx_vcpu *v, unsigned long dest_apic_id);
+void kvmx_pv_kick(struct kvmx_vcpu *v, u32 dest_apic_id);
 int kvmx_handle_exit(struct kvmx_vcpu *v);
 int kvmx_complete_userspace(struct kvmx_vcpu *v);
 /* KVM_EXIT_INTERNAL_ERROR for an exit kvmx does not expect. */

@@ -297,8 +297,9 @@ static bool handle_exit_irqoff(struct kvmx_vcpu *v)
 		kvmx_emulate_cpuid(v);
 		break;
 	case EXIT_REASON_VMCALL:
-		/* SCHED_YIELD yields the CPU: not with interrupts off. */
-		if ((u32)v->regs[REG_RAX] == KVM_HC_SCHED_YIELD)
+		/* SCHED_YIELD and KICK_CPU wake or yield to a vCPU: not with interrupts off. */
+		if ((u32)v->regs[REG_RAX] == KVM_HC_SCHED_YIELD ||
+		    (u32)v->regs[REG_RAX] == KVM_HC_KICK_CPU)
 			return false;
 		kvmx_emulate_vmcall(v);
 		break;
@@ -551,7 +552,8 @@ static bool take_triple_fault(struct kvmx_vcpu *v)
 /*
  * With the in-kernel irqchip a vCPU may be halted (HLT) or waiting for
  * INIT/SIPI: it runs again once an NMI or an interrupt it can take is there
- * (halted), or a SIPI started it.
+ * (halted), a PV kick came (halted, even with IF=0: a PV spinlock's
+ * waiter), or a SIPI started it.
  */
 static bool vcpu_runnable(struct kvmx_vcpu *v)
 {
@@ -559,6 +561,12 @@ static bool vcpu_runnable(struct kvmx_vcpu *v)
 		return true;
 	if (v->mp_state != KVMX_MP_STATE_HALTED)
 		return false;
+	/* A kick before the halt counts too: the waiter checked the lock, then halted. */
+	if (READ_ONCE(v->pv_unhalted)) {
+		WRITE_ONCE(v->pv_unhalted, false);
+		v->mp_state = KVMX_MP_STATE_RUNNABLE;
+		return true;
+	}
 	v->halt_if = vmcs_read(VMCS_GUEST_RFLAGS) & X86_EFLAGS_IF;
 	/* An NMI wakes only if it can be delivered now (KVM's rule too). */
 	if ((v->nmi_pending && nmi_allowed(v)) || (v->halt_if && kvmx_cpu_has_interrupt(v))) {

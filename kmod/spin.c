@@ -193,6 +193,27 @@ int kvmx_handle_pause(struct kvmx_vcpu *v)
 }
 
 /*
+ * KVM_HC_KICK_CPU (KVM_FEATURE_PV_UNHALT): a PV spinlock's unlock wakes the
+ * vCPU that waits for it, halted, often with interrupts off, where nothing
+ * else would wake it (KVM's kvm_pv_kick_cpu_op(), then kvm_sched_yield()
+ * to it, which the caller does).  The flag stays until that vCPU halts: a
+ * kick that comes before the waiter's HLT ends the HLT at once.  The ID is
+ * the low 32 bits of RCX, as KVM's int apicid (the yield takes all of it).
+ */
+void kvmx_pv_kick(struct kvmx_vcpu *v, u32 dest_apic_id)
+{
+	struct kvmx_vcpu *t;
+
+	rcu_read_lock();
+	t = kvmx_apic_find_id(v->vm, dest_apic_id);
+	if (t) {
+		WRITE_ONCE(t->pv_unhalted, true);
+		kvmx_vcpu_kick(t);	/* its barrier orders the flag before the wake-up */
+	}
+	rcu_read_unlock();
+}
+
+/*
  * KVM_HC_SCHED_YIELD (KVM_FEATURE_PV_SCHED_YIELD): the guest sent an IPI
  * to a vCPU its steal-time area says is preempted, and would wait for the
  * answer: run that vCPU now (KVM's kvm_sched_yield()).  Interrupts on.

@@ -29,6 +29,9 @@ static int get_mp_state(struct kvmx_vcpu *v, struct kvmx_mp_state __user *u)
 		/* An INIT or SIPI already sent counts, as in KVM. */
 		kvmx_lapic_accept_events(v);
 		s.mp_state = v->mp_state;
+		/* Kicked, not yet back in the guest: as KVM, it is not halted. */
+		if (s.mp_state == KVMX_MP_STATE_HALTED && READ_ONCE(v->pv_unhalted))
+			s.mp_state = KVMX_MP_STATE_RUNNABLE;
 	}
 	return copy_to_user(u, &s, sizeof(s)) ? -EFAULT : 0;
 }

@@ -643,6 +643,43 @@ TEST_P(Irqchip, StealTimeShowsAPreemptedVcpu)
 	std::printf("watcher: vCPU 1 preempted in %llu rounds\n", (unsigned long long)seen);
 }
 
+// KVM's PV spinlock wake-up (KVM_FEATURE_PV_UNHALT): a waiter halts with
+// interrupts off, where no interrupt can wake it, and the unlocker's
+// KVM_HC_KICK_CPU (RAX 5, RCX the APIC ID) does.  vCPU 1 enables its APIC
+// (as Linux has by then), says it is there and halts with IF=0; vCPU 0, on
+// the same host CPU, waits a while, notes whether vCPU 1 got past its HLT
+// (it must not have), kicks it and keeps the hypercall's result.
+//   vCPU 1: cli; mov eax, 0xfee000f0; mov dword [rax], 0x1ff
+//           mov byte [0x9020], 1; hlt; mov byte [0x9028], 1
+//           mov al, 2; out 0xe1, al; h: hlt; jmp h
+//   vCPU 0: sti; w: pause; cmp byte [0x9020], 0; je w; mov ecx, 200000
+//           l: pause; dec ecx; jnz l; movzx eax, byte [0x9028]; mov [0x9010], rax
+//           mov eax, 5; xor ebx, ebx; mov ecx, 1; vmcall; mov [0x9008], rax
+//           mov al, 1; out 0xe1, al; h: hlt; jmp h
+const std::vector<uint8_t> kHaltedWaiter64 = {
+	0xfa, 0xb8, 0xf0, 0x00, 0xe0, 0xfe, 0xc7, 0x00, 0xff, 0x01, 0x00, 0x00,
+	0xc6, 0x04, 0x25, 0x20, 0x90, 0x00, 0x00, 0x01, 0xf4, 0xc6, 0x04, 0x25,
+	0x28, 0x90, 0x00, 0x00, 0x01, 0xb0, 0x02, 0xe6, 0xe1, 0xf4, 0xeb, 0xfd,
+};
+const std::vector<uint8_t> kKicker64 = {
+	0xfb, 0xf3, 0x90, 0x80, 0x3c, 0x25, 0x20, 0x90, 0x00, 0x00, 0x00, 0x74,
+	0xf4, 0xb9, 0x40, 0x0d, 0x03, 0x00, 0xf3, 0x90, 0xff, 0xc9, 0x75, 0xfa,
+	0x0f, 0xb6, 0x04, 0x25, 0x28, 0x90, 0x00, 0x00, 0x48, 0x89, 0x04, 0x25,
+	0x10, 0x90, 0x00, 0x00, 0xb8, 0x05, 0x00, 0x00, 0x00, 0x31, 0xdb, 0xb9,
+	0x01, 0x00, 0x00, 0x00, 0x0f, 0x01, 0xc1, 0x48, 0x89, 0x04, 0x25, 0x08,
+	0x90, 0x00, 0x00, 0xb0, 0x01, 0xe6, 0xe1, 0xf4, 0xeb, 0xfd,
+};
+
+TEST_P(Irqchip, PvKickWakesAVcpuHaltedWithInterruptsOff)
+{
+	ApicVm g(GetParam(), kKicker64);
+	auto [out0, out1] = run_two_on_one_cpu(g, kHaltedWaiter64);
+	ASSERT_EQ(out0, Out(kReadyPort, 1)) << "vCPU 0 kicked";
+	EXPECT_EQ(guest_u64(g, 0x9010), 0u) << "vCPU 1 ran past HLT with IF=0 before the kick";
+	EXPECT_EQ(guest_u64(g, 0x9008), 0u) << "KVM_HC_KICK_CPU's result (0: done)";
+	EXPECT_EQ(out1, Out(kReadyPort, 2)) << "the kick woke vCPU 1";
+}
+
 // The 8259 pair in the kernel: a real-mode guest programs it and takes
 // IRQ1 through the BSP's LINT0 (ExtINT) without touching its APIC.
 TEST_P(Irqchip, PicInterruptThroughLint0)
