@@ -337,22 +337,50 @@ TEST_P(Mem, SharedFileSlotIsTheFile)
 	::close(fd);
 }
 
-// KSM merges two identical pages of the slot (write-protecting them for
-// the guest too); a guest write then breaks the merge for its page only.
-TEST_P(Mem, KsmMergedPagesSplitOnAGuestWrite)
-{
-	auto put = [](const std::string &f, const std::string &v) {
+// ksmd, for the tests below: fast scanning while the test runs, stopped
+// (run=2 unmerges everything) when it ends.
+struct Ksm {
+	static bool put(const std::string &f, const std::string &v)
+	{
 		std::ofstream o("/sys/kernel/mm/ksm/" + f);
 		o << v;
 		return bool(o.flush());
-	};
-	auto get = [](const std::string &f) {
+	}
+	static long get(const std::string &f)
+	{
 		std::ifstream i("/sys/kernel/mm/ksm/" + f);
 		long v = -1;
 		i >> v;
 		return v;
-	};
-	if (get("run") < 0)
+	}
+	static bool available() { return get("run") >= 0; }
+	Ksm()
+	{
+		put("sleep_millisecs", "0");
+		put("pages_to_scan", "1000");
+		started = put("run", "1");
+	}
+	~Ksm() { put("run", "2"); }
+	// Up to 10 s for pages_sharing to reach @n; then no more merging
+	// behind the test's back.
+	bool wait_sharing(long n)
+	{
+		bool merged = false;
+		for (int i = 0; i < 200 && !merged; i++) {
+			::usleep(50000);
+			merged = get("pages_sharing") >= n;
+		}
+		put("run", "0");
+		return merged;
+	}
+	bool started = false;
+};
+
+// KSM merges two identical pages of the slot (write-protecting them for
+// the guest too); a guest write then breaks the merge for its page only.
+TEST_P(Mem, KsmMergedPagesSplitOnAGuestWrite)
+{
+	if (!Ksm::available())
 		GTEST_SKIP() << "no KSM in this kernel";
 	Guest g(GetParam());
 	void *m = map_anon(k2M);
@@ -363,21 +391,9 @@ TEST_P(Mem, KsmMergedPagesSplitOnAGuestWrite)
 	g.set_rbx(kSlotGpa + 4096);
 	EXPECT_EQ(g.step(0x5c5c5c5c), 0x5c5c5c5cu) << "page 1 mapped writable";
 	ASSERT_EQ(::madvise(m, 2 * 4096, MADV_MERGEABLE), 0);
-	put("sleep_millisecs", "0");
-	put("pages_to_scan", "1000");
-	ASSERT_TRUE(put("run", "1"));
-	struct Stop {
-		std::function<void()> f;
-		~Stop() { f(); }
-	} stop{ [&] { put("run", "2"); } };
-	bool merged = false;
-	for (int i = 0; i < 200 && !merged; i++) {
-		::usleep(50000);
-		merged = get("pages_sharing") >= 1;
-	}
-	if (!merged)
-		GTEST_SKIP() << "ksmd merged nothing in 10 s";
-	put("run", "0");	// no more merging behind the test's back
+	Ksm ksm;
+	ASSERT_TRUE(ksm.started);
+	ASSERT_TRUE(ksm.wait_sharing(1)) << "ksmd merged nothing in 10 s";
 	EXPECT_EQ(g.step(0), 0x5c5c5c5cu) << "the merged page";
 	EXPECT_EQ(g.step(0x6d6d6d6d), 0x6d6d6d6du) << "the guest's write to page 1";
 	EXPECT_EQ(word(m)[1024], 0x6d6d6d6du) << "the VMM sees it in page 1";
@@ -385,6 +401,44 @@ TEST_P(Mem, KsmMergedPagesSplitOnAGuestWrite)
 	g.set_rbx(kSlotGpa);
 	EXPECT_EQ(g.step(0), 0x5c5c5c5cu) << "the guest's page 0 is untouched";
 	::munmap(m, k2M);
+}
+
+// KSM across two guests: two VMs whose RAM holds the same page end up on
+// one host page (ksmd's counters move), both keep reading it, and a write
+// by one guest gives it a copy while the other keeps the shared content.
+TEST_P(Mem, KsmMergesTwoGuestsPages)
+{
+	if (!Ksm::available())
+		GTEST_SKIP() << "no KSM in this kernel";
+	Guest a(GetParam()), b(GetParam());
+	void *ma = map_anon(k2M), *mb = map_anon(k2M);
+	ASSERT_NE(ma, nullptr);
+	ASSERT_NE(mb, nullptr);
+	std::memset(ma, 0x7e, 4096);
+	std::memset(mb, 0x7e, 4096);
+	ASSERT_EQ(a.slot(ma), 0);
+	ASSERT_EQ(b.slot(mb), 0);
+	EXPECT_EQ(a.step(0), 0x7e7e7e7eu) << "guest A maps its page";
+	EXPECT_EQ(b.step(0), 0x7e7e7e7eu) << "guest B maps its page";
+	long shared = Ksm::get("pages_shared"), sharing = Ksm::get("pages_sharing");
+	ASSERT_EQ(::madvise(ma, 4096, MADV_MERGEABLE), 0);
+	ASSERT_EQ(::madvise(mb, 4096, MADV_MERGEABLE), 0);
+	Ksm ksm;
+	ASSERT_TRUE(ksm.started);
+	ASSERT_TRUE(ksm.wait_sharing(sharing + 1)) << "ksmd merged nothing in 10 s";
+	EXPECT_GE(Ksm::get("pages_shared"), shared + 1) << "one stable page for both";
+	std::printf("ksm: pages_shared %ld, pages_sharing %ld (before: %ld, %ld)\n",
+		    Ksm::get("pages_shared"), Ksm::get("pages_sharing"), shared, sharing);
+	EXPECT_EQ(a.step(0), 0x7e7e7e7eu) << "guest A reads the merged page";
+	EXPECT_EQ(b.step(0), 0x7e7e7e7eu) << "guest B reads the merged page";
+	EXPECT_EQ(a.step(0x1a1a1a1a), 0x1a1a1a1au) << "guest A writes: its own copy";
+	EXPECT_EQ(b.step(0), 0x7e7e7e7eu) << "guest B keeps the shared content";
+	EXPECT_EQ(word(ma)[0], 0x1a1a1a1au) << "VMM A sees guest A's write";
+	EXPECT_EQ(word(mb)[0], 0x7e7e7e7eu) << "VMM B's page is untouched";
+	EXPECT_EQ(b.step(0x2b2b2b2b), 0x2b2b2b2bu) << "guest B writes too";
+	EXPECT_EQ(a.step(0), 0x1a1a1a1au) << "guest A keeps its own";
+	::munmap(ma, k2M);
+	::munmap(mb, k2M);
 }
 
 // ---- Guest RAM as process memory under reclaim: aging and swap ----
