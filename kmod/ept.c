@@ -145,13 +145,12 @@ static void account_mapped(struct kvmx_vm *vm, long n)
 }
 
 /*
- * Under vm->mmu_lock: leaf (or empty entry) @e becomes @new; the old
- * value is returned.  With A/D flags on, a
- * leaf mapped writable for a read fault had no dirty flag, so the host
- * page was not dirtied then: if the guest wrote through it since, the CPU
- * set the flag, and the host page must be dirty before the VMM's mapping
- * changes (reclaim decides between swap-out and drop right after the MMU
- * notifier's zap).  The exchange is atomic: the CPU may be setting the
+ * Under vm->mmu_lock: leaf (or empty entry) @e becomes @new; the old value
+ * is returned.  With A/D flags on, a leaf mapped writable for a read fault
+ * had no dirty flag, so the host page was not dirtied then: if the guest
+ * wrote through it since, the CPU set the flag, and the host page must be
+ * dirty before the VMM's mapping changes (reclaim decides between swap-out
+ * and drop right after the MMU notifier's zap).  The exchange is atomic: the CPU may be setting the
  * flag right now.  The page is alive: a leaf exists only while the VMM's
  * page table maps its page (every unmapping zaps first, under this lock).
  * SetPageDirty() as KVM's kvm_set_pfn_dirty(): nothing here may sleep.
@@ -162,8 +161,7 @@ static u64 take_leaf(u64 *e, u64 new)
 	unsigned long pfn = (old & EPT_ADDR_MASK) >> PAGE_SHIFT;
 
 	if (kvmx_ctls.ept_ad && (old & (EPT_READ | EPT_DIRTY)) == (EPT_READ | EPT_DIRTY) &&
-	    pfn_valid(pfn) &&
-	    !PageReserved(pfn_to_page(pfn)))
+	    pfn_valid(pfn) && !PageReserved(pfn_to_page(pfn)))
 		SetPageDirty(pfn_to_page(pfn));
 	return old;
 }
@@ -417,6 +415,7 @@ again:
 	/* A translation went (a 2 MiB leaf split, a table replaced): see kvmx_ept_flush_all(). */
 	if (flush)
 		kvmx_ept_flush_all(vm);
+	flush = false;
 	spin_unlock(&vm->mmu_lock);
 	mutex_unlock(&vm->lock);
 
@@ -432,7 +431,6 @@ again:
 			mark_page_accessed(found.page);
 	}
 	put_page(found.page);
-	flush = false;
 	if (freed)
 		free_ept_page(vm, freed);
 	freed = NULL;

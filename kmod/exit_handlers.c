@@ -248,11 +248,11 @@ static int handle_ud(struct kvmx_vcpu *v)
  * KVM's hypercalls (Documentation/virt/kvm/x86/hypercalls.rst), from ring 0
  * only.  SCHED_YIELD ("the vCPU I wait for isn't running") and KICK_CPU
  * ("the lock you wait for is yours": a PV spinlock's unlock) ask nothing of
- * the answer: true when there is one to act on, which the caller does with
- * interrupts on.  Any other number is unknown, as in KVM.  Also called with
- * interrupts off (run.c) for the others: keep it lock-free.
+ * the answer: the one to act on is returned (0: none), and the caller acts
+ * with interrupts on.  Any other number is unknown, as in KVM.  Also called
+ * with interrupts off (run.c) for the others: keep it lock-free.
  */
-bool kvmx_emulate_vmcall(struct kvmx_vcpu *v)
+unsigned int kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 {
 	bool op64 = kvmx_code_mode(v) == 64;
 	unsigned long nr = v->regs[REG_RAX], ret = -KVM_ENOSYS;
@@ -268,19 +268,19 @@ bool kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 	else if (nr == KVM_HC_KICK_CPU && kvmx_guest_pv_has(v, KVM_FEATURE_PV_UNHALT))
 		ret = 0;
 	v->regs[REG_RAX] = op64 ? ret : (u32)ret;
-	return (nr == KVM_HC_SCHED_YIELD || nr == KVM_HC_KICK_CPU) && !ret;
+	return (nr == KVM_HC_SCHED_YIELD || nr == KVM_HC_KICK_CPU) && !ret ? nr : 0;
 }
 
 static int handle_vmcall(struct kvmx_vcpu *v)
 {
-	bool op64 = kvmx_code_mode(v) == 64;
-	unsigned long nr = op64 ? v->regs[REG_RAX] : (u32)v->regs[REG_RAX];
-	/* The APIC ID of the vCPU to run: SCHED_YIELD's RBX, KICK_CPU's RCX (RBX: flags). */
-	unsigned long dest = nr == KVM_HC_KICK_CPU ? v->regs[REG_RCX] : v->regs[REG_RBX];
+	unsigned int nr = kvmx_emulate_vmcall(v);
 
-	if (!op64)
-		dest = (u32)dest;
-	if (kvmx_emulate_vmcall(v)) {
+	if (nr) {
+		/* The APIC ID of the vCPU to run: SCHED_YIELD's RBX, KICK_CPU's RCX (RBX: flags). */
+		unsigned long dest = v->regs[nr == KVM_HC_KICK_CPU ? REG_RCX : REG_RBX];
+
+		if (kvmx_code_mode(v) != 64)
+			dest = (u32)dest;
 		if (nr == KVM_HC_KICK_CPU)
 			kvmx_pv_kick(v, dest);
 		kvmx_sched_yield(v, dest);

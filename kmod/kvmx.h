@@ -560,7 +560,7 @@ int __kvmx_vcpu_run(struct kvmx_vcpu *v, unsigned long *regs, bool launched);
 extern const char kvmx_vmexit[];
 
 /* ---- exit_handlers.c: 1 = back to the guest, 0 = to userspace, <0 error ---- */
-bool kvmx_emulate_vmcall(struct kvmx_vcpu *v);
+unsigned int kvmx_emulate_vmcall(struct kvmx_vcpu *v);
 
 /* spin.c: PAUSE-loop exiting and directed yield */
 void kvmx_spin_vcpu_init(struct kvmx_vcpu *v);

@@ -1199,10 +1199,9 @@ bool kvmx_vcpu_has_wake_event(struct kvmx_vcpu *v)
 {
 	if (kvmx_lapic_events_pending(v))
 		return true;
-	/* A kick ends a halt only: an AP waiting for INIT or SIPI stays asleep. */
-	if (v->mp_state == KVMX_MP_STATE_HALTED && READ_ONCE(v->pv_unhalted))
-		return true;
-	return v->mp_state == KVMX_MP_STATE_HALTED && v->halt_if && kvmx_cpu_has_interrupt(v);
+	/* A PV kick ends a halt only: an AP waiting for INIT or SIPI stays asleep. */
+	return v->mp_state == KVMX_MP_STATE_HALTED &&
+	       (READ_ONCE(v->pv_unhalted) || (v->halt_if && kvmx_cpu_has_interrupt(v)));
 }
 
 /* INIT (SDM 9.1, Table 9-1): the processor's reset state, MSRs kept. */

@@ -164,9 +164,10 @@ private:
 };
 
 // One timed loop in a fresh VM; returns ticks per iteration.
-double run_guest(const std::string &device, std::span<const uint8_t> guest, const GuestRun &g)
+// The bench VM for @g (its console to @console_fd): long mode, the bench
+// guest loaded and told which test to run.
+MachineConfig bench_config(const std::string &device, const GuestRun &g, int console_fd)
 {
-	Fd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
 	MachineConfig cfg;
 	cfg.device = device;
 	cfg.mode = CpuMode::Long;
@@ -175,14 +176,27 @@ double run_guest(const std::string &device, std::span<const uint8_t> guest, cons
 	cfg.resume_after_hlt = g.test == T_HLT;
 	cfg.irqchip = g.irqchip;
 	cfg.timeout_sec = 300;
-	cfg.console_fd = devnull.get();
-	Machine m(cfg);
+	cfg.console_fd = console_fd;
+	return cfg;
+}
+
+void load_bench_guest(Machine &m, std::span<const uint8_t> guest, const GuestRun &g)
+{
 	m.load_image({ guest.begin(), guest.end() });
 	const GuestMemory &mem = m.memory();
 	mem.put<uint32_t>(kParams + 0x00, g.test);
 	mem.put<uint32_t>(kParams + 0x04, g.iterations);
 	mem.put<uint64_t>(kParams + 0x08, g.addr);
 	mem.put<uint64_t>(kParams + 0x10, g.stride);
+}
+
+double run_guest(const std::string &device, std::span<const uint8_t> guest, const GuestRun &g)
+{
+	Fd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+	const MachineConfig cfg = bench_config(device, g, devnull.get());
+	Machine m(cfg);
+	load_bench_guest(m, guest, g);
+	const GuestMemory &mem = m.memory();
 	std::optional<SecondVcpu> ap;
 	if (g.second_vcpu)
 		ap.emplace(m, device, cfg.timeout_sec);
@@ -420,21 +434,12 @@ std::pair<double, double> dontneed_1m(const std::string &device, std::span<const
 {
 	constexpr uint64_t kMiB = 1 << 20, kGuestAt = 16 * kMiB, kVmmAt = 32 * kMiB;
 	constexpr unsigned kChunks = 16;
+	// T_TOUCH has no warm-up: the guest touches exactly these pages.
+	const GuestRun g{ T_TOUCH, kChunks * kMiB / 4096, 48 * kMiB, Backing::Small, kGuestAt, 4096 };
 	Fd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-	MachineConfig cfg;
-	cfg.device = device;
-	cfg.mode = CpuMode::Long;
-	cfg.mem_size = 48 * kMiB;
-	cfg.backing = Backing::Small;
-	cfg.timeout_sec = 300;
-	cfg.console_fd = devnull.get();
-	Machine m(cfg);
-	m.load_image({ guest.begin(), guest.end() });
+	Machine m(bench_config(device, g, devnull.get()));
+	load_bench_guest(m, guest, g);
 	const GuestMemory &mem = m.memory();
-	mem.put<uint32_t>(kParams + 0x00, T_TOUCH);
-	mem.put<uint32_t>(kParams + 0x04, kChunks * kMiB / 4096);	/* no warm-up */
-	mem.put<uint64_t>(kParams + 0x08, kGuestAt);
-	mem.put<uint64_t>(kParams + 0x10, 4096);
 	RunResult r = m.run();
 	if (r.kind != RunResult::ExitPort || r.status != 0)
 		throw Error(fmt::format("bench guest (touch) on {} ended badly: status {} {}", device,
