@@ -69,6 +69,12 @@ enum vmx_exit_reason {
 #define DR_QUAL_FROM_DR			BIT(4)
 #define DR_QUAL_REG(q)			((unsigned int)(((q) >> 8) & 15))
 
+/* Exit qualification for APIC-access exits (SDM Table 28-6); also APIC-write's offset. */
+#define APIC_ACCESS_OFFSET		0xfff
+#define APIC_ACCESS_TYPE		0xf000
+#define APIC_ACCESS_LINEAR_READ		0
+#define APIC_ACCESS_LINEAR_WRITE	1
+
 /* Exit qualification for EPT violations (SDM Table 28-7). */
 #define EPT_QUAL_READ			BIT(0)
 #define EPT_QUAL_WRITE			BIT(1)

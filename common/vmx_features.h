@@ -47,8 +47,9 @@ struct vmx_controls {
 	bool invept_single;	/* else all-context INVEPT */
 	bool ept_ad;		/* EPT accessed and dirty flags (EPTP bit 6) */
 	/*
-	 * TPR shadow, APIC-register virtualization, virtual-interrupt delivery
-	 * and x2APIC virtualization can all be turned on (SDM 29): set per vCPU
+	 * TPR shadow, APIC-register virtualization, virtual-interrupt delivery,
+	 * x2APIC virtualization and APIC-access virtualization can all be
+	 * turned on (SDM 29): set per vCPU
 	 * with an in-kernel APIC, not in the controls above.
 	 */
 	bool apicv;

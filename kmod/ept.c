@@ -26,6 +26,7 @@
 #include <linux/hugetlb.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
+#include <asm/apicdef.h>
 #include <asm/io.h>
 
 #include "kvmx.h"
@@ -440,6 +441,62 @@ again:
 			goto again;
 	}
 	return r;
+}
+
+/*
+ * The APIC-access page (SDM 29.4): with "virtualize APIC accesses" the CPU
+ * takes over every guest access whose translation ends at that page,
+ * whatever the page holds, so the VM's page is mapped where the vCPUs'
+ * APIC is, on first use, as KVM's private memslot is.  Where a slot is,
+ * its memory wins, as it did before (kvmx_ept_slot_added()).  A vCPU that
+ * does not virtualize its accesses (x2APIC mode, APIC off) sees the page
+ * as memory there, as in KVM: it holds nothing of the host's.  Mapped
+ * read-only (!@writable), every write is an EPT violation first, emulated
+ * as before, and only reads are virtualized (SDM 29.4.6.1: EPT
+ * violations come before APIC-access virtualization).  1 (the guest
+ * retries), 0 if a slot is there after all, or -errno.
+ */
+int kvmx_ept_map_apic_access(struct kvmx_vcpu *v, u64 gpa, bool writable)
+{
+	struct kvmx_vm *vm = v->vm;
+	bool flush = false;
+	u64 *e;
+	int r;
+
+	r = cache_topup(vm, &v->ept_cache);
+	if (r)
+		return r;
+	mutex_lock(&vm->lock);
+	/* A slot is there (a write to a read-only one faulted): MMIO, as before. */
+	if (kvmx_find_slot(vm, gpa >> PAGE_SHIFT)) {
+		mutex_unlock(&vm->lock);
+		return 0;
+	}
+	spin_lock(&vm->mmu_lock);
+	e = walk(vm, gpa & PAGE_MASK, 1, &v->ept_cache, &flush);
+	if (e && !(*e & EPT_TABLE)) {
+		account_mapped(vm, 1);
+		/* Dirty from the start: the host never needs to hear of writes. */
+		take_leaf(e, leaf(page_to_pfn(vm->apic_access_page), writable, true));
+	}
+	if (flush)
+		kvmx_ept_flush_all(vm);
+	spin_unlock(&vm->mmu_lock);
+	mutex_unlock(&vm->lock);
+	return 1;
+}
+
+void kvmx_ept_slot_added(struct kvmx_vm *vm, u64 gfn, u64 npages)
+{
+	u64 apic = APIC_DEFAULT_PHYS_BASE >> PAGE_SHIFT;
+
+	lockdep_assert_held(&vm->lock);
+	if (!vm->apic_access_page || apic < gfn || apic - gfn >= npages)
+		return;
+	spin_lock(&vm->mmu_lock);
+	if (kvmx_ept_zap_locked(vm, apic, 1, false, false))
+		kvmx_ept_flush_all(vm);
+	spin_unlock(&vm->mmu_lock);
 }
 
 /*

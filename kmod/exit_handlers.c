@@ -246,11 +246,12 @@ static int handle_ud(struct kvmx_vcpu *v)
 
 /*
  * KVM's hypercalls (Documentation/virt/kvm/x86/hypercalls.rst), from ring 0
- * only.  SCHED_YIELD ("the vCPU I wait for isn't running") and KICK_CPU
- * ("the lock you wait for is yours": a PV spinlock's unlock) ask nothing of
- * the answer: the one to act on is returned (0: none), and the caller acts
- * with interrupts on.  Any other number is unknown, as in KVM.  Also called
- * with interrupts off (run.c) for the others: keep it lock-free.
+ * only.  SCHED_YIELD ("the vCPU I wait for isn't running"), KICK_CPU ("the
+ * lock you wait for is yours": a PV spinlock's unlock) and SEND_IPI (an IPI
+ * to many) are returned (0: none) for the caller to act on with interrupts
+ * on; SEND_IPI's answer is the caller's too.  Any other number is unknown,
+ * as in KVM.  Also called with interrupts off (run.c) for the others: keep
+ * it lock-free.
  */
 unsigned int kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 {
@@ -267,15 +268,25 @@ unsigned int kvmx_emulate_vmcall(struct kvmx_vcpu *v)
 		ret = 0;
 	else if (nr == KVM_HC_KICK_CPU && kvmx_guest_pv_has(v, KVM_FEATURE_PV_UNHALT))
 		ret = 0;
+	else if (nr == KVM_HC_SEND_IPI && kvmx_guest_pv_has(v, KVM_FEATURE_PV_SEND_IPI))
+		ret = v->apic ? 0 : -KVM_EOPNOTSUPP;	/* no APIC map in KVM either */
 	v->regs[REG_RAX] = op64 ? ret : (u32)ret;
-	return (nr == KVM_HC_SCHED_YIELD || nr == KVM_HC_KICK_CPU) && !ret ? nr : 0;
+	return kvmx_hypercall_acts(nr) && !ret ? nr : 0;
 }
 
 static int handle_vmcall(struct kvmx_vcpu *v)
 {
 	unsigned int nr = kvmx_emulate_vmcall(v);
 
-	if (nr) {
+	if (nr == KVM_HC_SEND_IPI) {
+		bool op64 = kvmx_code_mode(v) == 64;
+		unsigned long mask = op64 ? ~0ul : U32_MAX;
+		unsigned long bitmap[2] = { v->regs[REG_RBX] & mask, v->regs[REG_RCX] & mask };
+		long n = kvmx_pv_send_ipi(v, bitmap, v->regs[REG_RDX], v->regs[REG_RSI] & mask,
+					  op64 ? 64 : 32);
+
+		v->regs[REG_RAX] = op64 ? n : (u32)n;
+	} else if (nr) {
 		/* The APIC ID of the vCPU to run: SCHED_YIELD's RBX, KICK_CPU's RCX (RBX: flags). */
 		unsigned long dest = v->regs[nr == KVM_HC_KICK_CPU ? REG_RCX : REG_RBX];
 
@@ -558,6 +569,13 @@ static int handle_ept_violation(struct kvmx_vcpu *v)
 	 * reschedule while the page is faulted in asks for one by itself.
 	 */
 	r = kvmx_ept_fault(v, gpa, q & EPT_QUAL_WRITE);
+	/*
+	 * No RAM there, and the APIC page is: the CPU's to virtualize from
+	 * now on (a write through a read-only APIC-access page is emulated).
+	 */
+	if (!r && kvmx_lapic_virtualizes_access(v, gpa) &&
+	    (kvmx_lapic_xapic_writes() || !(q & EPT_QUAL_WRITE)))
+		r = kvmx_ept_map_apic_access(v, gpa, kvmx_lapic_xapic_writes());
 	if (r) {
 		v->stat.ept_faults++;
 		trace_kvmx_ept_fault(v, gpa, q, false);
@@ -569,7 +587,7 @@ static int handle_ept_violation(struct kvmx_vcpu *v)
 	/* Decoding reads guest memory through host mappings: flush before entry. */
 	v->l1d_flush_pending = true;
 	trace_kvmx_ept_fault(v, gpa, q, true);
-	return kvmx_handle_mmio(v, gpa);
+	return kvmx_handle_mmio(v, gpa, q & EPT_QUAL_WRITE);
 }
 
 static int handle_ept_misconfig(struct kvmx_vcpu *v)
@@ -603,6 +621,37 @@ static int handle_xsetbv(struct kvmx_vcpu *v)
 static int handle_eoi_induced(struct kvmx_vcpu *v)
 {
 	kvmx_lapic_eoi_induced(v, v->exit_qual & 0xff);
+	return 1;
+}
+
+/*
+ * An access to the APIC-access page that the CPU does not virtualize
+ * (SDM 29.4.2, 29.4.3: a TMCCT read, a write to a read-only register, an
+ * access not 32 bits wide...): fault-like, emulated as MMIO at the APIC
+ * base.  The page reached during event delivery or by a guest page walk
+ * (types 3, 10, 15) is not emulated, and ends KVM_RUN as an emulation
+ * failure.
+ */
+static int handle_apic_access(struct kvmx_vcpu *v)
+{
+	unsigned int type = (v->exit_qual & APIC_ACCESS_TYPE) >> 12;
+
+	if (type != APIC_ACCESS_LINEAR_READ && type != APIC_ACCESS_LINEAR_WRITE) {
+		kvmx_emulation_failed(v, NULL, 0);
+		return 0;
+	}
+	v->stat.mmio_exits++;
+	/* Decoding reads guest memory through host mappings: flush before entry. */
+	v->l1d_flush_pending = true;
+	return kvmx_handle_mmio(v, (v->apic_base & MSR_IA32_APICBASE_BASE) +
+			       (v->exit_qual & APIC_ACCESS_OFFSET),
+			       type == APIC_ACCESS_LINEAR_WRITE);
+}
+
+/* A write the CPU made to the virtual-APIC page (trap-like, SDM 29.4.3.3). */
+static int handle_apic_write(struct kvmx_vcpu *v)
+{
+	kvmx_lapic_apic_write(v, v->exit_qual & APIC_ACCESS_OFFSET);
 	return 1;
 }
 
@@ -644,7 +693,9 @@ static const exit_handler_t kvmx_exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_WBINVD]			= handle_skip,
 	[EXIT_REASON_XSETBV]			= handle_xsetbv,
 	[EXIT_REASON_PREEMPTION_TIMER]		= handle_preemption_timer,
+	[EXIT_REASON_APIC_ACCESS]		= handle_apic_access,
 	[EXIT_REASON_EOI_INDUCED]		= handle_eoi_induced,
+	[EXIT_REASON_APIC_WRITE]		= handle_apic_write,
 	[EXIT_REASON_VMFUNC]			= handle_ud,
 };
 

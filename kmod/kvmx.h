@@ -15,6 +15,7 @@
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/hrtimer.h>
+#include <linux/kvm_para.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 
@@ -135,6 +136,7 @@ struct kvmx_vm {
 	unsigned long mmu_invalidate_range_start, mmu_invalidate_range_end;	/* their hvas */
 	atomic_long_t mmu_invalidations;	/* that touched a slot, for netlink */
 	u64 *ept_root;			/* EPT PML4, a kernel page */
+	struct page *apic_access_page;	/* lapic.c: with APIC virtualization, set once */
 	u64 eptp;
 	struct kvmx_vcpu *vcpus[KVMX_MAX_VCPUS];
 	unsigned int nr_vcpus;
@@ -238,7 +240,16 @@ bool kvmx_ept_zap_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool resched, 
 /* Under vm->mmu_lock, EPT A/D flags on: accessed leaves in the range (@clear: and clear the flags). */
 bool kvmx_ept_age_locked(struct kvmx_vm *vm, u64 gfn, u64 npages, bool clear);
 void kvmx_ept_write_protect(struct kvmx_vm *vm, u64 gfn);	/* under vm->mmu_lock */
-void kvmx_ept_flush_all(struct kvmx_vm *vm);			/* not under vm->mmu_lock */
+void kvmx_ept_flush_all(struct kvmx_vm *vm);	/* before vm->mmu_lock is dropped */
+/*
+ * After an EPT violation at the default APIC base, outside every slot, of a
+ * vCPU whose APIC accesses the CPU virtualizes: the VM's APIC-access page
+ * goes there (@writable: writes are virtualized too).  1 (the guest
+ * retries), 0 (a slot is there: MMIO) or -errno.
+ */
+int kvmx_ept_map_apic_access(struct kvmx_vcpu *v, u64 gpa, bool writable);
+/* Under vm->lock: a slot now covers [gfn, gfn+npages): its memory replaces the APIC-access page. */
+void kvmx_ept_slot_added(struct kvmx_vm *vm, u64 gfn, u64 npages);
 
 /* ---- mmu_notifier.c: the VMM's address space changes under the guest ---- */
 int kvmx_mmu_notifier_register(struct kvmx_vm *vm);
@@ -490,7 +501,8 @@ void kvmx_update_host_rsp(struct kvmx_vcpu *v, unsigned long host_rsp);
 int kvmx_vmcs_alloc(struct kvmx_vcpu *v);
 void kvmx_vmcs_free(struct kvmx_vcpu *v);
 void kvmx_vmcs_setup(struct kvmx_vcpu *v);
-void kvmx_vmcs_virtualize_x2apic(struct kvmx_vcpu *v, bool on);
+/* With APIC virtualization: x2APIC MSRs or the xAPIC page virtualized (never both). */
+void kvmx_vmcs_apic_virt_mode(struct kvmx_vcpu *v, bool x2apic, bool apic_access);
 void kvmx_vcpu_load(struct kvmx_vcpu *v);
 void kvmx_vcpu_put(struct kvmx_vcpu *v);
 void kvmx_dump_vmcs(struct kvmx_vcpu *v);
@@ -561,6 +573,11 @@ extern const char kvmx_vmexit[];
 
 /* ---- exit_handlers.c: 1 = back to the guest, 0 = to userspace, <0 error ---- */
 unsigned int kvmx_emulate_vmcall(struct kvmx_vcpu *v);
+/* Hypercalls handle_vmcall() acts on, with interrupts on (the others: kvmx_emulate_vmcall()). */
+static inline bool kvmx_hypercall_acts(unsigned long nr)
+{
+	return nr == KVM_HC_SCHED_YIELD || nr == KVM_HC_KICK_CPU || nr == KVM_HC_SEND_IPI;
+}
 
 /* spin.c: PAUSE-loop exiting and directed yield */
 void kvmx_spin_vcpu_init(struct kvmx_vcpu *v);
@@ -600,7 +617,8 @@ int kvmx_io_bus_serve(struct kvmx_vcpu *v);
 
 /* ---- pio.c, mmio.c: exits that userspace finishes ---- */
 int kvmx_handle_io(struct kvmx_vcpu *v);
-int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa);
+/* @dev_write: the device's side is written (a MOVS's direction). */
+int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa, bool dev_write);
 /* Segment fields in the VMCS, by the number instructions encode (ES = 0). */
 void kvmx_read_seg(unsigned int seg, struct x86_seg *out);
 #define SEG_ES	0
@@ -772,6 +790,13 @@ bool kvmx_lapic_apicv(struct kvmx_vcpu *v);
 /* Before entry with it (interrupts off): RVI, SVI and the EOI-exit bitmap from the page. */
 bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked);
 void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec);
+/* An APIC-write exit: the CPU wrote register @off of the page; its effect is ours. */
+void kvmx_lapic_apic_write(struct kvmx_vcpu *v, unsigned int off);
+/* Does the CPU virtualize this vCPU's accesses to @gpa (the APIC-access page goes there)? */
+bool kvmx_lapic_virtualizes_access(struct kvmx_vcpu *v, u64 gpa);
+/* ... writes too (the module parameter apicv_xapic_writes), not only reads. */
+bool kvmx_lapic_xapic_writes(void);
+void kvmx_lapic_vm_free(struct kvmx_vm *vm);	/* the VM's APIC-access page */
 /* After an exit: CR8 the guest changed without one, the vapic TPR. */
 void kvmx_lapic_after_exit(struct kvmx_vcpu *v);
 /* The 8259's ExtINT waits for this vCPU (LINT0). */
@@ -786,6 +811,9 @@ bool kvmx_vcpu_takes_user_irq(struct kvmx_vcpu *v);
 bool kvmx_user_irq_ready(struct kvmx_vcpu *v);
 /* Deliver @m from @src (NULL: a device): APICs that took it, or -1 if none matched. */
 int kvmx_apic_deliver(struct kvmx_vm *vm, struct kvmx_vcpu *src, const struct kvmx_irq_msg *m);
+/* KVM_HC_SEND_IPI: to the APIC IDs of two bitmaps from @min; how many took it, or -KVM_E*. */
+long kvmx_pv_send_ipi(struct kvmx_vcpu *v, const unsigned long bitmap[2], u32 min,
+		      unsigned long icr, unsigned int bits);
 /* An MSI's address and data as an interrupt message (SDM Vol. 3A 10.11). */
 void kvmx_msi_to_msg(u64 address, u32 data, struct kvmx_irq_msg *m);
 

@@ -78,8 +78,17 @@ struct kvmx_lapic {
 	unsigned long events;		/* APIC_EV_* */
 	u8 sipi_vector;
 	u64 vapic_addr;			/* KVM_SET_VAPIC_ADDR, 0: none */
-	/* APIC virtualization (v->vid once set up): x2APIC virtualized, EOI-exit bitmap */
-	bool vx2;
+	/*
+	 * LVTT's timer mode as kvmx last took it in: with APIC-register
+	 * virtualization the CPU writes LVTT in the page before kvmx hears
+	 * of it, and a mode change disarms the timer.
+	 */
+	u32 lvtt_mode;
+	/*
+	 * APIC virtualization (v->vid once set up): x2APIC MSRs or the xAPIC
+	 * page virtualized (kvmx_vmcs_apic_virt_mode()), EOI-exit bitmap
+	 */
+	bool vx2, vaa;
 	u64 eoi_exit[4];
 	/*
 	 * Vectors other threads accepted for a vCPU with APIC virtualization,
@@ -104,7 +113,18 @@ struct kvmx_lapic {
  */
 static bool apicv = true;
 module_param(apicv, bool, 0444);
-MODULE_PARM_DESC(apicv, "use the CPU's APIC virtualization where it has it (TPR shadow, APIC-register virtualization, virtual-interrupt delivery, x2APIC virtualization); default on");
+MODULE_PARM_DESC(apicv, "use the CPU's APIC virtualization where it has it (TPR shadow, APIC-register virtualization, virtual-interrupt delivery, x2APIC and APIC-access virtualization); default on");
+
+/*
+ * With apicv, the xAPIC page's writes too: TPR, EOI and self-IPIs without
+ * an exit, the others (ICR, LVT, SVR...) exiting after the fact.  Off, the
+ * APIC-access page is mapped read-only: only reads are the CPU's, and
+ * writes are emulated.  See kvmx_lapic_vid_sync() for why Bochs wants it
+ * off.
+ */
+static bool apicv_xapic_writes;
+module_param(apicv_xapic_writes, bool, 0444);
+MODULE_PARM_DESC(apicv_xapic_writes, "with apicv, let the CPU virtualize writes to the xAPIC page too, not only reads; default off (Bochs delivers a self-IPI made with interrupts off)");
 
 static u32 reg_read(struct kvmx_lapic *a, unsigned int off)
 {
@@ -373,6 +393,51 @@ int kvmx_apic_deliver(struct kvmx_vm *vm, struct kvmx_vcpu *src, const struct kv
 	return n;
 }
 
+/*
+ * KVM_HC_SEND_IPI (KVM_FEATURE_PV_SEND_IPI): one hypercall for an IPI to
+ * many vCPUs, where x2APIC physical mode takes an ICR write per target.
+ * Bit i of @bitmap[0] names APIC ID @min + i, of @bitmap[1] @min + @bits +
+ * i (@bits: 64, or 32 for a 32-bit guest, as KVM's clusters).  @icr gives
+ * vector and delivery mode; a destination mode or shorthand is refused.
+ * The number of APICs that took it, as KVM's kvm_pv_send_ipi().
+ */
+long kvmx_pv_send_ipi(struct kvmx_vcpu *v, const unsigned long bitmap[2], u32 min,
+		      unsigned long icr, unsigned int bits)
+{
+	struct kvmx_irq_msg m = {
+		.vector = icr & APIC_VECTOR_MASK,
+		.delivery_mode = (icr & APIC_MODE_MASK) >> 8,
+		.level_trig = icr & APIC_INT_LEVELTRIG,
+		.assert = icr & APIC_INT_ASSERT,
+	};
+	unsigned long b;
+	long n = 0;
+	int i;
+
+	if (icr & (APIC_DEST_LOGICAL | APIC_DEST_ALLBUT))	/* the mode bit, both shorthand bits */
+		return -KVM_EINVAL;
+	rcu_read_lock();
+	for (i = 0; i < 2; i++) {
+		/* The second cluster's first ID wraps at 32 bits, as KVM's. */
+		u32 first = min + i * bits;
+
+		for_each_set_bit(b, &bitmap[i], bits) {
+			u64 id = (u64)first + b;
+			struct kvmx_vcpu *t;
+
+			/* Physical IDs only: 0xff and up would be broadcasts. */
+			if (id >= XAPIC_BROADCAST)
+				break;
+			t = kvmx_apic_find_id(v->vm, id);
+			if (t && hw_enabled(t) && accept_irq(t, &m))
+				n++;
+		}
+	}
+	rcu_read_unlock();
+	v->stat.ipis += n;
+	return n;
+}
+
 void kvmx_msi_to_msg(u64 address, u32 data, struct kvmx_irq_msg *m)
 {
 	/* SDM Vol. 3A 10.11.1, 10.11.2: address 0xfeeXXXXX, data with the vector. */
@@ -434,7 +499,7 @@ static u32 timer_modes(struct kvmx_vcpu *v)
 
 static u32 timer_mode(struct kvmx_lapic *a)
 {
-	return reg_read(a, APIC_LVTT) & (3 << 17);
+	return a->lvtt_mode;
 }
 
 static u32 timer_divide(struct kvmx_lapic *a)
@@ -665,11 +730,12 @@ static int reg_store(struct kvmx_vcpu *v, unsigned int off, u32 val)
 		mask = APIC_LVT_MASKED | timer_modes(v) | 0xff;
 		if (!sw_enabled(a))
 			val |= APIC_LVT_MASKED;
-		if ((reg_read(a, APIC_LVTT) ^ val) & (3 << 17)) {
+		if ((val & mask & (3 << 17)) != a->lvtt_mode) {
 			/* A mode change disarms the timer (SDM 10.5.4.1). */
 			timer_stop(a);
 			reg_write(a, APIC_TMICT, 0);
 			a->tsc_deadline = 0;
+			a->lvtt_mode = val & mask & (3 << 17);
 		}
 		reg_write(a, APIC_LVTT, val & mask);
 		break;
@@ -695,8 +761,11 @@ static int reg_store(struct kvmx_vcpu *v, unsigned int off, u32 val)
 			kvmx_vcpu_kick(v);
 		break;
 	case APIC_TMICT:
-		if (timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE)
+		/* Ignored, and still 0 after an APIC-write exit. */
+		if (timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE) {
+			reg_write(a, APIC_TMICT, 0);
 			break;
+		}
 		reg_write(a, APIC_TMICT, val);
 		timer_start_count(a);
 		break;
@@ -978,9 +1047,11 @@ static void apicv_setup(struct kvmx_vcpu *v)
 	vmcs_write(VMCS_PROC_BASED_CTLS2, vmcs_read32(VMCS_PROC_BASED_CTLS2) |
 		   PROC2_APIC_REG_VIRT | PROC2_VIRT_INTR_DELIVERY);
 	vmcs_write(VMCS_VIRTUAL_APIC_PAGE_ADDR, __pa(a->regs));
+	vmcs_write(VMCS_APIC_ACCESS_ADDR, PFN_PHYS(page_to_pfn(v->vm->apic_access_page)));
 	vmcs_write(VMCS_TPR_THRESHOLD, 0);	/* unused with virtual-interrupt delivery */
 	memset(a->eoi_exit, 0xff, sizeof(a->eoi_exit));	/* written below, once */
 	a->vx2 = false;
+	a->vaa = false;
 	v->vid = true;
 }
 
@@ -1007,21 +1078,35 @@ static void apicv_setup(struct kvmx_vcpu *v)
  *    vector: while any requested vector stays behind at entry, the EOIs of
  *    the requested and in-service vectors exit, and the next entry decides;
  *  - self-IPIs and x2APIC TPR writes exit (the x2APIC MSR bitmap), and so
- *    do CR8 writes while TPR alone holds a requested vector back.
+ *    do CR8 writes while TPR alone holds a requested vector back;
+ *  - in xAPIC mode a write of a self-IPI to ICR, or of TPR, would go in
+ *    without an exit (SDM 29.4.3): the APIC-access page is mapped
+ *    read-only unless apicv_xapic_writes=1, so every write exits.
  * On a real CPU this costs only these exits.
  */
 bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 {
 	struct kvmx_lapic *a = v->apic;
 	int irr = -1, isr = -1, i, requested = 0;
-	bool deliverable, window, guard, cr8_exit;
+	bool deliverable, window, guard, cr8_exit, vaa;
 	u32 irrw[8], isrw[8], ctls;
 
 	if (unlikely(!v->vid))
 		apicv_setup(v);
-	if (unlikely(x2apic_mode(v) != a->vx2)) {
-		a->vx2 = !a->vx2;
-		kvmx_vmcs_virtualize_x2apic(v, a->vx2);
+	/*
+	 * The xAPIC page is virtualized where the VM's APIC-access page is
+	 * mapped: at the default base.  A CPU may cache the translations it
+	 * used before the change (SDM 29.4.5): the guest's are flushed.
+	 */
+	vaa = hw_enabled(v) && !x2apic_mode(v) &&
+	      (v->apic_base & MSR_IA32_APICBASE_BASE) == APIC_DEFAULT_PHYS_BASE;
+	if (unlikely(x2apic_mode(v) != a->vx2 || vaa != a->vaa)) {
+		a->vx2 = x2apic_mode(v);
+		a->vaa = vaa;
+		kvmx_vmcs_apic_virt_mode(v, a->vx2, a->vaa);
+		/* Guest-physical and combined translations (KVM: "flush current"). */
+		kvmx_ept_flush_local(v->vm);
+		v->flush_guest_tlb = true;
 	}
 	pir_to_irr(a);
 	/* One read of IRR and ISR: RVI, SVI and how many vectors are requested. */
@@ -1080,6 +1165,39 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec)
 {
 	ioapic_eoi(v, vec, v->apic->tmr_at_entry[vec >> 6] & BIT_ULL(vec & 63));
+}
+
+/*
+ * The CPU wrote a register of the page (ID, LDR, DFR, SVR, ESR, ICR, an LVT
+ * entry, TMICT, TDCR: SDM 29.4.3.2) and exited once the instruction was
+ * done: the write takes effect now, as if it had been emulated.  What
+ * reg_store() keeps of the old state is not in the page (lvtt_mode), and
+ * it writes back the value the register must hold (reserved bits clear,
+ * LVT entries masked while the APIC is software-disabled).
+ */
+void kvmx_lapic_apic_write(struct kvmx_vcpu *v, unsigned int off)
+{
+	off &= 0xff0;
+	if (v->apic)
+		reg_store(v, off, reg_read(v->apic, off));
+}
+
+bool kvmx_lapic_virtualizes_access(struct kvmx_vcpu *v, u64 gpa)
+{
+	return v->apic && v->vid && v->apic->vaa &&
+	       (gpa & PAGE_MASK) == APIC_DEFAULT_PHYS_BASE;
+}
+
+bool kvmx_lapic_xapic_writes(void)
+{
+	return apicv_xapic_writes;
+}
+
+void kvmx_lapic_vm_free(struct kvmx_vm *vm)
+{
+	if (vm->apic_access_page)
+		__free_page(vm->apic_access_page);
+	vm->apic_access_page = NULL;
 }
 
 /* After each exit: the guest may have changed TPR without one (CR8, vapic). */
@@ -1281,6 +1399,7 @@ void kvmx_lapic_reset(struct kvmx_vcpu *v, bool init)
 	timer_stop(a);
 	atomic_set(&a->timer_pending, 0);
 	a->tsc_deadline = 0;
+	a->lvtt_mode = 0;
 	memset(a->regs, 0, PAGE_SIZE);
 	bitmap_zero(a->pir, 256);
 	reg_write(a, APIC_ID, x2apic_mode(v) ? v->id : v->id << 24);
@@ -1310,6 +1429,19 @@ int kvmx_lapic_create(struct kvmx_vcpu *v)
 	if (!a->regs) {
 		kfree(a);
 		return -ENOMEM;
+	}
+	/*
+	 * One APIC-access page for the VM, as KVM's (kvmx_ept_map_apic_access()
+	 * maps it), zeroed: a vCPU that does not virtualize its accesses
+	 * sees it as memory.  vm->lock serializes vCPU creation.
+	 */
+	if (apicv && kvmx_ctls.apicv && !v->vm->apic_access_page) {
+		v->vm->apic_access_page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		if (!v->vm->apic_access_page) {
+			free_page((unsigned long)a->regs);
+			kfree(a);
+			return -ENOMEM;
+		}
 	}
 	a->vcpu = v;
 	/*
@@ -1392,6 +1524,7 @@ static int set_lapic(struct kvmx_vcpu *v, struct kvmx_lapic_state __user *u)
 	reg_write(a, APIC_SPIV, reg_read(a, APIC_SPIV) & 0x11ff);
 	reg_write(a, APIC_TASKPRI, reg_read(a, APIC_TASKPRI) & 0xff);
 	reg_write(a, APIC_TDCR, reg_read(a, APIC_TDCR) & 0xb);
+	a->lvtt_mode = reg_read(a, APIC_LVTT) & (3 << 17);
 	v->cr8 = reg_read(a, APIC_TASKPRI) >> 4;
 	if (timer_mode(a) == APIC_LVT_TIMER_TSCDEADLINE)
 		timer_start_deadline(a);	/* the IA32_TSC_DEADLINE it had */

@@ -289,6 +289,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 			spin_lock(&vm->mmu_lock);
 			s->base_gfn = gfn;
 			spin_unlock(&vm->mmu_lock);
+			kvmx_ept_slot_added(vm, gfn, npages);
 		}
 		if (changed)
 			set_dirty_logging(vm, s, log_on);
@@ -310,6 +311,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	spin_lock(&vm->mmu_lock);
 	s->used = true;
 	spin_unlock(&vm->mmu_lock);
+	kvmx_ept_slot_added(vm, gfn, npages);
 out:
 	mutex_unlock(&vm->lock);
 	return err;

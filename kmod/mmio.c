@@ -171,7 +171,7 @@ static int complete_rmw_read(struct kvmx_vcpu *v)
 	return 0;
 }
 
-int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa)
+int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa, bool dev_write)
 {
 	int (*complete)(struct kvmx_vcpu *v);
 	unsigned int mode = kvmx_code_mode(v);
@@ -194,8 +194,8 @@ int kvmx_handle_mmio(struct kvmx_vcpu *v, u64 gpa)
 		u64 la, data = 0;
 		int fault;
 
-		/* The EPT violation says which side is the device's. */
-		if (!(v->exit_qual & EPT_QUAL_WRITE)) {
+		/* The exit says which side is the device's. */
+		if (!dev_write) {
 			mmio_exit(v, gpa, false, 0);
 			complete = complete_movs_from_mmio;
 			break;

@@ -297,9 +297,8 @@ static bool handle_exit_irqoff(struct kvmx_vcpu *v)
 		kvmx_emulate_cpuid(v);
 		break;
 	case EXIT_REASON_VMCALL:
-		/* SCHED_YIELD and KICK_CPU wake or yield to a vCPU: not with interrupts off. */
-		if ((u32)v->regs[REG_RAX] == KVM_HC_SCHED_YIELD ||
-		    (u32)v->regs[REG_RAX] == KVM_HC_KICK_CPU)
+		/* Those that wake, yield or send IPIs: not with interrupts off. */
+		if (kvmx_hypercall_acts((u32)v->regs[REG_RAX]))
 			return false;
 		kvmx_emulate_vmcall(v);
 		break;

@@ -171,6 +171,7 @@ static void kvmx_vm_free(struct kref *ref)
 	kvmx_mmu_notifier_unregister(vm);
 	kvmx_free_memslots(vm);
 	kvmx_ept_destroy(vm);
+	kvmx_lapic_vm_free(vm);
 	mmdrop(vm->mm);
 	preempt_notifier_dec();
 	vm_free(vm);

@@ -394,13 +394,23 @@ int kvmx_vmcs_global_init(void)
 	return 0;
 }
 
-/* The vCPU's x2APIC accesses: virtualized by the CPU (@on) or all exiting. */
-void kvmx_vmcs_virtualize_x2apic(struct kvmx_vcpu *v, bool on)
+/*
+ * The vCPU's APIC accesses with APIC virtualization: x2APIC MSRs
+ * virtualized (@x2apic), else all exiting; the xAPIC page virtualized
+ * (@apic_access), else its accesses fault as MMIO.  VM entry refuses both
+ * at once (SDM 26.2.1.1).
+ */
+void kvmx_vmcs_apic_virt_mode(struct kvmx_vcpu *v, bool x2apic, bool apic_access)
 {
-	u32 proc2 = vmcs_read32(VMCS_PROC_BASED_CTLS2) & ~PROC2_VIRT_X2APIC;
+	u32 proc2 = vmcs_read32(VMCS_PROC_BASED_CTLS2) &
+		    ~(PROC2_VIRT_X2APIC | PROC2_VIRT_APIC_ACCESSES);
 
-	vmcs_write(VMCS_PROC_BASED_CTLS2, on ? proc2 | PROC2_VIRT_X2APIC : proc2);
-	vmcs_write(VMCS_MSR_BITMAP, __pa(on ? msr_bitmap_x2apic : msr_bitmap));
+	if (x2apic)
+		proc2 |= PROC2_VIRT_X2APIC;
+	else if (apic_access)
+		proc2 |= PROC2_VIRT_APIC_ACCESSES;
+	vmcs_write(VMCS_PROC_BASED_CTLS2, proc2);
+	vmcs_write(VMCS_MSR_BITMAP, __pa(x2apic ? msr_bitmap_x2apic : msr_bitmap));
 }
 
 void kvmx_vmcs_global_exit(void)

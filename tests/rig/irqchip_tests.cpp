@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "mem_cgroup.hpp"
 #include "rig_env.hpp"
 
 using kvmx::Fd;
@@ -275,6 +276,46 @@ private:
 };
 
 using Out = std::pair<uint16_t, uint8_t>;
+
+// kvmx's module parameter apicv (APIC virtualization) is on.
+bool apicv_on()
+{
+	return testutil::get_file("/sys/module/kvmx/parameters/apicv").starts_with("Y");
+}
+
+// ... and the CPU virtualizes writes to the xAPIC page too, not only reads.
+bool xapic_writes_on()
+{
+	return apicv_on() &&
+	       testutil::get_file("/sys/module/kvmx/parameters/apicv_xapic_writes").starts_with("Y");
+}
+
+// The vCPU's binary stat @name (KVM_GET_STATS_FD), summed over its values.
+uint64_t vcpu_stat(int vcpu, const std::string &name)
+{
+	Fd fd(::ioctl(vcpu, KVMX_GET_STATS_FD, 0));
+	kvmx_stats_header h{};
+	if (!fd || ::pread(fd.get(), &h, sizeof(h), 0) != ssize_t(sizeof(h)))
+		throw std::runtime_error("KVM_GET_STATS_FD failed");
+	const size_t dsize = sizeof(kvmx_stats_desc) + h.name_size;
+	std::vector<char> descs(dsize * h.num_desc);
+	if (::pread(fd.get(), descs.data(), descs.size(), h.desc_offset) != ssize_t(descs.size()))
+		throw std::runtime_error("stats descriptors unreadable");
+	for (uint32_t i = 0; i < h.num_desc; i++) {
+		const auto *d = reinterpret_cast<const kvmx_stats_desc *>(descs.data() + i * dsize);
+		if (name != d->name)
+			continue;
+		std::vector<uint64_t> v(d->size);
+		if (::pread(fd.get(), v.data(), v.size() * 8, h.data_offset + d->offset) !=
+		    ssize_t(v.size() * 8))
+			throw std::runtime_error("stat " + name + " unreadable");
+		uint64_t sum = 0;
+		for (uint64_t x : v)
+			sum += x;
+		return sum;
+	}
+	throw std::runtime_error("no stat " + name);
+}
 
 TEST_P(Irqchip, CreateRules)
 {
@@ -680,6 +721,49 @@ TEST_P(Irqchip, PvKickWakesAVcpuHaltedWithInterruptsOff)
 	EXPECT_EQ(out1, Out(kReadyPort, 2)) << "the kick woke vCPU 1";
 }
 
+// KVM's PV IPIs (KVM_FEATURE_PV_SEND_IPI): KVM_HC_SEND_IPI (RAX 10) with
+// two bitmaps of APIC IDs (RBX from RDX's ID, RCX from RDX + 64) and the
+// ICR's vector and mode in RSI; RAX answers how many APICs took it.  vCPU 1
+// enables its APIC and halts; vCPU 0 sends vector 0x31 to IDs 1 and 2 (only
+// 1 exists), then with a shorthand (refused), then to ID 1 through the
+// second bitmap, its base wrapping at 32 bits.
+//   vCPU 1: mov eax, 0xfee000f0; mov dword [rax], 0x1ff; mov byte [0x9020], 1
+//           sti; h: hlt; jmp h
+//   vCPU 0: sti; w: pause; cmp byte [0x9020], 0; je w
+//           mov eax, 10; mov ebx, 6; xor ecx, ecx; xor edx, edx; mov esi, 0x31
+//           vmcall; mov [0x9008], rax
+//           mov eax, 10; mov ebx, 2; xor ecx, ecx; xor edx, edx; mov esi, 0x40031
+//           vmcall; mov [0x9010], rax
+//           mov eax, 10; xor ebx, ebx; mov ecx, 1; mov edx, 0xffffffc1; mov esi, 0x31
+//           vmcall; mov [0x9018], rax; mov al, 1; out 0xe1, al; h: hlt; jmp h
+const std::vector<uint8_t> kIpiTarget64 = {
+	0xb8, 0xf0, 0x00, 0xe0, 0xfe, 0xc7, 0x00, 0xff, 0x01, 0x00, 0x00, 0xc6,
+	0x04, 0x25, 0x20, 0x90, 0x00, 0x00, 0x01, 0xfb, 0xf4, 0xeb, 0xfd,
+};
+const std::vector<uint8_t> kPvIpiSender64 = {
+	0xfb, 0xf3, 0x90, 0x80, 0x3c, 0x25, 0x20, 0x90, 0x00, 0x00, 0x00, 0x74,
+	0xf4, 0xb8, 0x0a, 0x00, 0x00, 0x00, 0xbb, 0x06, 0x00, 0x00, 0x00, 0x31,
+	0xc9, 0x31, 0xd2, 0xbe, 0x31, 0x00, 0x00, 0x00, 0x0f, 0x01, 0xc1, 0x48,
+	0x89, 0x04, 0x25, 0x08, 0x90, 0x00, 0x00, 0xb8, 0x0a, 0x00, 0x00, 0x00,
+	0xbb, 0x02, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x31, 0xd2, 0xbe, 0x31, 0x00,
+	0x04, 0x00, 0x0f, 0x01, 0xc1, 0x48, 0x89, 0x04, 0x25, 0x10, 0x90, 0x00,
+	0x00, 0xb8, 0x0a, 0x00, 0x00, 0x00, 0x31, 0xdb, 0xb9, 0x01, 0x00, 0x00,
+	0x00, 0xba, 0xc1, 0xff, 0xff, 0xff, 0xbe, 0x31, 0x00, 0x00, 0x00, 0x0f,
+	0x01, 0xc1, 0x48, 0x89, 0x04, 0x25, 0x18, 0x90, 0x00, 0x00, 0xb0, 0x01,
+	0xe6, 0xe1, 0xf4, 0xeb, 0xfd,
+};
+
+TEST_P(Irqchip, PvSendIpiReachesTheVcpusOfItsBitmaps)
+{
+	ApicVm g(GetParam(), kPvIpiSender64);
+	auto [out0, out1] = run_two_on_one_cpu(g, kIpiTarget64);
+	ASSERT_EQ(out0, Out(kReadyPort, 1)) << "vCPU 0 sent";
+	EXPECT_EQ(out1, Out(kReportPort, 0x31)) << "vCPU 1 took the IPI";
+	EXPECT_EQ(guest_u64(g, 0x9008), 1u) << "APIC IDs 1 and 2: one APIC";
+	EXPECT_EQ(guest_u64(g, 0x9010), uint64_t(-EINVAL)) << "a shorthand is refused";
+	EXPECT_EQ(guest_u64(g, 0x9018), 1u) << "the second bitmap, from ID 0xffffffc1 + 64";
+}
+
 // The 8259 pair in the kernel: a real-mode guest programs it and takes
 // IRQ1 through the BSP's LINT0 (ExtINT) without touching its APIC.
 TEST_P(Irqchip, PicInterruptThroughLint0)
@@ -979,9 +1063,17 @@ TEST_P(Irqchip, VapicMirrorsTprAndTprAccessesAreReported)
 	ASSERT_EQ(ioctl_errno(vcpu, KVMX_SET_VAPIC_ADDR, &va), 0);
 	EXPECT_EQ(next(), Out(kReportPort, 0x40)) << "the TPR written and read through the APIC page";
 	if (GetParam() == "/dev/kvmx") {
-		// kvmx has no APIC virtualization yet: both accesses exit and are reported.
+		// Without APIC virtualization both accesses exit and are reported;
+		// with it the CPU virtualizes the read (the APIC-access page), and
+		// the write too with apicv_xapic_writes=1, as kvm_intel's
+		// flexpriority does both.
 		using R = std::pair<uint64_t, uint32_t>;
-		EXPECT_EQ(reports, (std::vector<R>{ R(kTprWriteRip, 1), R(kTprReadRip, 0) }));
+		std::vector<R> want;
+		if (!xapic_writes_on())
+			want.emplace_back(kTprWriteRip, 1);
+		if (!apicv_on())
+			want.emplace_back(kTprReadRip, 0);
+		EXPECT_EQ(reports, want);
 	}
 	for (auto &[rip, write] : reports)
 		EXPECT_TRUE((rip == kTprWriteRip && write == 1) || (rip == kTprReadRip && write == 0))
@@ -995,6 +1087,64 @@ TEST_P(Irqchip, VapicMirrorsTprAndTprAccessesAreReported)
 		<< "no in-kernel APIC";
 	EXPECT_EQ(ioctl_errno(plain.vcpu.get(), KVMX_TPR_ACCESS_REPORTING, &ctl), 0)
 		<< "taken without one (KVM)";
+}
+
+// The xAPIC page through the APIC-access page (SDM 29.4): reads the CPU
+// serves from the virtual-APIC page, writes it virtualizes (TPR) or hands
+// over after the fact (APIC-write exits: SVR, LVTT, TMICT), and a timer
+// mode change that must still disarm the timer although the CPU wrote LVTT
+// before kvmx heard of it.  Both devices give the same values; on kvmx with
+// apicv=1 the loop's 2000 reads take no exit, nor its 1000 TPR writes with
+// apicv_xapic_writes=1 (kvm_intel in Bochs has flexpriority only: its reads
+// exit, its TPR writes do not).
+//   mov ebx, 0xfee00000; SVR = 0x1ff; LVTT = 0x30041 (periodic, masked)
+//   TMICT = 0x7fffffff; mov r13d, [TMICT]
+//   LVTT = 0x50042 (TSC deadline, masked); mov r8d, [TMICT]
+//   TMICT = 1000 (ignored); mov r9d, [TMICT]
+//   mov ecx, 1000; l: mov r14d, [ID]; TPR = 0x20; mov r10d, [TPR]; dec ecx; jnz l
+//   mov r11d, [version]; mov r12d, [PPR]; mov al, 1; out 0xe1, al
+const std::vector<uint8_t> kXapicPage64 = {
+	0xbb, 0x00, 0x00, 0xe0, 0xfe, 0xc7, 0x83, 0xf0, 0x00, 0x00, 0x00, 0xff, 0x01, 0x00,
+	0x00, 0xc7, 0x83, 0x20, 0x03, 0x00, 0x00, 0x41, 0x00, 0x03, 0x00, 0xc7, 0x83, 0x80,
+	0x03, 0x00, 0x00, 0xff, 0xff, 0xff, 0x7f, 0x44, 0x8b, 0xab, 0x80, 0x03, 0x00, 0x00,
+	0xc7, 0x83, 0x20, 0x03, 0x00, 0x00, 0x42, 0x00, 0x05, 0x00, 0x44, 0x8b, 0x83, 0x80,
+	0x03, 0x00, 0x00, 0xc7, 0x83, 0x80, 0x03, 0x00, 0x00, 0xe8, 0x03, 0x00, 0x00, 0x44,
+	0x8b, 0x8b, 0x80, 0x03, 0x00, 0x00, 0xb9, 0xe8, 0x03, 0x00, 0x00, 0x44, 0x8b, 0x73,
+	0x20, 0xc7, 0x83, 0x80, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x44, 0x8b, 0x93,
+	0x80, 0x00, 0x00, 0x00, 0xff, 0xc9, 0x75, 0xe7, 0x44, 0x8b, 0x5b, 0x30, 0x44, 0x8b,
+	0xa3, 0xa0, 0x00, 0x00, 0x00, 0xb0, 0x01, 0xe6, 0xe1,
+};
+
+TEST_P(Irqchip, XapicPageThroughTheApicAccessPage)
+{
+	ApicVm g(GetParam(), kXapicPage64, true);
+	ASSERT_EQ(g.next_out(), Out(kReadyPort, 1));
+	kvmx_regs r = g.e.regs();
+	EXPECT_EQ(r.r13, 0x7fffffffu) << "TMICT reads back";
+	EXPECT_EQ(r.r8, 0u) << "the switch to TSC-deadline mode disarmed the timer";
+	EXPECT_EQ(r.r9, 0u) << "TMICT is ignored in TSC-deadline mode";
+	EXPECT_EQ(r.r14, 0u) << "APIC ID 0";
+	EXPECT_EQ(r.r10, 0x20u) << "TPR";
+	EXPECT_EQ(r.r11 & 0xff, 0x14u) << "version";
+	EXPECT_EQ(r.r12, 0x20u) << "PPR follows TPR";
+	kvmx_lapic_state s{};
+	ASSERT_EQ(ioctl_errno(g.e.vcpu.get(), KVMX_GET_LAPIC, &s), 0);
+	auto reg = [&](unsigned off) { return *reinterpret_cast<uint32_t *>(s.regs + off); };
+	EXPECT_EQ(reg(0xf0), 0x1ffu) << "SVR";
+	EXPECT_EQ(reg(0x320), 0x50042u) << "LVTT";
+	EXPECT_EQ(reg(0x380), 0u) << "TMICT";
+	const uint64_t exits = vcpu_stat(g.e.vcpu.get(), "exits");
+	RecordProperty("exits", std::to_string(exits));
+	if (GetParam() == "/dev/kvmx") {
+		if (xapic_writes_on()) {
+			EXPECT_LT(exits, 100u) << "the loop's accesses are the CPU's";
+		} else if (apicv_on()) {
+			EXPECT_GE(exits, 1000u) << "the TPR writes exit";
+			EXPECT_LT(exits, 1100u) << "the reads are the CPU's";
+		} else {
+			EXPECT_GE(exits, 3000u) << "every access exits";
+		}
+	}
 }
 
 // KVM_CAP_SPLIT_IRQCHIP (QEMU's kernel-irqchip=split): its rules, and the
