@@ -628,9 +628,9 @@ static int handle_eoi_induced(struct kvmx_vcpu *v)
  * An access to the APIC-access page that the CPU does not virtualize
  * (SDM 29.4.2, 29.4.3: a TMCCT read, a write to a read-only register, an
  * access not 32 bits wide...): fault-like, emulated as MMIO at the APIC
- * base.  The page reached during event delivery or by a guest page walk
- * (types 3, 10, 15) is not emulated, and ends KVM_RUN as an emulation
- * failure.
+ * base.  The page reached by an instruction fetch, during event delivery
+ * or by a guest page walk (types 2, 3, 10, 15) is not emulated (KVM's
+ * emulator tries), and ends KVM_RUN as an emulation failure.
  */
 static int handle_apic_access(struct kvmx_vcpu *v)
 {

@@ -410,26 +410,29 @@ long kvmx_pv_send_ipi(struct kvmx_vcpu *v, const unsigned long bitmap[2], u32 mi
 		.level_trig = icr & APIC_INT_LEVELTRIG,
 		.assert = icr & APIC_INT_ASSERT,
 	};
-	unsigned long b;
 	long n = 0;
-	int i;
+	int i, j;
 
 	if (icr & (APIC_DEST_LOGICAL | APIC_DEST_ALLBUT))	/* the mode bit, both shorthand bits */
 		return -KVM_EINVAL;
+	/*
+	 * Each present APIC once, as KVM's map holds them (hardware-enabled
+	 * ones), against the two windows of IDs; the second one's first ID
+	 * wraps at 32 bits, as KVM's.
+	 */
 	rcu_read_lock();
-	for (i = 0; i < 2; i++) {
-		/* The second cluster's first ID wraps at 32 bits, as KVM's. */
-		u32 first = min + i * bits;
+	for (j = 0; j < KVMX_MAX_VCPUS; j++) {
+		struct kvmx_vcpu *t = READ_ONCE(v->vm->vcpus[j]);
+		u32 id;
 
-		for_each_set_bit(b, &bitmap[i], bits) {
-			u64 id = (u64)first + b;
-			struct kvmx_vcpu *t;
+		if (!t || !t->apic || !hw_enabled(t))
+			continue;
+		id = apic_id(t);
+		for (i = 0; i < 2; i++) {
+			u32 first = min + i * bits;
 
-			/* Physical IDs only: 0xff and up would be broadcasts. */
-			if (id >= XAPIC_BROADCAST)
-				break;
-			t = kvmx_apic_find_id(v->vm, id);
-			if (t && hw_enabled(t) && accept_irq(t, &m))
+			if (id >= first && id - first < bits && test_bit(id - first, &bitmap[i]) &&
+			    accept_irq(t, &m))
 				n++;
 		}
 	}
