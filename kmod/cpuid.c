@@ -146,7 +146,7 @@ int kvmx_cpuid_init(void)
 	e->function = KVM_CPUID_FEATURES;
 	e->eax = BIT(KVM_FEATURE_CLOCKSOURCE) | BIT(KVM_FEATURE_NOP_IO_DELAY) |
 		 BIT(KVM_FEATURE_CLOCKSOURCE2) | BIT(KVM_FEATURE_PV_UNHALT) |
-		 BIT(KVM_FEATURE_PV_SEND_IPI);
+		 BIT(KVM_FEATURE_PV_SEND_IPI) | BIT(KVM_FEATURE_PV_EOI);
 	/* Steal time, and what its "preempted" flag serves (steal_time.c, spin.c). */
 	if (sched_info_on())
 		e->eax |= BIT(KVM_FEATURE_STEAL_TIME) | BIT(KVM_FEATURE_PV_TLB_FLUSH) |

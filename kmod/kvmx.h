@@ -311,6 +311,9 @@ struct kvmx_vcpu {
 	bool enforce_pv_cpuid;		/* KVM_CAP_ENFORCE_PV_FEATURE_CPUID */
 	/* PV steal time (steal_time.c): the MSR, run_delay at the last update */
 	u64 steal_time_msr, steal_time_last;
+	/* KVM's PV EOI (lapic.c): the MSR, and "the guest's flag was set for this run". */
+	u64 pv_eoi_msr;
+	bool pv_eoi_pending;
 	bool steal_time_update;		/* update the guest's area before entry */
 	struct kvm_steal_time __user *steal_time_hva;	/* where the last update wrote */
 	u64 steal_time_gen;		/* vm->slots_gen of that update */
@@ -782,6 +785,9 @@ bool kvmx_lapic_mmio(struct kvmx_vcpu *v, u64 gpa, unsigned int len, bool write,
 int kvmx_lapic_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
 int kvmx_lapic_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8);
+/* MSR_KVM_PV_EOI_EN: 0, 1 (#GP) or -ENOENT (not this MSR). */
+int kvmx_pv_eoi_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
+int kvmx_pv_eoi_set_msr(struct kvmx_vcpu *v, u32 index, u64 data);
 /* KVM_SET_VAPIC_ADDR's TPR mirror: written before an entry, read back after an exit. */
 void kvmx_lapic_sync_to_vapic(struct kvmx_vcpu *v);
 void kvmx_lapic_sync_from_vapic(struct kvmx_vcpu *v);

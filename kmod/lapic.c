@@ -972,6 +972,96 @@ void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8)
 }
 
 /*
+ * KVM's PV EOI (KVM_FEATURE_PV_EOI, Documentation/virt/kvm/x86/msr.rst):
+ * the guest names a byte of its memory with MSR_KVM_PV_EOI_EN; when bit 0
+ * is set there, its interrupt handler clears it instead of writing EOI,
+ * and the EOI is done at the next exit.  Only without APIC virtualization
+ * (with it the CPU retires EOIs itself, and KVM does not set the flag
+ * either).  As KVM's apic_sync_pv_eoi_to_guest(): set before an entry
+ * while an interrupt is in service, none is requested, and the vector is
+ * not level-triggered (the IOAPIC must see its EOI).
+ */
+int kvmx_pv_eoi_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data)
+{
+	if (index != MSR_KVM_PV_EOI_EN)
+		return -ENOENT;
+	if (!kvmx_guest_pv_has(v, KVM_FEATURE_PV_EOI))
+		return 1;
+	*data = v->pv_eoi_msr;
+	return 0;
+}
+
+int kvmx_pv_eoi_set_msr(struct kvmx_vcpu *v, u32 index, u64 data)
+{
+	u64 gpa = data & ~KVM_MSR_ENABLED;
+	u8 probe;
+
+	if (index != MSR_KVM_PV_EOI_EN)
+		return -ENOENT;
+	if (!kvmx_guest_pv_has(v, KVM_FEATURE_PV_EOI) || !IS_ALIGNED(gpa, 4))
+		return 1;
+	/* As KVM's cache init: the byte must be guest memory. */
+	if ((data & KVM_MSR_ENABLED) && kvmx_read_gpa(v, gpa, &probe, 1))
+		return 1;
+	v->pv_eoi_pending = false;	/* the old byte is the guest's again */
+	v->pv_eoi_msr = data;
+	return 0;
+}
+
+/*
+ * Before an entry, interrupts on.  KVM sets the flag right after it
+ * injects; kvmx injects later, with interrupts off, where guest memory
+ * can't be written: so the flag is also set for the one vector this
+ * entry may inject (none in service, one requested).  If it doesn't go
+ * in, nothing is lost: the guest consults the flag only at an EOI, and
+ * every EOI ends the highest vector in service, which the next exit's
+ * apic_eoi() does in its place.
+ */
+static void pv_eoi_to_guest(struct kvmx_vcpu *v)
+{
+	struct kvmx_lapic *a = v->apic;
+	u8 set = KVM_PV_EOI_ENABLED;
+	int isr, irr, i, requested = 0, vec;
+
+	if (!(v->pv_eoi_msr & KVM_MSR_ENABLED) || kvmx_lapic_apicv(v) || v->pv_eoi_pending)
+		return;
+	isr = highest_vector(a, APIC_ISR);
+	irr = highest_vector(a, APIC_IRR);
+	for (i = 0; i < 8 && irr >= 0; i++)
+		requested += hweight32(reg_read(a, APIC_IRR + 0x10 * i));
+	if (isr >= 0 && irr < 0)
+		vec = isr;		/* KVM's case: in service, nothing requested */
+	else if (isr < 0 && requested == 1)
+		vec = irr;		/* about to go in */
+	else
+		return;
+	/* A level-triggered vector's EOI must reach the IOAPIC at once. */
+	if (test_bit(VEC_BIT(vec), vec_word(a, APIC_TMR, vec)))
+		return;
+	if (!kvmx_write_gpa(v, v->pv_eoi_msr & ~KVM_MSR_ENABLED, &set, 1))
+		v->pv_eoi_pending = true;
+}
+
+/* After an exit: did the guest's handler take the flag (its EOI), or is it still set? */
+static void pv_eoi_from_guest(struct kvmx_vcpu *v)
+{
+	u64 gpa = v->pv_eoi_msr & ~KVM_MSR_ENABLED;
+	u8 flag = 0;
+
+	if (likely(!v->pv_eoi_pending))
+		return;
+	v->pv_eoi_pending = false;
+	if (kvmx_read_gpa(v, gpa, &flag, 1))
+		return;
+	if (flag & KVM_PV_EOI_ENABLED) {
+		flag = 0;	/* not used: the guest writes EOI itself, as usual */
+		kvmx_write_gpa(v, gpa, &flag, 1);
+	} else {
+		apic_eoi(v);
+	}
+}
+
+/*
  * ---- the TPR mirror of KVM_SET_VAPIC_ADDR ----
  * QEMU's kvmvapic option ROM patches 32-bit Windows' TPR accesses into
  * accesses to this u32 in guest memory, which the module keeps in step with
@@ -985,7 +1075,10 @@ void kvmx_lapic_sync_to_vapic(struct kvmx_vcpu *v)
 	int irr, isr;
 	u32 data;
 
-	if (!a || !a->vapic_addr || !apic_enabled(v))
+	if (!a)
+		return;
+	pv_eoi_to_guest(v);
+	if (!a->vapic_addr || !apic_enabled(v))
 		return;
 	pir_to_irr(a);
 	irr = max(highest_vector(a, APIC_IRR), 0);
@@ -1208,6 +1301,7 @@ void kvmx_lapic_after_exit(struct kvmx_vcpu *v)
 {
 	if (v->vid)
 		v->cr8 = (reg_read(v->apic, APIC_TASKPRI) >> 4) & 0xf;
+	pv_eoi_from_guest(v);
 	kvmx_lapic_sync_from_vapic(v);
 }
 

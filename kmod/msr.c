@@ -38,7 +38,7 @@ static const u32 kvmx_msr_list[] = {
 	MSR_IA32_MISC_ENABLE, MSR_IA32_APICBASE, MSR_IA32_FEAT_CTL,
 	MSR_IA32_UCODE_REV, MSR_MTRRdefType,
 	MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW,
-	MSR_KVM_STEAL_TIME,
+	MSR_KVM_STEAL_TIME, MSR_KVM_PV_EOI_EN,
 	MSR_IA32_MCG_STATUS, MSR_IA32_MCG_CTL, MSR_IA32_TSC_DEADLINE, MSR_PLATFORM_INFO,
 	MSR_IA32_POWER_CTL,
 };
@@ -198,6 +198,8 @@ int kvmx_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data, bool host)
 		if (r == -ENOENT)
 			r = kvmx_steal_time_get_msr(v, index, data);
 		if (r == -ENOENT)
+			r = kvmx_pv_eoi_get_msr(v, index, data);
+		if (r == -ENOENT)
 			r = kvmx_mce_get_msr(v, index, data, host);
 		return r == -ENOENT ? KVMX_MSR_UNKNOWN : r;
 	}
@@ -294,6 +296,8 @@ int kvmx_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host)
 		r = kvmx_kvmclock_set_msr(v, index, data);
 		if (r == -ENOENT)
 			r = kvmx_steal_time_set_msr(v, index, data);
+		if (r == -ENOENT)
+			r = kvmx_pv_eoi_set_msr(v, index, data);
 		if (r == -ENOENT)
 			r = kvmx_mce_set_msr(v, index, data, host);
 		return r == -ENOENT ? KVMX_MSR_UNKNOWN : r;

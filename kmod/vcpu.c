@@ -255,6 +255,8 @@ int kvmx_vcpu_reset(struct kvmx_vcpu *v)
 	v->steal_time_update = false;
 	v->steal_time_hva = NULL;
 	v->kvmclock_msr = 0;
+	v->pv_eoi_msr = 0;
+	v->pv_eoi_pending = false;
 	WRITE_ONCE(v->pv_unhalted, false);	/* a kick meant for the old code */
 	v->regs[REG_RDX] = 0x600;	/* processor signature, as KVM without CPUID */
 	for (i = 0; i < ARRAY_SIZE(segs); i++) {

@@ -764,6 +764,55 @@ TEST_P(Irqchip, PvSendIpiReachesTheVcpusOfItsBitmaps)
 	EXPECT_EQ(guest_u64(g, 0x9018), 1u) << "the second bitmap, from ID 0xffffffc1 + 64";
 }
 
+// KVM's PV EOI (KVM_FEATURE_PV_EOI): the guest names a byte with
+// MSR_KVM_PV_EOI_EN; the hypervisor sets bit 0 there while an interrupt is
+// in service, and the handler then clears it instead of writing EOI: the
+// EOI happens at the next exit (here the ISR read, which exits on both:
+// kvm_intel in Bochs runs without APICv, so it uses PV EOI).  With kvmx's
+// apicv=1 the CPU retires EOIs itself and the flag stays clear, as KVM's
+// with APICv.
+//   main: SVR = 0x1ff; wrmsr 0x4b564d04 = 0x9101; sti; mov ebx, 0xfee00300
+//         ICR = 0x40050 (self, vector 0x50); nop; nop; the same again
+//         mov ebx, [0xfee00120] (ISR 0x40-0x5f); mov al, 1; out 0xe1, al
+//   handler 0x50: push rax; mov al, [0x9100]; mov [0x9108], al; inc byte [0x9109]
+//         btr dword [0x9100], 0; jc done; EOI = 0; done: pop rax; iretq
+// The first interrupt also brings the IDT and handler pages into the EPT;
+// the flag is the second one's.
+const std::vector<uint8_t> kPvEoi64 = {
+	0xb8, 0xf0, 0x00, 0xe0, 0xfe, 0xc7, 0x00, 0xff, 0x01, 0x00, 0x00, 0xb9,
+	0x04, 0x4d, 0x56, 0x4b, 0xb8, 0x01, 0x91, 0x00, 0x00, 0x31, 0xd2, 0x0f,
+	0x30, 0xfb, 0xbb, 0x00, 0x03, 0xe0, 0xfe, 0xc7, 0x03, 0x50, 0x00, 0x04,
+	0x00, 0x90, 0x90, 0xc7, 0x03, 0x50, 0x00, 0x04, 0x00, 0x90, 0x90, 0xb8,
+	0x20, 0x01, 0xe0, 0xfe, 0x8b, 0x18, 0xb0, 0x01, 0xe6, 0xe1,
+};
+const std::vector<uint8_t> kPvEoiHandler64 = {
+	0x50, 0x8a, 0x04, 0x25, 0x00, 0x91, 0x00, 0x00, 0x88, 0x04, 0x25, 0x08,
+	0x91, 0x00, 0x00, 0xfe, 0x04, 0x25, 0x09, 0x91, 0x00, 0x00, 0x0f, 0xba,
+	0x34, 0x25, 0x00, 0x91, 0x00, 0x00, 0x00, 0x72, 0x0b, 0xb8, 0xb0, 0x00,
+	0xe0, 0xfe, 0xc7, 0x00, 0x00, 0x00, 0x00, 0x00, 0x58, 0x48, 0xcf,
+};
+
+TEST_P(Irqchip, PvEoiTakesTheHandlersEoi)
+{
+	ApicVm g(GetParam(), kPvEoi64);
+	g.e.mem->write(kHandlers + 0x50 * 0x20, kPvEoiHandler64);	// over 0x51's too
+	ASSERT_EQ(g.next_out(), Out(kReadyPort, 1));
+	const bool used = GetParam() == "/dev/kvmx"
+				  ? !apicv_on()
+				  : testutil::get_file("/sys/module/kvm_intel/parameters/enable_apicv")
+					    .starts_with("N");
+	EXPECT_EQ(g.e.mem->at(0x9109, 1)[0], 2) << "the handler ran twice";
+	EXPECT_EQ(g.e.mem->at(0x9108, 1)[0], used ? 1 : 0) << "the flag the handler found";
+	EXPECT_EQ(g.e.mem->at(0x9100, 1)[0], 0) << "cleared, by the guest or the hypervisor";
+	EXPECT_EQ(g.e.regs().rbx & (1u << 16), 0u) << "vector 0x50 no longer in service";
+	rig::Msrs m(1);
+	m->entries[0].index = 0x4b564d04;
+	ASSERT_EQ(::ioctl(g.e.vcpu.get(), KVMX_GET_MSRS, m.get()), 1);
+	EXPECT_EQ(m->entries[0].data, 0x9101u) << "MSR_KVM_PV_EOI_EN reads back";
+	m->entries[0].data = 0x9103;
+	EXPECT_EQ(::ioctl(g.e.vcpu.get(), KVMX_SET_MSRS, m.get()), 0) << "not 4-byte aligned";
+}
+
 // The 8259 pair in the kernel: a real-mode guest programs it and takes
 // IRQ1 through the BSP's LINT0 (ExtINT) without touching its APIC.
 TEST_P(Irqchip, PicInterruptThroughLint0)
