@@ -785,6 +785,9 @@ bool kvmx_lapic_mmio(struct kvmx_vcpu *v, u64 gpa, unsigned int len, bool write,
 int kvmx_lapic_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
 int kvmx_lapic_set_msr(struct kvmx_vcpu *v, u32 index, u64 data, bool host);
 void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8);
+/* PV EOI around an entry: a stale flag retries it; the flag back after every return. */
+bool kvmx_lapic_pv_eoi_stale(struct kvmx_vcpu *v);
+void kvmx_lapic_pv_eoi_sync(struct kvmx_vcpu *v);
 /* MSR_KVM_PV_EOI_EN: 0, 1 (#GP) or -ENOENT (not this MSR). */
 int kvmx_pv_eoi_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data);
 int kvmx_pv_eoi_set_msr(struct kvmx_vcpu *v, u32 index, u64 data);

@@ -84,6 +84,7 @@ struct kvmx_lapic {
 	 * of it, and a mode change disarms the timer.
 	 */
 	u32 lvtt_mode;
+	int pv_eoi_irr;			/* irr_signature() when the PV EOI flag was set */
 	/*
 	 * APIC virtualization (v->vid once set up): x2APIC MSRs or the xAPIC
 	 * page virtualized (kvmx_vmcs_apic_virt_mode()), EOI-exit bitmap
@@ -971,6 +972,18 @@ void kvmx_lapic_set_cr8(struct kvmx_vcpu *v, u64 cr8)
 		reg_write(v->apic, APIC_TASKPRI, (cr8 & 0xf) << 4);
 }
 
+/* The highest requested vector, and in bits 8+ how many more: -1 if none. */
+static int irr_signature(struct kvmx_lapic *a)
+{
+	int irr = highest_vector(a, APIC_IRR), i, more = -1;
+
+	if (irr < 0)
+		return -1;
+	for (i = 0; i < 8; i++)
+		more += hweight32(reg_read(a, APIC_IRR + 0x10 * i));
+	return irr | more << 8;
+}
+
 /*
  * KVM's PV EOI (KVM_FEATURE_PV_EOI, Documentation/virt/kvm/x86/msr.rst):
  * the guest names a byte of its memory with MSR_KVM_PV_EOI_EN; when bit 0
@@ -994,14 +1007,15 @@ int kvmx_pv_eoi_get_msr(struct kvmx_vcpu *v, u32 index, u64 *data)
 int kvmx_pv_eoi_set_msr(struct kvmx_vcpu *v, u32 index, u64 data)
 {
 	u64 gpa = data & ~KVM_MSR_ENABLED;
-	u8 probe;
+	struct kvmx_slot_view view;
 
 	if (index != MSR_KVM_PV_EOI_EN)
 		return -ENOENT;
 	if (!kvmx_guest_pv_has(v, KVM_FEATURE_PV_EOI) || !IS_ALIGNED(gpa, 4))
 		return 1;
-	/* As KVM's cache init: the byte must be guest memory. */
-	if ((data & KVM_MSR_ENABLED) && kvmx_read_gpa(v, gpa, &probe, 1))
+	/* As KVM's cache init: the byte must be guest memory, writable. */
+	if ((data & KVM_MSR_ENABLED) &&
+	    (!kvmx_slot_view(v->vm, gpa >> PAGE_SHIFT, &view) || (view.flags & KVMX_MEM_READONLY)))
 		return 1;
 	v->pv_eoi_pending = false;	/* the old byte is the guest's again */
 	v->pv_eoi_msr = data;
@@ -1021,44 +1035,64 @@ static void pv_eoi_to_guest(struct kvmx_vcpu *v)
 {
 	struct kvmx_lapic *a = v->apic;
 	u8 set = KVM_PV_EOI_ENABLED;
-	int isr, irr, i, requested = 0, vec;
+	int isr, irr, vec;
+	bool flush = v->l1d_flush_pending;
 
 	if (!(v->pv_eoi_msr & KVM_MSR_ENABLED) || kvmx_lapic_apicv(v) || v->pv_eoi_pending)
 		return;
 	isr = highest_vector(a, APIC_ISR);
-	irr = highest_vector(a, APIC_IRR);
-	for (i = 0; i < 8 && irr >= 0; i++)
-		requested += hweight32(reg_read(a, APIC_IRR + 0x10 * i));
+	irr = irr_signature(a);
 	if (isr >= 0 && irr < 0)
 		vec = isr;		/* KVM's case: in service, nothing requested */
-	else if (isr < 0 && requested == 1)
-		vec = irr;		/* about to go in */
+	else if (isr < 0 && irr >= 0 && !(irr & 0xff00))
+		vec = irr;		/* one requested, about to go in */
 	else
 		return;
-	/* A level-triggered vector's EOI must reach the IOAPIC at once. */
-	if (test_bit(VEC_BIT(vec), vec_word(a, APIC_TMR, vec)))
+	/* An IOAPIC waits for this vector's EOI (ioapic_eoi()): not delayed. */
+	if (v->vm->irqchip->split ? kvmx_irqchip_user_ioapic_eoi(v, vec) :
+				    test_bit(VEC_BIT(vec), vec_word(a, APIC_TMR, vec)))
 		return;
-	if (!kvmx_write_gpa(v, v->pv_eoi_msr & ~KVM_MSR_ENABLED, &set, 1))
+	if (!kvmx_write_gpa(v, v->pv_eoi_msr & ~KVM_MSR_ENABLED, &set, 1)) {
 		v->pv_eoi_pending = true;
+		a->pv_eoi_irr = irr;
+	}
+	/* One byte the guest chose: no flush for it, as KVM's cached access. */
+	v->l1d_flush_pending = flush;
 }
 
-/* After an exit: did the guest's handler take the flag (its EOI), or is it still set? */
-static void pv_eoi_from_guest(struct kvmx_vcpu *v)
+/*
+ * Interrupts off, the kick armed (enter_guest()): a vector accepted since
+ * the flag was set would wait, if the guest's PV EOI unmasks it, for an
+ * unrelated exit: the entry is retried, and the flag taken back first.
+ */
+bool kvmx_lapic_pv_eoi_stale(struct kvmx_vcpu *v)
+{
+	return unlikely(v->pv_eoi_pending) && irr_signature(v->apic) != v->apic->pv_eoi_irr;
+}
+
+/*
+ * After every return from enter_guest(), the guest run or not: did its
+ * handler take the flag (its EOI), or is it still set?  As KVM's
+ * pv_eoi_test_and_clr_pending(), a byte that can't be read or cleared
+ * counts as taken.
+ */
+void kvmx_lapic_pv_eoi_sync(struct kvmx_vcpu *v)
 {
 	u64 gpa = v->pv_eoi_msr & ~KVM_MSR_ENABLED;
+	bool flush = v->l1d_flush_pending;
 	u8 flag = 0;
 
 	if (likely(!v->pv_eoi_pending))
 		return;
 	v->pv_eoi_pending = false;
-	if (kvmx_read_gpa(v, gpa, &flag, 1))
-		return;
-	if (flag & KVM_PV_EOI_ENABLED) {
-		flag = 0;	/* not used: the guest writes EOI itself, as usual */
-		kvmx_write_gpa(v, gpa, &flag, 1);
-	} else {
+	if (kvmx_read_gpa(v, gpa, &flag, 1) || !(flag & KVM_PV_EOI_ENABLED)) {
 		apic_eoi(v);
+	} else {
+		flag = 0;	/* not used: the guest writes EOI itself, as usual */
+		if (kvmx_write_gpa(v, gpa, &flag, 1))
+			apic_eoi(v);
 	}
+	v->l1d_flush_pending = flush;
 }
 
 /*
@@ -1301,7 +1335,7 @@ void kvmx_lapic_after_exit(struct kvmx_vcpu *v)
 {
 	if (v->vid)
 		v->cr8 = (reg_read(v->apic, APIC_TASKPRI) >> 4) & 0xf;
-	pv_eoi_from_guest(v);
+	kvmx_lapic_pv_eoi_sync(v);
 	kvmx_lapic_sync_from_vapic(v);
 }
 

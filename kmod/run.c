@@ -467,7 +467,7 @@ static int enter_guest(struct kvmx_vcpu *v)
 	/* Checked with interrupts off: a kick (IPI) after this makes the guest exit. */
 	if (need_resched() || signal_pending(current) ||
 	    READ_ONCE(v->vm->snap_vcpu) == v->id ||
-	    (v->apic && kvmx_lapic_events_pending(v)) ||
+	    (v->apic && (kvmx_lapic_events_pending(v) || kvmx_lapic_pv_eoi_stale(v))) ||
 	    /* Preempted since the update: "preempted" is set again (steal_time.c). */
 	    v->steal_time_update) {
 		WRITE_ONCE(v->guest_cpu, -1);
@@ -780,6 +780,8 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 		entered = enter_guest(v);
 		if (v->apic && entered != ENTER_RETRY && entered != ENTER_FAILED)
 			kvmx_lapic_after_exit(v);
+		else if (v->apic)
+			kvmx_lapic_pv_eoi_sync(v);	/* not run: the flag goes back */
 		switch (entered) {
 		case ENTER_RETRY:
 		case ENTER_HANDLED:
