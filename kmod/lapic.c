@@ -1298,8 +1298,9 @@ void kvmx_lapic_eoi_induced(struct kvmx_vcpu *v, u8 vec)
 }
 
 /*
- * The CPU wrote a register of the page (ID, LDR, DFR, SVR, ESR, ICR, an LVT
- * entry, TMICT, TDCR: SDM 29.4.3.2) and exited once the instruction was
+ * The CPU wrote a register of the page (ID, LDR, DFR, SVR, ESR, ICR unless
+ * a self-IPI, which goes in without an exit, an LVT entry, TMICT, TDCR:
+ * SDM 29.4.3.2) and exited once the instruction was
  * done: the write takes effect now, as if it had been emulated.  What
  * reg_store() keeps of the old state is not in the page (lvtt_mode), and
  * it writes back the value the register must hold (reserved bits clear,
