@@ -191,7 +191,11 @@ static u32 apic_id(struct kvmx_vcpu *v)
 	return x2apic_mode(v) ? id : id >> 24;
 }
 
-/* Under RCU: the vCPU whose local APIC has the physical ID @id, or NULL. */
+/*
+ * Under RCU: the vCPU whose local APIC has the physical ID @id, or NULL.
+ * Hardware-disabled APICs have no ID on the bus, as KVM's map leaves them
+ * out (KICK_CPU and SCHED_YIELD find their target through it).
+ */
 struct kvmx_vcpu *kvmx_apic_find_id(struct kvmx_vm *vm, u32 id)
 {
 	int i;
@@ -199,7 +203,7 @@ struct kvmx_vcpu *kvmx_apic_find_id(struct kvmx_vm *vm, u32 id)
 	for (i = 0; i < KVMX_MAX_VCPUS; i++) {
 		struct kvmx_vcpu *v = READ_ONCE(vm->vcpus[i]);
 
-		if (v && v->apic && apic_id(v) == id)
+		if (v && v->apic && hw_enabled(v) && apic_id(v) == id)
 			return v;
 	}
 	return NULL;
