@@ -11,18 +11,26 @@
  *    switch.  When the eventfd is closed, the wait queue says EPOLLHUP and
  *    the irqfd is taken down by a work item (it can't free itself there).
  *
+ *  - KVM_IRQFD with KVM_IRQFD_FLAG_RESAMPLE: a level-triggered interrupt,
+ *    such as a PCI INTx that VFIO forwards.  The write raises the GSI and
+ *    it stays up until the guest acknowledges it: the EOI that clears the
+ *    IOAPIC pin's Remote IRR, or the 8259's ISR bit.  Then the line drops
+ *    and the resamplefd is signalled, so that the device side looks again
+ *    whether it still wants service (and writes the eventfd if so).  The
+ *    irqfds of one GSI share a resampler: one line, every resamplefd told.
+ *    The line is its own irqchip source (KVMX_IRQ_SOURCE_RESAMPLE), so
+ *    KVM_IRQ_LINE on the same GSI neither holds it up nor drops it.
+ *
  *  - KVM_IOEVENTFD: a guest write to a port or MMIO address (of a given
  *    length, optionally with a given value) signals the eventfd instead of
  *    exiting to userspace: a device on io_bus.c.
- *
- * Not offered yet: KVM_IRQFD_FLAG_RESAMPLE (level-triggered irqfds that
- * stay asserted until the guest's EOI); KVM_CAP_IRQFD_RESAMPLE says 0.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/eventfd.h>
 #include <linux/file.h>
 #include <linux/poll.h>
+#include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -33,6 +41,14 @@
 /* Where irqfds whose eventfd was closed are freed; flushed at VM death. */
 static struct workqueue_struct *irqfd_cleanup_wq;
 
+/* The resampling irqfds of one GSI (KVM's kvm_kernel_irqfd_resampler). */
+struct kvmx_irqfd_resampler {
+	u32 gsi;
+	struct list_head irqfds;	/* their resample_link: RCU, changed under vm->irqfds_lock */
+	struct list_head link;		/* vm->resamplers: the same */
+	struct rcu_head rcu;
+};
+
 struct kvmx_irqfd_link {
 	struct kvmx_vm *vm;
 	struct eventfd_ctx *ctx;
@@ -41,7 +57,32 @@ struct kvmx_irqfd_link {
 	poll_table pt;
 	struct list_head list;		/* vm->irqfds, under vm->irqfds_lock */
 	struct work_struct shutdown;
+	/* KVM_IRQFD_FLAG_RESAMPLE: NULL for an edge irqfd */
+	struct kvmx_irqfd_resampler *resampler;
+	struct eventfd_ctx *resamplefd;
+	struct list_head resample_link;
 };
+
+/*
+ * Leave the resampler; the last one out drops the line (KVM does too) and
+ * frees it.  Sleeps: an EOI may be signalling our resamplefd under RCU.
+ */
+static void resampler_leave(struct kvmx_irqfd_link *f)
+{
+	struct kvmx_irqfd_resampler *r = f->resampler;
+	struct kvmx_vm *vm = f->vm;
+
+	spin_lock_irq(&vm->irqfds_lock);
+	list_del_rcu(&f->resample_link);
+	if (list_empty(&r->irqfds)) {
+		list_del_rcu(&r->link);
+		kvmx_set_gsi(vm, KVMX_IRQ_SOURCE_RESAMPLE, r->gsi, false);
+		kfree_rcu(r, rcu);
+	}
+	spin_unlock_irq(&vm->irqfds_lock);
+	synchronize_rcu();
+	eventfd_ctx_put(f->resamplefd);
+}
 
 /* Off the eventfd's wait queue, then freed: no wake function runs after. */
 static void irqfd_free(struct kvmx_irqfd_link *f)
@@ -49,6 +90,8 @@ static void irqfd_free(struct kvmx_irqfd_link *f)
 	u64 cnt;
 
 	eventfd_ctx_remove_wait_queue(f->ctx, &f->wait, &cnt);
+	if (f->resampler)
+		resampler_leave(f);
 	eventfd_ctx_put(f->ctx);
 	kfree(f);
 }
@@ -58,11 +101,35 @@ static void irqfd_shutdown(struct work_struct *work)
 	irqfd_free(container_of(work, struct kvmx_irqfd_link, shutdown));
 }
 
-/* An irqfd's interrupt is an edge: the GSI goes up and straight back down. */
-static void irqfd_pulse(struct kvmx_irqfd_link *f)
+/*
+ * An irqfd's interrupt is an edge: the GSI goes up and straight back down;
+ * a resampling one's is a level, up until the guest's EOI.
+ */
+static void irqfd_fire(struct kvmx_irqfd_link *f)
 {
+	if (f->resampler) {
+		kvmx_set_gsi(f->vm, KVMX_IRQ_SOURCE_RESAMPLE, f->gsi, true);
+		return;
+	}
 	kvmx_set_gsi(f->vm, KVMX_IRQ_SOURCE_USER, f->gsi, true);
 	kvmx_set_gsi(f->vm, KVMX_IRQ_SOURCE_USER, f->gsi, false);
+}
+
+void kvmx_irqfd_resample_ack(struct kvmx_vm *vm, u32 chip, u32 pin)
+{
+	struct kvmx_irqfd_resampler *r;
+	struct kvmx_irqfd_link *f;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(r, &vm->resamplers, link) {
+		if (!kvmx_gsi_routes_to(vm, r->gsi, chip, pin))
+			continue;
+		/* The chip dropped its pin already; the GSI's other routes too. */
+		kvmx_set_gsi(vm, KVMX_IRQ_SOURCE_RESAMPLE, r->gsi, false);
+		list_for_each_entry_rcu(f, &r->irqfds, resample_link)
+			eventfd_signal(f->resamplefd, 1);
+	}
+	rcu_read_unlock();
 }
 
 /* Called by the eventfd's wake_up, with its queue's lock held. */
@@ -76,9 +143,9 @@ static int irqfd_wakeup(wait_queue_entry_t *wait, unsigned int mode, int sync, v
 	if (flags & EPOLLIN) {
 		u64 cnt;
 
-		/* Consume the count (the eventfd is ours) and pulse the line. */
+		/* Consume the count (the eventfd is ours) and raise the line. */
 		eventfd_ctx_do_read(f->ctx, &cnt);
-		irqfd_pulse(f);
+		irqfd_fire(f);
 	}
 	if (flags & EPOLLHUP) {
 		/* The eventfd is being closed: whoever unlinks the irqfd frees it. */
@@ -99,20 +166,60 @@ static void irqfd_queue_proc(struct file *file, wait_queue_head_t *wqh, poll_tab
 	add_wait_queue_priority(wqh, &f->wait);
 }
 
+/*
+ * Join @f to the resampler of its GSI, the first one making it from @spare
+ * (which is then used up: NULL).  Under vm->irqfds_lock.
+ */
+static void resampler_join(struct kvmx_irqfd_link *f, struct kvmx_irqfd_resampler **spare)
+{
+	struct kvmx_irqfd_resampler *r;
+	struct kvmx_vm *vm = f->vm;
+
+	list_for_each_entry(r, &vm->resamplers, link)
+		if (r->gsi == f->gsi)
+			goto found;
+	r = *spare;
+	*spare = NULL;
+	r->gsi = f->gsi;
+	INIT_LIST_HEAD(&r->irqfds);
+	list_add_rcu(&r->link, &vm->resamplers);
+found:
+	f->resampler = r;
+	list_add_rcu(&f->resample_link, &r->irqfds);
+}
+
 static int irqfd_assign(struct kvmx_vm *vm, const struct kvmx_irqfd *args)
 {
+	struct kvmx_irqfd_resampler *spare = NULL;
 	struct kvmx_irqfd_link *f, *o;
-	struct eventfd_ctx *ctx;
+	struct eventfd_ctx *ctx, *resamplefd = NULL;
+	struct kvmx_vm_irqchip *chip;
 	struct fd file;
 	__poll_t events;
 	int r;
 
-	/* KVM's answer without an irqchip; and there is no resampler here. */
-	if (!smp_load_acquire(&vm->irqchip) || (args->flags & KVMX_IRQFD_FLAG_RESAMPLE))
+	/*
+	 * KVM's answers: no irqfd without an irqchip, and a resampler needs
+	 * the IOAPIC and the 8259s here, whose EOIs it waits for.
+	 */
+	chip = smp_load_acquire(&vm->irqchip);
+	if (!chip || ((args->flags & KVMX_IRQFD_FLAG_RESAMPLE) && chip->split))
 		return -EINVAL;
+	if (args->flags & KVMX_IRQFD_FLAG_RESAMPLE) {
+		resamplefd = eventfd_ctx_fdget(args->resamplefd);
+		if (IS_ERR(resamplefd))
+			return PTR_ERR(resamplefd);
+		spare = kzalloc(sizeof(*spare), GFP_KERNEL_ACCOUNT);
+		if (!spare) {
+			eventfd_ctx_put(resamplefd);
+			return -ENOMEM;
+		}
+	}
 	file = fdget(args->fd);
-	if (!file.file)
-		return -EBADF;
+	if (!file.file) {
+		r = -EBADF;
+		goto out_resample;
+	}
 	ctx = eventfd_ctx_fileget(file.file);
 	if (IS_ERR(ctx)) {
 		r = PTR_ERR(ctx);
@@ -132,16 +239,27 @@ static int irqfd_assign(struct kvmx_vm *vm, const struct kvmx_irqfd *args)
 	init_waitqueue_func_entry(&f->wait, irqfd_wakeup);
 	init_poll_funcptr(&f->pt, irqfd_queue_proc);
 
+	/*
+	 * Until it is on the eventfd's wait queue, no KVM_IRQFD may find and
+	 * free it: the assignments and deassignments take turns.
+	 */
+	mutex_lock(&vm->irqfd_assign_lock);
 	spin_lock_irq(&vm->irqfds_lock);
 	list_for_each_entry(o, &vm->irqfds, list) {
 		if (o->ctx == ctx) {
 			/* One GSI per eventfd, as KVM. */
 			spin_unlock_irq(&vm->irqfds_lock);
+			mutex_unlock(&vm->irqfd_assign_lock);
 			eventfd_ctx_put(ctx);
 			kfree(f);
 			r = -EBUSY;
 			goto out;
 		}
+	}
+	if (resamplefd) {
+		f->resamplefd = resamplefd;
+		resamplefd = NULL;	/* the irqfd's now */
+		resampler_join(f, &spare);
 	}
 	list_add_tail(&f->list, &vm->irqfds);
 	spin_unlock_irq(&vm->irqfds_lock);
@@ -153,10 +271,15 @@ static int irqfd_assign(struct kvmx_vm *vm, const struct kvmx_irqfd *args)
 	 */
 	events = vfs_poll(file.file, &f->pt);
 	if (events & EPOLLIN)
-		irqfd_pulse(f);
+		irqfd_fire(f);
+	mutex_unlock(&vm->irqfd_assign_lock);
 	r = 0;
 out:
 	fdput(file);
+out_resample:
+	if (resamplefd)
+		eventfd_ctx_put(resamplefd);
+	kfree(spare);
 	return r;
 }
 
@@ -168,6 +291,7 @@ static int irqfd_deassign(struct kvmx_vm *vm, const struct kvmx_irqfd *args)
 	ctx = eventfd_ctx_fdget(args->fd);
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
+	mutex_lock(&vm->irqfd_assign_lock);
 	spin_lock_irq(&vm->irqfds_lock);
 	list_for_each_entry(f, &vm->irqfds, list) {
 		if (f->ctx == ctx && f->gsi == args->gsi) {
@@ -177,6 +301,7 @@ static int irqfd_deassign(struct kvmx_vm *vm, const struct kvmx_irqfd *args)
 		}
 	}
 	spin_unlock_irq(&vm->irqfds_lock);
+	mutex_unlock(&vm->irqfd_assign_lock);
 	eventfd_ctx_put(ctx);
 	if (found)
 		irqfd_free(found);
@@ -373,8 +498,10 @@ long kvmx_eventfd_vm_ioctl(struct kvmx_vm *vm, unsigned int ioctl, void __user *
 
 void kvmx_eventfd_init_vm(struct kvmx_vm *vm)
 {
+	mutex_init(&vm->irqfd_assign_lock);
 	spin_lock_init(&vm->irqfds_lock);
 	INIT_LIST_HEAD(&vm->irqfds);
+	INIT_LIST_HEAD(&vm->resamplers);
 	INIT_LIST_HEAD(&vm->ioeventfds);
 }
 

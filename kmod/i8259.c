@@ -111,6 +111,7 @@ struct pic_chip {
 	bool auto_eoi;		/* ICW4 */
 	bool sfnm;		/* ICW4: special fully nested mode */
 	bool rotate_on_aeoi;	/* OCW2: rotate in automatic EOI mode */
+	u8 acked;		/* ISR bits cleared under the lock held now (pic_resample()) */
 };
 
 struct kvmx_pic {
@@ -245,12 +246,21 @@ static int chip_set_line(struct pic_chip *c, unsigned int line, bool level)
  * it was already pending (coalesced), -1 if masked: KVM's convention for
  * KVM_IRQ_LINE_STATUS, where a lowered line reports 1.
  */
+static bool pic_driven(const struct kvmx_pic *pic, unsigned int irq)
+{
+	unsigned int s;
+
+	for (s = 0; s < KVMX_NR_IRQ_SOURCES; s++)
+		if (pic->lines[s] & BIT(irq))
+			return true;
+	return false;
+}
+
 int kvmx_pic_set_irq(struct kvmx_pic *pic, enum kvmx_irq_source src, unsigned int irq,
 		     bool level)
 {
 	unsigned long flags;
-	unsigned int s;
-	bool high, kick;
+	bool kick;
 	int ret;
 
 	if (irq >= PIC_NUM_IRQS || (unsigned int)src >= KVMX_NR_IRQ_SOURCES)
@@ -263,10 +273,7 @@ int kvmx_pic_set_irq(struct kvmx_pic *pic, enum kvmx_irq_source src, unsigned in
 		pic->lines[src] |= BIT(irq);
 	else
 		pic->lines[src] &= ~BIT(irq);
-	high = false;
-	for (s = 0; s < KVMX_NR_IRQ_SOURCES; s++)
-		high |= !!(pic->lines[s] & BIT(irq));
-	ret = chip_set_line(&pic->chip[irq >> 3], irq & 7, high);
+	ret = chip_set_line(&pic->chip[irq >> 3], irq & 7, pic_driven(pic, irq));
 	kick = pic_update(pic);
 	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
@@ -297,7 +304,40 @@ static void chip_intack(struct pic_chip *c, unsigned int line)
 		if (c->rotate_on_aeoi)
 			c->priority_add = (line + 1) & 7;
 		c->isr &= ~m;
+		c->acked |= m;
 	}
+}
+
+/*
+ * The ISR bits cleared since the lock was taken are acknowledgements (KVM
+ * calls its ack notifiers there too): a resampling irqfd's hold on such a
+ * line ends before pic_update() looks at it, so only another source keeps
+ * it high.  Returns the IRQs (bit n: IRQ n) whose resamplefds are to be
+ * signalled once the lock is dropped (pic_resample_acked()).
+ */
+static unsigned long pic_resample(struct kvmx_pic *pic)
+{
+	unsigned long acked = pic->chip[PIC_MASTER].acked | pic->chip[PIC_SLAVE].acked << 8;
+	unsigned int irq;
+
+	pic->chip[PIC_MASTER].acked = 0;
+	pic->chip[PIC_SLAVE].acked = 0;
+	acked &= pic->lines[KVMX_IRQ_SOURCE_RESAMPLE];
+	for_each_set_bit(irq, &acked, PIC_NUM_IRQS) {
+		pic->lines[KVMX_IRQ_SOURCE_RESAMPLE] &= ~BIT(irq);
+		chip_set_line(&pic->chip[irq >> 3], irq & 7, pic_driven(pic, irq));
+	}
+	return acked;
+}
+
+/* Outside the lock: the resamplers lower the GSI's other routes too. */
+static void pic_resample_acked(struct kvmx_pic *pic, unsigned long acked)
+{
+	unsigned int irq;
+
+	for_each_set_bit(irq, &acked, PIC_NUM_IRQS)
+		kvmx_irqfd_resample_ack(pic->vm, irq < 8 ? KVMX_IRQCHIP_PIC_MASTER :
+						       KVMX_IRQCHIP_PIC_SLAVE, irq & 7);
 }
 
 /*
@@ -312,7 +352,7 @@ static void chip_intack(struct pic_chip *c, unsigned int line)
 int kvmx_pic_ack(struct kvmx_pic *pic)
 {
 	struct pic_chip *master = &pic->chip[PIC_MASTER], *slave = &pic->chip[PIC_SLAVE];
-	unsigned long flags;
+	unsigned long flags, acked;
 	int line, line2, vector;
 	bool kick;
 
@@ -335,9 +375,11 @@ int kvmx_pic_ack(struct kvmx_pic *pic)
 			vector = master->irq_base + line;
 		}
 	}
+	acked = pic_resample(pic);
 	kick = pic_update(pic);
 	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
+	pic_resample_acked(pic, acked);
 	return vector;
 }
 
@@ -388,6 +430,7 @@ static void chip_eoi(struct pic_chip *c, int line, bool rotate)
 		line = priority_to_line(c, p);
 	}
 	c->isr &= ~BIT(line);
+	c->acked |= BIT(line);
 	if (rotate)
 		c->priority_add = (line + 1) & 7;
 }
@@ -484,7 +527,7 @@ static u8 chip_poll(struct kvmx_pic *pic, unsigned int idx)
 static void pic_port_write(struct kvmx_pic *pic, unsigned int idx, unsigned int a0, u8 val)
 {
 	struct pic_chip *c = &pic->chip[idx];
-	unsigned long flags;
+	unsigned long flags, acked;
 	bool kick;
 
 	raw_spin_lock_irqsave(&pic->lock, flags);
@@ -496,9 +539,11 @@ static void pic_port_write(struct kvmx_pic *pic, unsigned int idx, unsigned int 
 		chip_ocw3(c, val);
 	else
 		chip_ocw2(c, val);
+	acked = pic_resample(pic);
 	kick = pic_update(pic);
 	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
+	pic_resample_acked(pic, acked);
 }
 
 /*
@@ -508,7 +553,7 @@ static void pic_port_write(struct kvmx_pic *pic, unsigned int idx, unsigned int 
 static u8 pic_port_read(struct kvmx_pic *pic, unsigned int idx, unsigned int a0)
 {
 	struct pic_chip *c = &pic->chip[idx];
-	unsigned long flags;
+	unsigned long flags, acked = 0;
 	bool kick = false;
 	u8 val;
 
@@ -516,6 +561,7 @@ static u8 pic_port_read(struct kvmx_pic *pic, unsigned int idx, unsigned int a0)
 	if (c->poll) {
 		c->poll = false;
 		val = chip_poll(pic, idx);
+		acked = pic_resample(pic);
 		kick = pic_update(pic);
 	} else if (a0) {
 		val = c->imr;
@@ -524,6 +570,7 @@ static u8 pic_port_read(struct kvmx_pic *pic, unsigned int idx, unsigned int a0)
 	}
 	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
+	pic_resample_acked(pic, acked);
 	return val;
 }
 

@@ -105,7 +105,37 @@ struct kvmx_ioapic {
 	u32 eoi_streak[IOAPIC_NUM_PINS];	/* EOIs in a row finding the line high */
 	struct delayed_work eoi_work;		/* the delayed message of a storm */
 	bool dying;				/* eoi_work must not be queued again */
+	u64 resample_edge[4];			/* resample_edge_update(); read without the lock */
 };
+
+/*
+ * The vectors whose EOIs the I/O APIC wants besides the level-triggered
+ * ones (which the local APIC knows by their TMR bit): those of edge pins a
+ * resampling irqfd holds up, since only the EOI lets go of the line (KVM's
+ * ack notifiers ask for the same).  Written before the pin's message goes
+ * out, so the entry that injects it already has the vector's EOI exit.
+ */
+static void resample_edge_update(struct kvmx_ioapic *ioapic)
+{
+	unsigned long up = ioapic->lines[KVMX_IRQ_SOURCE_RESAMPLE];
+	u64 vecs[4] = {};
+	unsigned int pin, i;
+
+	for_each_set_bit(pin, &up, IOAPIC_NUM_PINS) {
+		u64 e = ioapic->redirtbl[pin];
+		u8 vec = FIELD_GET(RTE_VECTOR, e);
+
+		if (!(e & RTE_LEVEL))
+			vecs[vec >> 6] |= BIT_ULL(vec & 63);
+	}
+	for (i = 0; i < 4; i++)
+		WRITE_ONCE(ioapic->resample_edge[i], vecs[i]);
+}
+
+u64 kvmx_ioapic_edge_eoi_wanted(struct kvmx_ioapic *ioapic, unsigned int word)
+{
+	return READ_ONCE(ioapic->resample_edge[word & 3]);
+}
 
 /*
  * Pin @pin's message, if its entry lets it go now: the number of local
@@ -169,12 +199,21 @@ static int pin_set_line(struct kvmx_ioapic *ioapic, unsigned int pin, bool high)
 	return pin_send(ioapic, pin);
 }
 
+/* A line is the OR of what its sources drive, as a shared wire. */
+static bool pin_driven(const struct kvmx_ioapic *ioapic, unsigned int pin)
+{
+	unsigned int s;
+
+	for (s = 0; s < KVMX_NR_IRQ_SOURCES; s++)
+		if (ioapic->lines[s] & BIT(pin))
+			return true;
+	return false;
+}
+
 int kvmx_ioapic_set_irq(struct kvmx_ioapic *ioapic, enum kvmx_irq_source src, unsigned int pin,
 			bool level)
 {
 	unsigned long flags;
-	unsigned int s;
-	bool high;
 	int ret;
 
 	if (pin >= IOAPIC_NUM_PINS || (unsigned int)src >= KVMX_NR_IRQ_SOURCES)
@@ -183,15 +222,13 @@ int kvmx_ioapic_set_irq(struct kvmx_ioapic *ioapic, enum kvmx_irq_source src, un
 	src = array_index_nospec((unsigned int)src, KVMX_NR_IRQ_SOURCES);
 
 	spin_lock_irqsave(&ioapic->lock, flags);
-	/* A line is the OR of what its sources drive, as a shared wire. */
 	if (level)
 		ioapic->lines[src] |= BIT(pin);
 	else
 		ioapic->lines[src] &= ~BIT(pin);
-	high = false;
-	for (s = 0; s < KVMX_NR_IRQ_SOURCES; s++)
-		high |= !!(ioapic->lines[s] & BIT(pin));
-	ret = pin_set_line(ioapic, pin, high);
+	if (src == KVMX_IRQ_SOURCE_RESAMPLE)
+		resample_edge_update(ioapic);
+	ret = pin_set_line(ioapic, pin, pin_driven(ioapic, pin));
 	spin_unlock_irqrestore(&ioapic->lock, flags);
 	return ret;
 }
@@ -205,15 +242,30 @@ int kvmx_ioapic_set_irq(struct kvmx_ioapic *ioapic, enum kvmx_irq_source src, un
  * cleared, and sends again if its line is still high and it is unmasked:
  * the device still wants service.  A pin that does so EOI_STORM_COUNT
  * times in a row is a storm: its next message waits EOI_STORM_DELAY.
+ *
+ * A resampling irqfd's hold on the line ends here, before the line is
+ * looked at, so that only another source keeps it high (KVM's ack
+ * notifiers run at the same point).  Returns those pins: their
+ * resamplefds are signalled once the lock is dropped (resample_acked()).
+ * The EOI of an edge-triggered vector (@level false) only does that.
  */
-static void ioapic_eoi_locked(struct kvmx_ioapic *ioapic, u8 vector)
+static u32 ioapic_eoi_locked(struct kvmx_ioapic *ioapic, u8 vector, bool level)
 {
+	u32 acked = 0;
 	unsigned int pin;
 
 	for (pin = 0; pin < IOAPIC_NUM_PINS; pin++) {
 		u64 *e = &ioapic->redirtbl[pin];
 
-		if (FIELD_GET(RTE_VECTOR, *e) != vector || !(*e & RTE_LEVEL))
+		if (FIELD_GET(RTE_VECTOR, *e) != vector)
+			continue;
+		if (ioapic->lines[KVMX_IRQ_SOURCE_RESAMPLE] & BIT(pin)) {
+			ioapic->lines[KVMX_IRQ_SOURCE_RESAMPLE] &= ~BIT(pin);
+			acked |= BIT(pin);
+			if (!pin_driven(ioapic, pin))
+				pin_set_line(ioapic, pin, false);
+		}
+		if (!level || !(*e & RTE_LEVEL))
 			continue;
 		*e &= ~RTE_REMOTE_IRR;
 		if ((*e & RTE_MASKED) || !(ioapic->irr & BIT(pin))) {
@@ -228,15 +280,29 @@ static void ioapic_eoi_locked(struct kvmx_ioapic *ioapic, u8 vector)
 		if (!ioapic->dying)
 			schedule_delayed_work(&ioapic->eoi_work, EOI_STORM_DELAY);
 	}
+	if (acked)
+		resample_edge_update(ioapic);
+	return acked;
 }
 
-void kvmx_ioapic_eoi(struct kvmx_ioapic *ioapic, u8 vector)
+/* Outside the lock: the resamplers lower the GSI's other routes too. */
+static void resample_acked(struct kvmx_ioapic *ioapic, unsigned long acked)
+{
+	unsigned int pin;
+
+	for_each_set_bit(pin, &acked, IOAPIC_NUM_PINS)
+		kvmx_irqfd_resample_ack(ioapic->vm, KVMX_IRQCHIP_IOAPIC, pin);
+}
+
+void kvmx_ioapic_eoi(struct kvmx_ioapic *ioapic, u8 vector, bool level)
 {
 	unsigned long flags;
+	u32 acked;
 
 	spin_lock_irqsave(&ioapic->lock, flags);
-	ioapic_eoi_locked(ioapic, vector);
+	acked = ioapic_eoi_locked(ioapic, vector, level);
 	spin_unlock_irqrestore(&ioapic->lock, flags);
+	resample_acked(ioapic, acked);
 }
 
 /* The storm's pause is over: send what is still asserted and waiting. */
@@ -318,7 +384,8 @@ static void ioapic_write_reg(struct kvmx_ioapic *ioapic, u32 val)
 	*e = (*e & ~RTE_READ_ONLY) | (old & RTE_READ_ONLY);
 	if (!(*e & RTE_LEVEL))
 		*e &= ~RTE_REMOTE_IRR;
-	else if (ioapic->irr & BIT(pin))
+	resample_edge_update(ioapic);
+	if ((*e & RTE_LEVEL) && (ioapic->irr & BIT(pin)))
 		pin_send(ioapic, pin);
 }
 
@@ -356,7 +423,7 @@ static int ioapic_mmio_write(struct kvmx_io_device *d, struct kvmx_vcpu *v, u64 
 {
 	struct kvmx_ioapic *ioapic = container_of(d, struct kvmx_ioapic, dev);
 	unsigned long flags;
-	u32 data;
+	u32 data, acked = 0;
 
 	switch (len) {
 	case 1:
@@ -382,10 +449,11 @@ static int ioapic_mmio_write(struct kvmx_io_device *d, struct kvmx_vcpu *v, u64 
 		ioapic_write_reg(ioapic, data);
 		break;
 	case IOAPIC_EOI:
-		ioapic_eoi_locked(ioapic, data & 0xff);
+		acked = ioapic_eoi_locked(ioapic, data & 0xff, true);
 		break;
 	}
 	spin_unlock_irqrestore(&ioapic->lock, flags);
+	resample_acked(ioapic, acked);
 	return 0;
 }
 
@@ -449,6 +517,7 @@ int kvmx_ioapic_set_state(struct kvmx_ioapic *ioapic, const struct kvmx_ioapic_s
 	}
 	ioapic->irr = 0;
 	ioapic->irr_delivered = 0;
+	resample_edge_update(ioapic);
 	for_each_set_bit(pin, &pending, IOAPIC_NUM_PINS)
 		pin_set_line(ioapic, pin, true);
 	spin_unlock_irqrestore(&ioapic->lock, flags);

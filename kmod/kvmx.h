@@ -168,8 +168,10 @@ struct kvmx_vm {
 	u32 bsp_id;			/* KVM_SET_BOOT_CPU_ID */
 	u32 max_vcpu_ids;		/* KVM_CAP_MAX_VCPU_ID; 0: not fixed yet; vm->lock */
 	/* KVM_IRQFD and KVM_IOEVENTFD (eventfd.c) */
+	struct mutex irqfd_assign_lock;	/* one KVM_IRQFD at a time */
 	spinlock_t irqfds_lock;
 	struct list_head irqfds;
+	struct list_head resamplers;	/* RCU; changed under irqfds_lock */
 	struct list_head ioeventfds;	/* under lock */
 	/* Ports and MMIO ranges devices in the module own (io_bus.c). */
 	struct kvmx_io_bus __rcu *buses[KVMX_NR_BUSES];
@@ -614,6 +616,8 @@ void kvmx_eventfd_exit(void);
 void kvmx_eventfd_init_vm(struct kvmx_vm *vm);
 void kvmx_eventfd_destroy_vm(struct kvmx_vm *vm);
 long kvmx_eventfd_vm_ioctl(struct kvmx_vm *vm, unsigned int ioctl, void __user *argp);
+/* The guest acknowledged pin @pin of @chip (KVMX_IRQCHIP_*) while a resampler held it up. */
+void kvmx_irqfd_resample_ack(struct kvmx_vm *vm, u32 chip, u32 pin);
 
 /* ---- io_bus.c: the exit userspace would finish, served by a device here ---- */
 int kvmx_io_bus_serve(struct kvmx_vcpu *v);
@@ -704,7 +708,13 @@ u64 kvmx_supported_xcr0(void);
  * Who drives an irqchip input line.  A line's level is the OR of its
  * sources', as on a board where several devices share a wire.
  */
-enum kvmx_irq_source { KVMX_IRQ_SOURCE_USER, KVMX_IRQ_SOURCE_PIT, KVMX_NR_IRQ_SOURCES };
+enum kvmx_irq_source {
+	KVMX_IRQ_SOURCE_USER,
+	KVMX_IRQ_SOURCE_PIT,
+	/* Level irqfds (KVM_IRQFD_FLAG_RESAMPLE): high from the trigger to the EOI. */
+	KVMX_IRQ_SOURCE_RESAMPLE,
+	KVMX_NR_IRQ_SOURCES
+};
 
 /* APIC delivery modes (SDM Vol. 3A 10.6.1, ICR bits 10:8). */
 enum kvmx_apic_dm {
@@ -756,6 +766,8 @@ bool kvmx_irqchip_user_ioapic_eoi(struct kvmx_vcpu *v, u8 vector);
 void kvmx_irqchip_destroy(struct kvmx_vm *vm);
 /* Raise or lower @gsi as its routes say: >0 delivered, 0 coalesced/masked, <0 errno. */
 int kvmx_set_gsi(struct kvmx_vm *vm, enum kvmx_irq_source src, u32 gsi, bool level);
+/* @gsi has a route to pin @pin of @chip (KVMX_IRQCHIP_*). */
+bool kvmx_gsi_routes_to(struct kvmx_vm *vm, u32 gsi, u32 chip, u32 pin);
 /* The 8259 pair's INT output went high: wake the vCPUs that take ExtINT. */
 void kvmx_irqchip_kick_extint(struct kvmx_vm *vm);
 
@@ -844,8 +856,10 @@ void kvmx_ioapic_destroy(struct kvmx_vm *vm, struct kvmx_ioapic *ioapic);
 /* Drive pin @pin from @src: >0 delivered, 0 coalesced (remote IRR / still pending), -1 masked. */
 int kvmx_ioapic_set_irq(struct kvmx_ioapic *ioapic, enum kvmx_irq_source src, unsigned int pin,
 			bool level);
-/* A local APIC's EOI of level-triggered @vector: clear remote IRR, redeliver if still high. */
-void kvmx_ioapic_eoi(struct kvmx_ioapic *ioapic, u8 vector);
+/* A local APIC's EOI of @vector; if @level (TMR set): clear remote IRR, redeliver if still high. */
+void kvmx_ioapic_eoi(struct kvmx_ioapic *ioapic, u8 vector, bool level);
+/* Bits @word*64.. of the edge-triggered vectors whose EOIs the IOAPIC wants too. */
+u64 kvmx_ioapic_edge_eoi_wanted(struct kvmx_ioapic *ioapic, unsigned int word);
 int kvmx_ioapic_get_state(struct kvmx_ioapic *ioapic, struct kvmx_ioapic_state *s);
 int kvmx_ioapic_set_state(struct kvmx_ioapic *ioapic, const struct kvmx_ioapic_state *s);
 

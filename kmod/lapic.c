@@ -624,6 +624,12 @@ static void set_ldr_x2apic(struct kvmx_lapic *a, u32 id)
 	reg_write(a, APIC_LDR, ((id >> 4) << 16) | BIT(id & 0xf));
 }
 
+/* Our IOAPIC waits for the EOI of edge-triggered @vec too (a resampling irqfd). */
+static bool ioapic_wants_edge_eoi(struct kvmx_vcpu *v, u8 vec)
+{
+	return kvmx_ioapic_edge_eoi_wanted(v->vm->irqchip->ioapic, vec >> 6) & BIT_ULL(vec & 63);
+}
+
 /*
  * The end of a level-triggered interrupt goes on to the IOAPIC, where its
  * pin's remote IRR waits for it: ours, or with a split irqchip the VMM's
@@ -639,8 +645,8 @@ static void ioapic_eoi(struct kvmx_vcpu *v, u8 vec, bool level)
 			v->user_ioapic_eoi = vec;
 		return;
 	}
-	if (level)
-		kvmx_ioapic_eoi(chip->ioapic, vec);
+	if (level || ioapic_wants_edge_eoi(v, vec))
+		kvmx_ioapic_eoi(chip->ioapic, vec, level);
 }
 
 /* The highest in-service vector is done (SDM 10.8.5). */
@@ -1054,7 +1060,8 @@ static void pv_eoi_to_guest(struct kvmx_vcpu *v)
 		return;
 	/* An IOAPIC waits for this vector's EOI (ioapic_eoi()): not delayed. */
 	if (v->vm->irqchip->split ? kvmx_irqchip_user_ioapic_eoi(v, vec) :
-				    test_bit(VEC_BIT(vec), vec_word(a, APIC_TMR, vec)))
+				    test_bit(VEC_BIT(vec), vec_word(a, APIC_TMR, vec)) ||
+				    ioapic_wants_edge_eoi(v, vec))
 		return;
 	if (!kvmx_write_gpa(v, v->pv_eoi_msr & ~KVM_MSR_ENABLED, &set, 1)) {
 		v->pv_eoi_pending = true;
@@ -1276,6 +1283,8 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 			(u64)reg_read(a, APIC_TMR + 0x20 * i + 0x10) << 32;
 
 		a->tmr_at_entry[i] = e;
+		if (!v->vm->irqchip->split)
+			e |= kvmx_ioapic_edge_eoi_wanted(v->vm->irqchip->ioapic, i);
 		if (guard)
 			e |= irrw[2 * i] | isrw[2 * i] |
 			     (u64)(irrw[2 * i + 1] | isrw[2 * i + 1]) << 32;
@@ -1291,7 +1300,8 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 /*
  * EOI-induced exit (SDM 29.1.2): the CPU did the APIC's part, the IOAPIC's
  * is ours when the vector was level-triggered (kvmx_lapic_vid_sync() makes
- * edge-triggered ones exit too).  TMR as the entry saw it: another thread's
+ * edge-triggered ones exit too: its guard, and the vectors of edge pins a
+ * resampling irqfd holds up).  TMR as the entry saw it: another thread's
  * edge-triggered acceptance of the same vector may have cleared the bit
  * since, and the IOAPIC would wait for this EOI for ever.  (A split
  * irqchip's routes decide there, as in apic_eoi().)

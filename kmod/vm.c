@@ -96,6 +96,7 @@ long kvmx_check_extension(unsigned long cap)
 	case KVMX_CAP_PIT_STATE2:
 	case KVMX_CAP_REINJECT_CONTROL:
 	case KVMX_CAP_IRQFD:
+	case KVMX_CAP_IRQFD_RESAMPLE:
 	case KVMX_CAP_IOEVENTFD:
 	case KVMX_CAP_IOEVENTFD_NO_LENGTH:
 	case KVMX_CAP_IOEVENTFD_ANY_LENGTH:

@@ -778,7 +778,7 @@ TEST(KvmxApi, CapabilitiesAreWhatWorks)
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_PIT_STATE2), 1);
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_REINJECT_CONTROL), 1);
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_IRQFD), 1);
-	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, 82 /* IRQFD_RESAMPLE: not yet */), 0);
+	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_IRQFD_RESAMPLE), 1);
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_CHECK_EXTENSION, 16 /* SYNC_MMU */), 0);
 	EXPECT_EQ(::ioctl(sys.get(), KVMX_GET_VCPU_MMAP_SIZE, 0), 2 * 4096);
 }

@@ -1007,6 +1007,165 @@ TEST_P(Irqchip, IrqfdBadInput)
 	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), 0) << "deassigning nothing is fine";
 }
 
+// KVM_IRQFD_FLAG_RESAMPLE on a level-triggered IOAPIC pin: the write raises
+// the line and it stays up until the guest's EOI, which drops it and
+// signals the resamplefd (VFIO's INTx path).  The irqfds of one GSI share
+// the line and all hear the EOI; the last one deassigned drops the line.
+TEST_P(Irqchip, ResamplingIrqfdHoldsTheLineUntilTheEoi)
+{
+	ApicVm g(GetParam(), kIdle64);
+	ASSERT_EQ(g.next_out(), Out(kReadyPort, 1));
+	EXPECT_EQ(::ioctl(g.e.vm.get(), KVMX_CHECK_EXTENSION, KVMX_CAP_IRQFD_RESAMPLE), 1);
+	g.route_pin(21, 0x50, true);
+	Fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), rfd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	Fd efd2(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), rfd2(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	ASSERT_TRUE(efd && rfd && efd2 && rfd2);
+	auto assign = [&](int fd, int resamplefd, uint32_t flags) {
+		kvmx_irqfd f{};
+		f.fd = fd;
+		f.resamplefd = resamplefd;
+		f.gsi = 21;
+		f.flags = flags;
+		return ioctl_errno(g.e.vm.get(), KVMX_IRQFD, &f);
+	};
+	const uint64_t one = 1;
+	const uint32_t pin = 1u << 21;
+	ASSERT_EQ(assign(efd.get(), rfd.get(), KVMX_IRQFD_FLAG_RESAMPLE), 0);
+	ASSERT_EQ(::write(efd.get(), &one, 8), 8);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x50));
+	// The handler reported before its EOI: the line is still up.
+	kvmx_ioapic_state io = g.ioapic();
+	EXPECT_TRUE(io.irr & pin) << "a level, not a pulse";
+	EXPECT_TRUE(io.redirtbl[21].fields.remote_irr);
+	EXPECT_EQ(eventfd_count(rfd.get()), 0u) << "signalled before the EOI";
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "the EOI did not drop the line";
+	EXPECT_EQ(eventfd_count(rfd.get()), 1u) << "the EOI did not signal the resamplefd";
+	io = g.ioapic();
+	EXPECT_FALSE(io.irr & pin);
+	EXPECT_FALSE(io.redirtbl[21].fields.remote_irr);
+
+	// A second one on the GSI: one line, both resamplefds told.
+	ASSERT_EQ(assign(efd2.get(), rfd2.get(), KVMX_IRQFD_FLAG_RESAMPLE), 0);
+	ASSERT_EQ(::write(efd2.get(), &one, 8), 8);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x50));
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR);
+	EXPECT_EQ(eventfd_count(rfd.get()), 1u);
+	EXPECT_EQ(eventfd_count(rfd2.get()), 1u);
+
+	// Deassigned while the line is up: the last one out drops it.
+	ASSERT_EQ(::write(efd.get(), &one, 8), 8);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x50));
+	EXPECT_TRUE(g.ioapic().irr & pin);
+	ASSERT_EQ(assign(efd.get(), 0, KVMX_IRQFD_FLAG_DEASSIGN), 0);
+	EXPECT_TRUE(g.ioapic().irr & pin) << "the second one still holds it";
+	ASSERT_EQ(assign(efd2.get(), 0, KVMX_IRQFD_FLAG_DEASSIGN), 0);
+	EXPECT_FALSE(g.ioapic().irr & pin) << "nobody holds it";
+	EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR);
+	EXPECT_EQ(eventfd_count(rfd.get()) + eventfd_count(rfd2.get()), 0u) << "deassigned, yet told";
+	EXPECT_FALSE(g.ioapic().redirtbl[21].fields.remote_irr) << "the EOI still came";
+
+	// An eventfd closed with the line up: the same, through its EPOLLHUP.
+	Fd efd3(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	ASSERT_EQ(assign(efd3.get(), rfd.get(), KVMX_IRQFD_FLAG_RESAMPLE), 0);
+	ASSERT_EQ(::write(efd3.get(), &one, 8), 8);
+	EXPECT_EQ(g.next_out(), Out(kReportPort, 0x50));
+	efd3.reset();
+	ASSERT_EQ(assign(efd.get(), 0, KVMX_IRQFD_FLAG_DEASSIGN), 0);	// waits for the cleanup
+	EXPECT_FALSE(g.ioapic().irr & pin) << "a closed eventfd still holds the line";
+}
+
+// On an edge-triggered pin the line is held as well: the local APIC must
+// then pass the vector's EOI on although its TMR bit is clear (KVM's ack
+// notifiers ask for that), or the line stays up and the next write is lost.
+TEST_P(Irqchip, ResamplingIrqfdOnAnEdgePin)
+{
+	ApicVm g(GetParam(), kIdle64);
+	ASSERT_EQ(g.next_out(), Out(kReadyPort, 1));
+	g.route_pin(22, 0x51, false);
+	Fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), rfd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	kvmx_irqfd f{};
+	f.fd = efd.get();
+	f.resamplefd = rfd.get();
+	f.gsi = 22;
+	f.flags = KVMX_IRQFD_FLAG_RESAMPLE;
+	ASSERT_EQ(ioctl_errno(g.e.vm.get(), KVMX_IRQFD, &f), 0);
+	const uint64_t one = 1;
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(::write(efd.get(), &one, 8), 8);
+		EXPECT_EQ(g.next_out(), Out(kReportPort, 0x51)) << "write " << i;
+		EXPECT_EQ(run_with_deadline(g.e.vcpu.get(), 300), EINTR) << "write " << i;
+		EXPECT_EQ(eventfd_count(rfd.get()), 1u) << "the EOI, write " << i;
+		EXPECT_FALSE(g.ioapic().irr & (1u << 22)) << "write " << i;
+	}
+}
+
+// The 8259's end of interrupt is the acknowledgement there (its ISR bit
+// cleared): the line drops, so the next write is a new edge and delivers
+// again.  GSI 1 also reaches IOAPIC pin 1 (masked): dropped there too.
+TEST_P(Irqchip, ResamplingIrqfdOnThe8259)
+{
+	Env e(GetParam());
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
+	e.real_mode(kPicSetup16);
+	install_pic_handler(e);
+	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+	ASSERT_EQ(out_of(e.run), Out(kReadyPort, 1));
+	Fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), rfd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	kvmx_irqfd f{};
+	f.fd = efd.get();
+	f.resamplefd = rfd.get();
+	f.gsi = 1;
+	f.flags = KVMX_IRQFD_FLAG_RESAMPLE;
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), 0);
+	const uint64_t one = 1;
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(::write(efd.get(), &one, 8), 8);
+		ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0) << "write " << i;
+		EXPECT_EQ(out_of(e.run), Out(kReportPort, 9)) << "write " << i;
+		EXPECT_EQ(eventfd_count(rfd.get()), 1u) << "the handler's EOI, write " << i;
+		kvmx_irqchip c{};
+		c.chip_id = KVMX_IRQCHIP_IOAPIC;
+		ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_IRQCHIP, &c), 0);
+		EXPECT_EQ(c.chip.ioapic.irr & 2u, 0u) << "GSI 1's IOAPIC route, write " << i;
+	}
+}
+
+TEST_P(Irqchip, ResamplingIrqfdBadInput)
+{
+	Fd efd(::eventfd(0, EFD_CLOEXEC)), rfd(::eventfd(0, EFD_CLOEXEC));
+	kvmx_irqfd f{};
+	f.fd = efd.get();
+	f.resamplefd = rfd.get();
+	f.gsi = 5;
+	f.flags = KVMX_IRQFD_FLAG_RESAMPLE;
+	{
+		Env e(GetParam());
+		EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), EINVAL) << "no irqchip yet";
+		kvmx_enable_cap cap{};
+		cap.cap = KVMX_CAP_SPLIT_IRQCHIP;
+		cap.args[0] = 24;
+		ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_ENABLE_CAP, &cap), 0);
+		EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), EINVAL) << "a split irqchip's IOAPIC is the VMM's";
+	}
+	Env e(GetParam());
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
+	f.resamplefd = 12345;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), EBADF);
+	f.resamplefd = e.vm.get();
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), EINVAL) << "not an eventfd";
+	f.resamplefd = rfd.get();
+	f.fd = 12345;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), EBADF);
+	f.fd = efd.get();
+	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), 0);
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), EBUSY) << "one GSI per eventfd";
+	f.gsi = 6;
+	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), EBUSY) << "nor another GSI";
+	// The VM goes with the irqfd attached and its line up.
+	const uint64_t one = 1;
+	EXPECT_EQ(::write(efd.get(), &one, 8), 8);
+}
+
 // Guest writes that match an ioeventfd signal it instead of exiting; those
 // that don't (another value) exit to userspace as before.
 TEST_P(Irqchip, IoeventfdsTakeMatchingWrites)
