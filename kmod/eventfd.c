@@ -61,12 +61,10 @@ struct kvmx_irqfd_link {
 	struct kvmx_irqfd_resampler *resampler;
 	struct eventfd_ctx *resamplefd;
 	struct list_head resample_link;
+	struct rcu_head rcu;
 };
 
-/*
- * Leave the resampler; the last one out drops the line (KVM does too) and
- * frees it.  Sleeps: an EOI may be signalling our resamplefd under RCU.
- */
+/* Leave the resampler; the last one out drops the line (KVM does too) and frees it. */
 static void resampler_leave(struct kvmx_irqfd_link *f)
 {
 	struct kvmx_irqfd_resampler *r = f->resampler;
@@ -80,8 +78,15 @@ static void resampler_leave(struct kvmx_irqfd_link *f)
 		kfree_rcu(r, rcu);
 	}
 	spin_unlock_irq(&vm->irqfds_lock);
-	synchronize_rcu();
+}
+
+/* An EOI may still be signalling the resamplefd (under RCU): a grace period first. */
+static void irqfd_free_rcu(struct rcu_head *head)
+{
+	struct kvmx_irqfd_link *f = container_of(head, struct kvmx_irqfd_link, rcu);
+
 	eventfd_ctx_put(f->resamplefd);
+	kfree(f);
 }
 
 /* Off the eventfd's wait queue, then freed: no wake function runs after. */
@@ -90,10 +95,13 @@ static void irqfd_free(struct kvmx_irqfd_link *f)
 	u64 cnt;
 
 	eventfd_ctx_remove_wait_queue(f->ctx, &f->wait, &cnt);
-	if (f->resampler)
-		resampler_leave(f);
 	eventfd_ctx_put(f->ctx);
-	kfree(f);
+	if (!f->resampler) {
+		kfree(f);
+		return;
+	}
+	resampler_leave(f);
+	call_rcu(&f->rcu, irqfd_free_rcu);
 }
 
 static void irqfd_shutdown(struct work_struct *work)
@@ -117,12 +125,15 @@ static void irqfd_fire(struct kvmx_irqfd_link *f)
 
 void kvmx_irqfd_resample_ack(struct kvmx_vm *vm, u32 chip, u32 pin)
 {
+	s64 gsi = kvmx_irqchip_pin_gsi(vm, chip, pin);
 	struct kvmx_irqfd_resampler *r;
 	struct kvmx_irqfd_link *f;
 
+	if (gsi < 0)
+		return;
 	rcu_read_lock();
 	list_for_each_entry_rcu(r, &vm->resamplers, link) {
-		if (!kvmx_gsi_routes_to(vm, r->gsi, chip, pin))
+		if (r->gsi != gsi)
 			continue;
 		/* The chip dropped its pin already; the GSI's other routes too. */
 		kvmx_set_gsi(vm, KVMX_IRQ_SOURCE_RESAMPLE, r->gsi, false);
@@ -287,6 +298,7 @@ static int irqfd_deassign(struct kvmx_vm *vm, const struct kvmx_irqfd *args)
 {
 	struct kvmx_irqfd_link *f, *found = NULL;
 	struct eventfd_ctx *ctx;
+	bool resampling;
 
 	ctx = eventfd_ctx_fdget(args->fd);
 	if (IS_ERR(ctx))
@@ -303,10 +315,14 @@ static int irqfd_deassign(struct kvmx_vm *vm, const struct kvmx_irqfd *args)
 	spin_unlock_irq(&vm->irqfds_lock);
 	mutex_unlock(&vm->irqfd_assign_lock);
 	eventfd_ctx_put(ctx);
+	resampling = found && found->resampler;
 	if (found)
 		irqfd_free(found);
 	/* One being closed at the same time is gone too once this returns (KVM's promise). */
 	flush_workqueue(irqfd_cleanup_wq);
+	/* ... and no EOI signals its resamplefd any more. */
+	if (resampling)
+		synchronize_rcu();
 	return 0;
 }
 
@@ -545,5 +561,6 @@ int kvmx_eventfd_init(void)
 
 void kvmx_eventfd_exit(void)
 {
+	rcu_barrier();		/* irqfd_free_rcu() is module code */
 	destroy_workqueue(irqfd_cleanup_wq);
 }

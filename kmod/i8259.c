@@ -120,6 +120,7 @@ struct kvmx_pic {
 	struct pic_chip chip[2];		/* PIC_MASTER, PIC_SLAVE */
 	u16 lines[KVMX_NR_IRQ_SOURCES];		/* each source's levels, IRQ n at bit n */
 	bool output;				/* the master's INT pin */
+	atomic_long_t aeoi_acked;		/* kvmx_pic_ack()'s pic_resample(), for later */
 	struct kvmx_io_device dev_master, dev_slave, dev_elcr;
 };
 
@@ -340,6 +341,12 @@ static void pic_resample_acked(struct kvmx_pic *pic, unsigned long acked)
 						       KVMX_IRQCHIP_PIC_SLAVE, irq & 7);
 }
 
+void kvmx_pic_aeoi_resample(struct kvmx_pic *pic)
+{
+	if (unlikely(atomic_long_read(&pic->aeoi_acked)))
+		pic_resample_acked(pic, atomic_long_xchg(&pic->aeoi_acked, 0));
+}
+
 /*
  * INTA from the CPU that took ExtINT: the vector to deliver ("Interrupt
  * Sequence").  The master resolves first; if its winner is the cascade, the
@@ -379,7 +386,12 @@ int kvmx_pic_ack(struct kvmx_pic *pic)
 	kick = pic_update(pic);
 	raw_spin_unlock_irqrestore(&pic->lock, flags);
 	pic_kick(pic, kick);
-	pic_resample_acked(pic, acked);
+	/*
+	 * The vCPU is about to enter with interrupts off: the resamplefds
+	 * (other subsystems' wake functions) are signalled after the entry.
+	 */
+	if (acked)
+		atomic_long_or(acked, &pic->aeoi_acked);
 	return vector;
 }
 
@@ -399,6 +411,8 @@ int kvmx_pic_ack(struct kvmx_pic *pic)
 static void chip_icw1(struct pic_chip *c, u8 val)
 {
 	c->init4 = val & ICW1_IC4;
+	/* Dropped edge requests are acknowledged too, or a resampler would hold them for ever (KVM). */
+	c->acked |= c->irr & ~c->elcr;
 	c->last_irr = 0;
 	c->irr &= c->elcr;
 	c->imr = 0;

@@ -97,22 +97,23 @@ int kvmx_set_gsi(struct kvmx_vm *vm, enum kvmx_irq_source src, u32 gsi, bool lev
 	return ret;
 }
 
-bool kvmx_gsi_routes_to(struct kvmx_vm *vm, u32 gsi, u32 chip, u32 pin)
+s64 kvmx_irqchip_pin_gsi(struct kvmx_vm *vm, u32 chip, u32 pin)
 {
 	struct kvmx_irq_routes *routes;
-	bool found = false;
+	s64 gsi = -1;
 	u32 i;
 
 	rcu_read_lock();
 	routes = rcu_dereference(vm->irqchip->routes);
-	for (i = 0; routes && i < routes->nr && !found; i++) {
+	for (i = 0; routes && i < routes->nr; i++) {
 		const struct kvmx_irq_route *e = &routes->r[i];
 
-		found = e->gsi == gsi && e->type == KVMX_IRQ_ROUTING_IRQCHIP &&
-			e->irqchip.chip == chip && e->irqchip.pin == pin;
+		if (e->type == KVMX_IRQ_ROUTING_IRQCHIP && e->irqchip.chip == chip &&
+		    e->irqchip.pin == pin)
+			gsi = e->gsi;
 	}
 	rcu_read_unlock();
-	return found;
+	return gsi;
 }
 
 /* ---- the routing table ---- */

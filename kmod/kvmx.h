@@ -766,8 +766,8 @@ bool kvmx_irqchip_user_ioapic_eoi(struct kvmx_vcpu *v, u8 vector);
 void kvmx_irqchip_destroy(struct kvmx_vm *vm);
 /* Raise or lower @gsi as its routes say: >0 delivered, 0 coalesced/masked, <0 errno. */
 int kvmx_set_gsi(struct kvmx_vm *vm, enum kvmx_irq_source src, u32 gsi, bool level);
-/* @gsi has a route to pin @pin of @chip (KVMX_IRQCHIP_*). */
-bool kvmx_gsi_routes_to(struct kvmx_vm *vm, u32 gsi, u32 chip, u32 pin);
+/* The GSI routed to pin @pin of @chip (KVMX_IRQCHIP_*), the last if several (KVM's map); -1 if none. */
+s64 kvmx_irqchip_pin_gsi(struct kvmx_vm *vm, u32 chip, u32 pin);
 /* The 8259 pair's INT output went high: wake the vCPUs that take ExtINT. */
 void kvmx_irqchip_kick_extint(struct kvmx_vm *vm);
 
@@ -846,6 +846,8 @@ int kvmx_pic_set_irq(struct kvmx_pic *pic, enum kvmx_irq_source src, unsigned in
 		     bool level);
 bool kvmx_pic_output(struct kvmx_pic *pic);	/* the INT line to LINT0 */
 int kvmx_pic_ack(struct kvmx_pic *pic);		/* INTA: the vector to deliver */
+/* After the entry that kvmx_pic_ack() was for, interrupts on: its automatic EOIs' resamplers. */
+void kvmx_pic_aeoi_resample(struct kvmx_pic *pic);
 int kvmx_pic_get_state(struct kvmx_pic *pic, unsigned int chip, struct kvmx_pic_state *s);
 int kvmx_pic_set_state(struct kvmx_pic *pic, unsigned int chip, const struct kvmx_pic_state *s);
 

@@ -782,6 +782,8 @@ int kvmx_vcpu_run(struct kvmx_vcpu *v)
 			kvmx_lapic_after_exit(v);
 		else if (v->apic)
 			kvmx_lapic_pv_eoi_sync(v);	/* not run: the flag goes back */
+		if (v->apic && !v->vm->irqchip->split)
+			kvmx_pic_aeoi_resample(v->vm->irqchip->pic);
 		switch (entered) {
 		case ENTER_RETRY:
 		case ENTER_HANDLED:

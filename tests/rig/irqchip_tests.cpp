@@ -1099,17 +1099,9 @@ TEST_P(Irqchip, ResamplingIrqfdOnAnEdgePin)
 	}
 }
 
-// The 8259's end of interrupt is the acknowledgement there (its ISR bit
-// cleared): the line drops, so the next write is a new edge and delivers
-// again.  GSI 1 also reaches IOAPIC pin 1 (masked): dropped there too.
-TEST_P(Irqchip, ResamplingIrqfdOnThe8259)
+// GSI 1 with a resampling irqfd on a guest that takes IRQ1 and reports 9.
+void resample_through_the_8259(Env &e)
 {
-	Env e(GetParam());
-	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
-	e.real_mode(kPicSetup16);
-	install_pic_handler(e);
-	ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
-	ASSERT_EQ(out_of(e.run), Out(kReadyPort, 1));
 	Fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), rfd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	kvmx_irqfd f{};
 	f.fd = efd.get();
@@ -1127,6 +1119,27 @@ TEST_P(Irqchip, ResamplingIrqfdOnThe8259)
 		c.chip_id = KVMX_IRQCHIP_IOAPIC;
 		ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_GET_IRQCHIP, &c), 0);
 		EXPECT_EQ(c.chip.ioapic.irr & 2u, 0u) << "GSI 1's IOAPIC route, write " << i;
+	}
+}
+
+// The 8259's end of interrupt is the acknowledgement there (its ISR bit
+// cleared): the line drops, so the next write is a new edge and delivers
+// again.  GSI 1 also reaches IOAPIC pin 1 (masked): dropped there too.
+// In automatic EOI mode the acknowledgement is the INTA cycle itself.
+TEST_P(Irqchip, ResamplingIrqfdOnThe8259)
+{
+	for (bool aeoi : { false, true }) {
+		SCOPED_TRACE(aeoi ? "automatic EOI" : "EOI command");
+		Env e(GetParam());
+		ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_CREATE_IRQCHIP, nullptr), 0);
+		std::vector<uint8_t> setup = kPicSetup16;
+		if (aeoi)
+			setup[13] |= 2;		// ICW4: AEOI (the handler's EOI then finds nothing)
+		e.real_mode(setup);
+		install_pic_handler(e);
+		ASSERT_EQ(run_with_deadline(e.vcpu.get(), kDeadlineMs), 0);
+		ASSERT_EQ(out_of(e.run), Out(kReadyPort, 1));
+		resample_through_the_8259(e);
 	}
 }
 
