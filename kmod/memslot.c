@@ -81,7 +81,7 @@ static void unmap_slot(struct kvmx_vm *vm, struct kvmx_memslot *s, bool delete)
 {
 	bool zapped;
 
-	vm->slots_gen++;
+	WRITE_ONCE(vm->slots_gen, vm->slots_gen + 1);
 	spin_lock(&vm->mmu_lock);
 	zapped = kvmx_ept_zap_locked(vm, s->base_gfn, s->npages, true, false);
 	if (delete)
@@ -234,6 +234,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	struct kvmx_memslot *s;
 	u64 npages = r->memory_size >> PAGE_SHIFT;
 	u64 gfn = r->guest_phys_addr >> PAGE_SHIFT;
+	bool retired = false;
 	int err = 0;
 
 	/* Slot ids with an address-space id in bits 16+ are SMM's: not here. */
@@ -254,6 +255,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	mutex_lock(&vm->lock);
 	s = &vm->slots[r->slot];
 	if (!r->memory_size) {
+		retired = s->used;
 		if (s->used)
 			delete_slot(vm, s);
 		else
@@ -285,6 +287,7 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 				goto out;
 		}
 		if (s->base_gfn != gfn) {
+			retired = true;
 			unmap_slot(vm, s, false);
 			spin_lock(&vm->mmu_lock);
 			s->base_gfn = gfn;
@@ -314,6 +317,14 @@ int kvmx_set_memory_region(struct kvmx_vm *vm,
 	kvmx_ept_slot_added(vm, gfn, npages);
 out:
 	mutex_unlock(&vm->lock);
+	/*
+	 * A sched-out writing a vCPU's "preempted" flag (steal_time.c) looks
+	 * no slot up: it trusts an address of the old generation, with
+	 * preemption off.  It is done once this returns, so the VMM may unmap
+	 * the memory then (KVM waits for its SRCU readers the same way).
+	 */
+	if (retired)
+		synchronize_rcu_expedited();
 	return err;
 }
 
