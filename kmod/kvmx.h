@@ -14,6 +14,7 @@
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
+#include <linux/srcu.h>
 #include <linux/hrtimer.h>
 #include <linux/kvm_para.h>
 #include <asm/fpu/api.h>
@@ -125,6 +126,8 @@ struct kvmx_vm {
 	struct mutex lock;		/* slots, vCPU creation */
 	struct kvmx_memslot slots[KVMX_MAX_MEMSLOTS];
 	u64 slots_gen;			/* bumped when a slot moves or goes */
+	/* Readers of slot addresses that look no slot up: steal time's sched-out write */
+	struct srcu_struct slots_srcu;
 	/*
 	 * EPT entries, and the invalidation state below; innermost (after
 	 * vm->lock), never held while sleeping or allocating (mmu_notifier.c).

@@ -319,12 +319,13 @@ out:
 	mutex_unlock(&vm->lock);
 	/*
 	 * A sched-out writing a vCPU's "preempted" flag (steal_time.c) looks
-	 * no slot up: it trusts an address of the old generation, with
-	 * preemption off.  It is done once this returns, so the VMM may unmap
-	 * the memory then (KVM waits for its SRCU readers the same way).
+	 * no slot up: it trusts an address of the old generation.  It is done
+	 * once this returns, so the VMM may unmap the memory then (KVM waits
+	 * for its SRCU readers the same way; a VM's own SRCU: no IPIs to
+	 * every CPU, as expedited RCU would send).
 	 */
 	if (retired)
-		synchronize_rcu_expedited();
+		synchronize_srcu_expedited(&vm->slots_srcu);
 	return err;
 }
 

@@ -79,6 +79,7 @@ static u8 take_preempted(struct kvm_steal_time __user *st)
 void kvmx_steal_time_set_preempted(struct kvmx_vcpu *v)
 {
 	static const u8 preempted = KVM_VCPU_PREEMPTED;
+	int idx;
 
 	if (!(v->steal_time_msr & KVM_MSR_ENABLED) || !v->steal_time_hva ||
 	    v->steal_time_preempted)
@@ -86,10 +87,12 @@ void kvmx_steal_time_set_preempted(struct kvmx_vcpu *v)
 	/* A thread on its way out of the process has no mm of ours. */
 	if (unlikely(current->mm != v->vm->mm))
 		return;
-	if (READ_ONCE(v->vm->slots_gen) != v->steal_time_gen)
-		return;
-	if (!copy_to_user_nofault(&v->steal_time_hva->preempted, &preempted, sizeof(preempted)))
+	/* The address is the slot generation's: a slot going waits for us (memslot.c). */
+	idx = srcu_read_lock(&v->vm->slots_srcu);
+	if (READ_ONCE(v->vm->slots_gen) == v->steal_time_gen &&
+	    !copy_to_user_nofault(&v->steal_time_hva->preempted, &preempted, sizeof(preempted)))
 		v->steal_time_preempted = true;
+	srcu_read_unlock(&v->vm->slots_srcu, idx);
 }
 
 /*

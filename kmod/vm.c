@@ -146,6 +146,7 @@ long kvmx_check_extension(unsigned long cap)
 
 static void vm_free(struct kvmx_vm *vm)
 {
+	cleanup_srcu_struct(&vm->slots_srcu);
 	kfree(vm);
 	kvmx_acct_add(vms, -1);
 	kvmx_acct_add(kmalloc_bytes, -(long)sizeof(*vm));
@@ -337,6 +338,10 @@ int kvmx_create_vm(unsigned long type)
 	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
 		return -ENOMEM;
+	if (init_srcu_struct(&vm->slots_srcu)) {
+		kfree(vm);
+		return -ENOMEM;
+	}
 	kvmx_acct_add(vms, 1);
 	kvmx_acct_add(kmalloc_bytes, sizeof(*vm));
 	kref_init(&vm->ref);
