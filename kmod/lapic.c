@@ -1229,6 +1229,7 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 {
 	struct kvmx_lapic *a = v->apic;
 	int irr = -1, isr = -1, i, requested = 0;
+	struct kvmx_ioapic *ioapic = v->vm->irqchip->ioapic;	/* NULL: split irqchip */
 	bool deliverable, window, guard, cr8_exit, vaa;
 	u32 irrw[8], isrw[8], ctls;
 
@@ -1283,8 +1284,8 @@ bool kvmx_lapic_vid_sync(struct kvmx_vcpu *v, bool blocked)
 			(u64)reg_read(a, APIC_TMR + 0x20 * i + 0x10) << 32;
 
 		a->tmr_at_entry[i] = e;
-		if (!v->vm->irqchip->split)
-			e |= kvmx_ioapic_edge_eoi_wanted(v->vm->irqchip->ioapic, i);
+		if (ioapic)
+			e |= kvmx_ioapic_edge_eoi_wanted(ioapic, i);
 		if (guard)
 			e |= irrw[2 * i] | isrw[2 * i] |
 			     (u64)(irrw[2 * i + 1] | isrw[2 * i + 1]) << 32;

@@ -1007,6 +1007,17 @@ TEST_P(Irqchip, IrqfdBadInput)
 	EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), 0) << "deassigning nothing is fine";
 }
 
+// KVM_IRQFD's argument: @fd on @gsi with @flags (@resamplefd: KVM_IRQFD_FLAG_RESAMPLE's).
+kvmx_irqfd irqfd_args(int fd, uint32_t gsi, uint32_t flags, int resamplefd)
+{
+	kvmx_irqfd f{};
+	f.fd = fd;
+	f.gsi = gsi;
+	f.flags = flags;
+	f.resamplefd = resamplefd;
+	return f;
+}
+
 // KVM_IRQFD_FLAG_RESAMPLE on a level-triggered IOAPIC pin: the write raises
 // the line and it stays up until the guest's EOI, which drops it and
 // signals the resamplefd (VFIO's INTx path).  The irqfds of one GSI share
@@ -1021,11 +1032,7 @@ TEST_P(Irqchip, ResamplingIrqfdHoldsTheLineUntilTheEoi)
 	Fd efd2(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), rfd2(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	ASSERT_TRUE(efd && rfd && efd2 && rfd2);
 	auto assign = [&](int fd, int resamplefd, uint32_t flags) {
-		kvmx_irqfd f{};
-		f.fd = fd;
-		f.resamplefd = resamplefd;
-		f.gsi = 21;
-		f.flags = flags;
+		kvmx_irqfd f = irqfd_args(fd, 21, flags, resamplefd);
 		return ioctl_errno(g.e.vm.get(), KVMX_IRQFD, &f);
 	};
 	const uint64_t one = 1;
@@ -1083,11 +1090,7 @@ TEST_P(Irqchip, ResamplingIrqfdOnAnEdgePin)
 	ASSERT_EQ(g.next_out(), Out(kReadyPort, 1));
 	g.route_pin(22, 0x51, false);
 	Fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), rfd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-	kvmx_irqfd f{};
-	f.fd = efd.get();
-	f.resamplefd = rfd.get();
-	f.gsi = 22;
-	f.flags = KVMX_IRQFD_FLAG_RESAMPLE;
+	kvmx_irqfd f = irqfd_args(efd.get(), 22, KVMX_IRQFD_FLAG_RESAMPLE, rfd.get());
 	ASSERT_EQ(ioctl_errno(g.e.vm.get(), KVMX_IRQFD, &f), 0);
 	const uint64_t one = 1;
 	for (int i = 0; i < 3; i++) {
@@ -1103,11 +1106,7 @@ TEST_P(Irqchip, ResamplingIrqfdOnAnEdgePin)
 void resample_through_the_8259(Env &e)
 {
 	Fd efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), rfd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-	kvmx_irqfd f{};
-	f.fd = efd.get();
-	f.resamplefd = rfd.get();
-	f.gsi = 1;
-	f.flags = KVMX_IRQFD_FLAG_RESAMPLE;
+	kvmx_irqfd f = irqfd_args(efd.get(), 1, KVMX_IRQFD_FLAG_RESAMPLE, rfd.get());
 	ASSERT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), 0);
 	const uint64_t one = 1;
 	for (int i = 0; i < 2; i++) {
@@ -1146,11 +1145,7 @@ TEST_P(Irqchip, ResamplingIrqfdOnThe8259)
 TEST_P(Irqchip, ResamplingIrqfdBadInput)
 {
 	Fd efd(::eventfd(0, EFD_CLOEXEC)), rfd(::eventfd(0, EFD_CLOEXEC));
-	kvmx_irqfd f{};
-	f.fd = efd.get();
-	f.resamplefd = rfd.get();
-	f.gsi = 5;
-	f.flags = KVMX_IRQFD_FLAG_RESAMPLE;
+	kvmx_irqfd f = irqfd_args(efd.get(), 5, KVMX_IRQFD_FLAG_RESAMPLE, rfd.get());
 	{
 		Env e(GetParam());
 		EXPECT_EQ(ioctl_errno(e.vm.get(), KVMX_IRQFD, &f), EINVAL) << "no irqchip yet";
